@@ -1,0 +1,118 @@
+// Webhook routes: every path accepts every Heap action and dispatches on action_type.
+import { createHash } from 'node:crypto';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { describeError, methodNotAllowed, sendError } from '../middleware/errors';
+import {
+  rawBody,
+  validateHeapHeader,
+  type VerifiedSignature,
+} from '../middleware/validateHeapHeader';
+import type { Config } from '../src/config';
+import { parseWebhookBody } from '../src/payload';
+import { applyDelivery, tenantLabel, tenantOf } from '../src/segments';
+import type { RequestMeta, Store } from '../src/store/types';
+
+/** The seed's two paths and the single URL a partner registers in the Developers Hub. */
+export const WEBHOOK_PATHS = ['/webhook', '/users_sync', '/users_drain'] as const;
+
+export type WebhookDeps = { config: Config; store: Store; logger: Logger };
+
+export function webhookRouter({ config, store, logger }: WebhookDeps): Router {
+  const router = Router();
+
+  const requestMeta = (req: Request): RequestMeta => ({
+    receivedAt: Date.now(),
+    path: req.path,
+    bodySha256: Buffer.isBuffer(req.body)
+      ? createHash('sha256').update(req.body).digest('hex')
+      : null,
+  });
+
+  // The deliveries log records refusals too; a failure to record must not change the answer.
+  const recordRejected = (
+    req: Request,
+    httpStatus: number,
+    reason: string,
+    extra: { actionType?: string; tenant?: string } = {},
+  ) => {
+    logger.info({ path: req.path, status: httpStatus, reason }, 'webhook refused');
+    store
+      .recordRejected({ meta: requestMeta(req), httpStatus, reason, ...extra })
+      .catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not record a refused delivery in the deliveries log'),
+      );
+  };
+
+  const verify = validateHeapHeader({
+    secrets: config.webhook.secrets,
+    toleranceOldMs: config.webhook.toleranceOldMs,
+    toleranceAheadMs: config.webhook.toleranceAheadMs,
+    bodyLimitBytes: config.webhook.bodyLimitBytes,
+    onRejected: (req, reason) => recordRejected(req, 403, reason),
+  });
+
+  const receive: RequestHandler = async (req, res) => {
+    const started = process.hrtime.bigint();
+    const body = rawBody(req);
+    const signature = res.locals.heapSignature as VerifiedSignature;
+    const parsed = parseWebhookBody(body);
+    if (!parsed.ok) {
+      recordRejected(req, 400, parsed.error);
+      sendError(res, 400, parsed.error, parsed.message);
+      return;
+    }
+    const { delivery } = parsed;
+    const outcome = await applyDelivery(store, delivery, requestMeta(req), signature.replayKey);
+    res.json({
+      status: outcome.status,
+      action_type: delivery.actionType,
+      segment_id: outcome.segmentId,
+      member_count: outcome.memberCount,
+      added: outcome.added,
+      removed: outcome.removed,
+    });
+
+    const logFields = {
+      path: req.path,
+      action: delivery.actionType,
+      status: outcome.status,
+      tenant: tenantLabel(tenantOf(delivery.idToken)),
+      segment_id: outcome.segmentId,
+      ...(delivery.kind === 'sync'
+        ? {
+            task: delivery.syncInfo.syncTaskId,
+            page: delivery.syncInfo.pageNumber,
+            total_pages: delivery.syncInfo.totalPages,
+            task_complete: outcome.taskComplete,
+          }
+        : {}),
+      added: outcome.added,
+      removed: outcome.removed,
+      member_count: outcome.memberCount,
+      duplicate_of: outcome.duplicateOf,
+      ms: Number(process.hrtime.bigint() - started) / 1e6,
+    };
+    logger.info(logFields, `webhook ${outcome.status}`);
+    if (outcome.contentDiffers) {
+      logger.warn(logFields, 'a sync page was redelivered with a different body; kept the first');
+    }
+    if (signature.secretIndex > 0) {
+      logger.info('webhook signed with WEBHOOK_SECRET_PREVIOUS; finish the secret rotation');
+    }
+  };
+
+  // Body-reading failures (too large, aborted) on webhook paths are deliveries too: log them.
+  const bodyErrors: ErrorRequestHandler = (error, req, _res, next) => {
+    const { status, body } = describeError(error, config.retryAfterSeconds);
+    if (status < 500) recordRejected(req, status, body.error);
+    next(error);
+  };
+
+  for (const path of WEBHOOK_PATHS) {
+    router.post(path, ...verify, receive);
+    router.all(path, methodNotAllowed(['POST']));
+  }
+  router.use(WEBHOOK_PATHS as unknown as string[], bodyErrors);
+  return router;
+}

@@ -1,0 +1,74 @@
+// Express adapter over src/signature: refuses unsigned or forged webhooks before the body is parsed.
+import express, { type Request, type RequestHandler } from 'express';
+import { checkHeapHashHeader, verifyHeapHash, type SignatureFailure } from '../src/signature';
+import { sendError } from './errors';
+
+export type ValidateHeapHeaderOptions = {
+  /** Current secret first, then the previous one during a rotation. */
+  secrets: readonly string[];
+  toleranceOldMs: number;
+  toleranceAheadMs: number;
+  bodyLimitBytes: number;
+  /** Told about every refused request (for the deliveries log); never given the expected HMAC. */
+  onRejected?: (req: Request, reason: SignatureFailure) => void;
+};
+
+/** Set on res.locals for the handler once the signature checked out. */
+export type VerifiedSignature = { replayKey: string; secretIndex: number };
+
+const MESSAGES: Record<SignatureFailure, string> = {
+  missing_signature: 'The Heap-Hash header is missing.',
+  malformed_signature: 'The Heap-Hash header must look like ts:<unix ms>,hmac:<base64>.',
+  timestamp_out_of_tolerance: "The Heap-Hash timestamp is too far from the server's clock.",
+  invalid_signature: 'The Heap-Hash signature does not match the body.',
+};
+
+/**
+ * Three steps, in order: check the header (without reading the body), read the raw body as bytes,
+ * verify the HMAC over exactly those bytes. Nothing parses JSON before the last step passes.
+ */
+export function validateHeapHeader(options: ValidateHeapHeaderOptions): RequestHandler[] {
+  const refuse = (req: Request, res: Parameters<RequestHandler>[1], reason: SignatureFailure) => {
+    options.onRejected?.(req, reason);
+    sendError(res, 403, reason, MESSAGES[reason]);
+  };
+
+  const checkHeader: RequestHandler = (req, res, next) => {
+    const checked = checkHeapHashHeader({
+      header: req.headers['heap-hash'],
+      toleranceOldMs: options.toleranceOldMs,
+      toleranceAheadMs: options.toleranceAheadMs,
+    });
+    if (checked.ok) next();
+    else refuse(req, res, checked.reason);
+  };
+
+  // Any content type: the bytes are what was signed, whatever the sender labelled them.
+  const readRawBody = express.raw({ type: () => true, limit: options.bodyLimitBytes });
+
+  const verifyBody: RequestHandler = (req, res, next) => {
+    const result = verifyHeapHash({
+      header: req.headers['heap-hash'],
+      body: rawBody(req),
+      secrets: options.secrets,
+      toleranceOldMs: options.toleranceOldMs,
+      toleranceAheadMs: options.toleranceAheadMs,
+    });
+    if (!result.ok) {
+      refuse(req, res, result.reason);
+      return;
+    }
+    res.locals.heapSignature = {
+      replayKey: result.replayKey,
+      secretIndex: result.secretIndex,
+    } satisfies VerifiedSignature;
+    next();
+  };
+
+  return [checkHeader, readRawBody, verifyBody];
+}
+
+/** The request body as read by validateHeapHeader (empty when there was none). */
+export function rawBody(req: Request): Buffer {
+  return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+}

@@ -1,0 +1,16 @@
+// Locates files shipped at the project root (the spec, public assets) from source or from dist/.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+function findProjectRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    if (existsSync(path.join(dir, 'webhook_spec.yaml'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`webhook_spec.yaml not found above ${start}`);
+    dir = parent;
+  }
+}
+
+export const projectRoot = findProjectRoot(__dirname);
+export const webhookSpecPath = path.join(projectRoot, 'webhook_spec.yaml');

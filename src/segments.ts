@@ -1,0 +1,87 @@
+// Domain rules for applying a delivery: tenant mapping, de-duplication of users, "remove wins".
+import { createHash } from 'node:crypto';
+import type { WebhookDelivery } from './payload';
+import {
+  OWN_ENVIRONMENT,
+  type AcceptedDelivery,
+  type ApplyOutcome,
+  type RequestMeta,
+  type Store,
+} from './store/types';
+
+/** The tenant key a delivery belongs to: its id_token, or the partner's own environment. */
+export function tenantOf(idToken: string | undefined): string {
+  return idToken ?? OWN_ENVIRONMENT;
+}
+
+/**
+ * Normalises a page's user lists: each user once, and a user listed in both `add` and `remove`
+ * of the same page is removed. A page carries no order between its two lists, so we take the
+ * side that cannot leave a stale member behind: a partner acting on membership (messaging,
+ * targeting) must not keep acting on someone Heap also said has left.
+ */
+export function normaliseUsers(
+  add: string[],
+  remove: string[],
+): { add: string[]; remove: string[] } {
+  const removeSet = new Set(remove);
+  const addSet = new Set<string>();
+  for (const id of add) if (!removeSet.has(id)) addSet.add(id);
+  return { add: [...addSet], remove: [...removeSet] };
+}
+
+/** Turns a validated delivery into the unit of work the store applies atomically. */
+export function toAcceptedDelivery(
+  delivery: WebhookDelivery,
+  meta: RequestMeta,
+  replayKey: string,
+): AcceptedDelivery {
+  const tenant = tenantOf(delivery.idToken);
+  const base = { meta, actionType: delivery.actionType, signatureKey: replayKey };
+  switch (delivery.kind) {
+    case 'sync':
+      return {
+        ...base,
+        work: {
+          kind: 'sync',
+          tenant,
+          segmentId: delivery.segment.id,
+          segmentName: delivery.segment.name,
+          customerConfig: delivery.customerConfig,
+          taskId: delivery.syncInfo.syncTaskId,
+          pageNumber: delivery.syncInfo.pageNumber,
+          totalPages: delivery.syncInfo.totalPages,
+          ...normaliseUsers(delivery.add, delivery.remove),
+        },
+      };
+    case 'drain':
+      return {
+        ...base,
+        work: {
+          kind: 'drain',
+          tenant,
+          segmentId: delivery.segment.id,
+          segmentName: delivery.segment.name,
+          customerConfig: delivery.customerConfig,
+        },
+      };
+    case 'other':
+      return { ...base, work: { kind: 'unknown', tenant, segmentId: delivery.segmentId } };
+  }
+}
+
+/** Applies a verified, validated delivery; resolves once it is committed. */
+export function applyDelivery(
+  store: Store,
+  delivery: WebhookDelivery,
+  meta: RequestMeta,
+  replayKey: string,
+): Promise<ApplyOutcome> {
+  return store.applyDelivery(toAcceptedDelivery(delivery, meta, replayKey));
+}
+
+/** A short, non-reversible label for a tenant, safe for info-level logs. */
+export function tenantLabel(tenant: string): string {
+  if (tenant === OWN_ENVIRONMENT) return 'own';
+  return createHash('sha256').update(tenant).digest('hex').slice(0, 12);
+}

@@ -1,0 +1,143 @@
+// Sign and verify Heap's `Heap-Hash` webhook header over the raw request bytes; no HTTP, no I/O.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+/** Why a signature was refused. These are the only facts an unauthenticated caller learns. */
+export type SignatureFailure =
+  'missing_signature' | 'malformed_signature' | 'timestamp_out_of_tolerance' | 'invalid_signature';
+
+export type ParsedHeapHash = { ts: string; hmac: string };
+
+export type VerifyResult =
+  | {
+      ok: true;
+      /** Signing time in unix milliseconds. */
+      timestampMs: number;
+      /** Index into `secrets` of the one that matched (0 = current, 1 = previous during rotation). */
+      secretIndex: number;
+      /**
+       * sha256 hex of the exact `ts` and `hmac` received: the same signed request sent again has
+       * the same key, so a store can recognise a replay without keeping the HMAC itself.
+       */
+      replayKey: string;
+    }
+  | { ok: false; reason: SignatureFailure };
+
+export type VerifyOptions = {
+  /** The raw `Heap-Hash` header value, or undefined when absent. */
+  header: string | string[] | undefined;
+  /** The request body exactly as received. */
+  body: Buffer | string;
+  /** Current secret first, then any previous one still accepted during a rotation. */
+  secrets: readonly string[];
+  /** How old a signature may be, in ms (default 300 s). */
+  toleranceOldMs?: number;
+  /** How far in the future a signature may be, in ms, for clock skew (default 60 s). */
+  toleranceAheadMs?: number;
+  /** Current time in unix ms (default Date.now()). */
+  nowMs?: number;
+};
+
+export const DEFAULT_TOLERANCE_OLD_MS = 300_000;
+export const DEFAULT_TOLERANCE_AHEAD_MS = 60_000;
+
+const HMAC_BYTES = 32;
+// Unix milliseconds: digits only, at most 15 of them (year 33658), so Number() stays exact.
+const TIMESTAMP_PATTERN = /^[0-9]{1,15}$/;
+const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Computes the base64 HMAC-SHA256 Heap sends: keyed by the secret's UTF-8 bytes, over ts + body. */
+export function computeHeapHmac(secret: string, ts: string, body: Buffer | string): string {
+  return hmacBytes(secret, ts, body).toString('base64');
+}
+
+/** Builds a `Heap-Hash` header value for a body, as Heap would send it. */
+export function signHeapHash(
+  secret: string,
+  body: Buffer | string,
+  timestampMs: number = Date.now(),
+): string {
+  const ts = String(Math.trunc(timestampMs));
+  return `ts:${ts},hmac:${computeHeapHmac(secret, ts, body)}`;
+}
+
+/**
+ * Parses `ts:<ms>,hmac:<base64>`. Whitespace around pairs, keys and values and the order of the
+ * two keys are tolerated; any other key, a repeated key, a missing key or a value of the wrong
+ * shape is not.
+ */
+export function parseHeapHash(header: string): ParsedHeapHash | undefined {
+  const fields = new Map<string, string>();
+  for (const pair of header.split(',')) {
+    const colon = pair.indexOf(':');
+    if (colon < 0) return undefined;
+    const key = pair.slice(0, colon).trim();
+    const value = pair.slice(colon + 1).trim();
+    if ((key !== 'ts' && key !== 'hmac') || fields.has(key)) return undefined;
+    fields.set(key, value);
+  }
+  const ts = fields.get('ts');
+  const hmac = fields.get('hmac');
+  if (ts === undefined || hmac === undefined) return undefined;
+  if (!TIMESTAMP_PATTERN.test(ts) || !isCanonicalHmac(hmac)) return undefined;
+  return { ts, hmac };
+}
+
+export type HeaderCheckOptions = Omit<VerifyOptions, 'body' | 'secrets'>;
+
+export type HeaderCheckResult =
+  | { ok: true; parsed: ParsedHeapHash; timestampMs: number }
+  | { ok: false; reason: Exclude<SignatureFailure, 'invalid_signature'> };
+
+/**
+ * Checks everything that can be checked without the body: presence, shape and timestamp. A
+ * server can run it before reading a large body it would refuse anyway.
+ */
+export function checkHeapHashHeader(options: HeaderCheckOptions): HeaderCheckResult {
+  const { header } = options;
+  if (header === undefined || header === '') return { ok: false, reason: 'missing_signature' };
+  // Several Heap-Hash headers cannot come from Heap; refuse rather than guess which one counts.
+  if (typeof header !== 'string') return { ok: false, reason: 'malformed_signature' };
+  const parsed = parseHeapHash(header);
+  if (!parsed) return { ok: false, reason: 'malformed_signature' };
+
+  const timestampMs = Number(parsed.ts);
+  const nowMs = options.nowMs ?? Date.now();
+  const toleranceOldMs = options.toleranceOldMs ?? DEFAULT_TOLERANCE_OLD_MS;
+  const toleranceAheadMs = options.toleranceAheadMs ?? DEFAULT_TOLERANCE_AHEAD_MS;
+  if (nowMs - timestampMs > toleranceOldMs || timestampMs - nowMs > toleranceAheadMs) {
+    return { ok: false, reason: 'timestamp_out_of_tolerance' };
+  }
+  return { ok: true, parsed, timestampMs };
+}
+
+/**
+ * Verifies a `Heap-Hash` header against the raw body. Never throws for bad input and never
+ * returns the expected value: the result is either ok or one failure category.
+ */
+export function verifyHeapHash(options: VerifyOptions): VerifyResult {
+  const checked = checkHeapHashHeader(options);
+  if (!checked.ok) return checked;
+  const { parsed, timestampMs } = checked;
+
+  const received = Buffer.from(parsed.hmac, 'base64');
+  let secretIndex = -1;
+  // Every configured secret is tried, so the time taken does not depend on which one matched.
+  options.secrets.forEach((secret, index) => {
+    if (secret === '') return;
+    const expected = hmacBytes(secret, parsed.ts, options.body);
+    if (timingSafeEqual(expected, received) && secretIndex < 0) secretIndex = index;
+  });
+  if (secretIndex < 0) return { ok: false, reason: 'invalid_signature' };
+  const replayKey = createHash('sha256').update(`${parsed.ts}:${parsed.hmac}`).digest('hex');
+  return { ok: true, timestampMs, secretIndex, replayKey };
+}
+
+function hmacBytes(secret: string, ts: string, body: Buffer | string): Buffer {
+  return createHmac('sha256', Buffer.from(secret, 'utf8')).update(ts, 'utf8').update(body).digest();
+}
+
+function isCanonicalHmac(value: string): boolean {
+  if (value.length !== 44 || !BASE64_PATTERN.test(value)) return false;
+  const bytes = Buffer.from(value, 'base64');
+  return bytes.length === HMAC_BYTES && bytes.toString('base64') === value;
+}

@@ -1,0 +1,529 @@
+// The embedded Store: one SQLite file (WAL, synchronous=FULL), set-based SQL, one transaction a delivery.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreUnavailableError } from './errors';
+import type {
+  AcceptedDelivery,
+  ApplyOutcome,
+  ChangeRecord,
+  DeliveryRecord,
+  Page,
+  RejectedDelivery,
+  SegmentDrain,
+  SegmentRecord,
+  Store,
+  SyncPage,
+  SyncTaskRecord,
+} from './types';
+
+export type SqliteStoreOptions = {
+  file: string;
+  busyTimeoutMs?: number;
+};
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (
+  sid INTEGER PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  segment_id INTEGER NOT NULL,
+  name TEXT,
+  customer_config TEXT,
+  member_count INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_sync_at INTEGER,
+  last_drain_at INTEGER,
+  UNIQUE (tenant, segment_id)
+);
+CREATE TABLE IF NOT EXISTS members (
+  sid INTEGER NOT NULL,
+  user_id TEXT NOT NULL,
+  added_at INTEGER NOT NULL,
+  PRIMARY KEY (sid, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_by_user ON members (user_id, sid);
+CREATE TABLE IF NOT EXISTS sync_tasks (
+  tenant TEXT NOT NULL,
+  segment_id INTEGER NOT NULL,
+  task_id TEXT NOT NULL,
+  total_pages INTEGER NOT NULL,
+  pages_received INTEGER NOT NULL,
+  first_delivery_at INTEGER NOT NULL,
+  last_delivery_at INTEGER NOT NULL,
+  completed_at INTEGER,
+  PRIMARY KEY (tenant, segment_id, task_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sync_pages (
+  tenant TEXT NOT NULL,
+  segment_id INTEGER NOT NULL,
+  task_id TEXT NOT NULL,
+  page_number INTEGER NOT NULL,
+  body_sha256 TEXT,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, segment_id, task_id, page_number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS accepted_signatures (
+  signature_key TEXT PRIMARY KEY,
+  received_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  received_at INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  action_type TEXT,
+  tenant TEXT,
+  segment_id INTEGER,
+  task_id TEXT,
+  page_number INTEGER,
+  status TEXT NOT NULL,
+  http_status INTEGER NOT NULL,
+  reason TEXT,
+  body_sha256 TEXT,
+  added INTEGER NOT NULL DEFAULT 0,
+  removed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (received_at);
+CREATE TABLE IF NOT EXISTS changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  tenant TEXT NOT NULL,
+  segment_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  task_id TEXT,
+  page_number INTEGER,
+  added TEXT NOT NULL,
+  removed TEXT NOT NULL,
+  removed_count INTEGER NOT NULL,
+  member_count INTEGER NOT NULL
+);
+`;
+
+// SQLite result codes that mean "storage is unavailable right now", not "this request is bad".
+const UNAVAILABLE_CODES =
+  /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOTADB|CORRUPT)/;
+
+type SegmentRow = {
+  sid: number;
+  tenant: string;
+  segment_id: number;
+  name: string | null;
+  customer_config: string | null;
+  member_count: number;
+  created_at: number;
+  updated_at: number;
+  last_sync_at: number | null;
+  last_drain_at: number | null;
+};
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly statements;
+  private readonly applyTransaction: (delivery: AcceptedDelivery) => ApplyOutcome;
+
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+    try {
+      this.db = new Database(options.file, { timeout: options.busyTimeoutMs ?? 5000 });
+      this.db.pragma('journal_mode = WAL');
+      // FULL: a commit is on disk before we answer 200, so even power loss keeps it.
+      this.db.pragma('synchronous = FULL');
+      this.migrate();
+    } catch (error) {
+      throw asStoreError(error);
+    }
+    const db = this.db;
+    this.statements = {
+      acceptSignature: db.prepare(
+        'INSERT OR IGNORE INTO accepted_signatures (signature_key, received_at) VALUES (?, ?)',
+      ),
+      claimPage: db.prepare(
+        `INSERT OR IGNORE INTO sync_pages (tenant, segment_id, task_id, page_number, body_sha256, received_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      pageBodySha: db.prepare(
+        `SELECT body_sha256 FROM sync_pages
+         WHERE tenant = ? AND segment_id = ? AND task_id = ? AND page_number = ?`,
+      ),
+      upsertSegment: db.prepare(
+        `INSERT INTO segments (tenant, segment_id, name, customer_config, created_at, updated_at)
+         VALUES (@tenant, @segmentId, @name, @customerConfig, @now, @now)
+         ON CONFLICT (tenant, segment_id) DO UPDATE SET
+           name = coalesce(excluded.name, segments.name),
+           customer_config = coalesce(excluded.customer_config, segments.customer_config),
+           updated_at = excluded.updated_at
+         RETURNING sid, member_count`,
+      ),
+      segment: db.prepare('SELECT * FROM segments WHERE tenant = ? AND segment_id = ?'),
+      removeMembers: db.prepare(
+        `DELETE FROM members WHERE sid = ? AND user_id IN (SELECT value FROM json_each(?))
+         RETURNING user_id`,
+      ),
+      addMembers: db.prepare(
+        `INSERT INTO members (sid, user_id, added_at)
+         SELECT ?, value, ? FROM json_each(?) WHERE true
+         ON CONFLICT DO NOTHING
+         RETURNING user_id`,
+      ),
+      drainMembers: db.prepare('DELETE FROM members WHERE sid = ?'),
+      afterSync: db.prepare(
+        `UPDATE segments SET member_count = member_count + ?, last_sync_at = ?, updated_at = ?
+         WHERE sid = ? RETURNING member_count`,
+      ),
+      afterDrain: db.prepare(
+        'UPDATE segments SET member_count = 0, last_drain_at = ?, updated_at = ? WHERE sid = ?',
+      ),
+      upsertTask: db.prepare(
+        `INSERT INTO sync_tasks (tenant, segment_id, task_id, total_pages, pages_received,
+                                 first_delivery_at, last_delivery_at, completed_at)
+         VALUES (@tenant, @segmentId, @taskId, @totalPages, 1, @now, @now,
+                 CASE WHEN @totalPages <= 1 THEN @now END)
+         ON CONFLICT (tenant, segment_id, task_id) DO UPDATE SET
+           total_pages = excluded.total_pages,
+           pages_received = sync_tasks.pages_received + 1,
+           last_delivery_at = excluded.last_delivery_at,
+           completed_at = coalesce(sync_tasks.completed_at,
+             CASE WHEN sync_tasks.pages_received + 1 >= excluded.total_pages THEN excluded.last_delivery_at END)
+         RETURNING completed_at`,
+      ),
+      insertChange: db.prepare(
+        `INSERT INTO changes (at, tenant, segment_id, kind, task_id, page_number, added, removed,
+                              removed_count, member_count)
+         VALUES (@at, @tenant, @segmentId, @kind, @taskId, @pageNumber, @added, @removed,
+                 @removedCount, @memberCount)`,
+      ),
+      insertDelivery: db.prepare(
+        `INSERT INTO deliveries (received_at, path, action_type, tenant, segment_id, task_id,
+                                 page_number, status, http_status, reason, body_sha256, added, removed)
+         VALUES (@receivedAt, @path, @actionType, @tenant, @segmentId, @taskId, @pageNumber,
+                 @status, @httpStatus, @reason, @bodySha256, @added, @removed)`,
+      ),
+      members: db.prepare(
+        `SELECT user_id FROM members WHERE sid = ? AND user_id > ? ORDER BY user_id LIMIT ?`,
+      ),
+      syncTask: db.prepare(
+        'SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ? AND task_id = ?',
+      ),
+      changes: db.prepare('SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?'),
+      deliveries: db.prepare('SELECT * FROM deliveries ORDER BY id DESC LIMIT ?'),
+    };
+    this.applyTransaction = db.transaction((delivery: AcceptedDelivery) => this.apply(delivery));
+  }
+
+  applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {
+    return this.run(() => this.applyTransaction(delivery));
+  }
+
+  recordRejected(rejection: RejectedDelivery): Promise<void> {
+    return this.run(() => {
+      this.statements.insertDelivery.run({
+        receivedAt: rejection.meta.receivedAt,
+        path: rejection.meta.path,
+        actionType: rejection.actionType ?? null,
+        tenant: rejection.tenant ?? null,
+        segmentId: rejection.segmentId ?? null,
+        taskId: null,
+        pageNumber: null,
+        status: 'rejected',
+        httpStatus: rejection.httpStatus,
+        reason: rejection.reason,
+        bodySha256: rejection.meta.bodySha256,
+        added: 0,
+        removed: 0,
+      });
+    });
+  }
+
+  getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined> {
+    return this.run(() => {
+      const row = this.statements.segment.get(tenant, segmentId) as SegmentRow | undefined;
+      return row && toSegmentRecord(row);
+    });
+  }
+
+  listMembers(
+    tenant: string,
+    segmentId: number,
+    options: { after?: string; limit: number },
+  ): Promise<Page<string>> {
+    return this.run(() => {
+      const segment = this.statements.segment.get(tenant, segmentId) as SegmentRow | undefined;
+      if (!segment) return { items: [], nextCursor: null };
+      const rows = this.statements.members.all(segment.sid, options.after ?? '', options.limit) as {
+        user_id: string;
+      }[];
+      const items = rows.map((row) => row.user_id);
+      const nextCursor = items.length === options.limit ? items[items.length - 1] : null;
+      return { items, nextCursor };
+    });
+  }
+
+  getSyncTask(
+    tenant: string,
+    segmentId: number,
+    taskId: string,
+  ): Promise<SyncTaskRecord | undefined> {
+    return this.run(() => {
+      const row = this.statements.syncTask.get(tenant, segmentId, taskId) as
+        Record<string, number | string | null> | undefined;
+      if (!row) return undefined;
+      return {
+        tenant: row.tenant as string,
+        segmentId: row.segment_id as number,
+        taskId: row.task_id as string,
+        totalPages: row.total_pages as number,
+        pagesReceived: row.pages_received as number,
+        complete: row.completed_at !== null,
+        firstDeliveryAt: row.first_delivery_at as number,
+        lastDeliveryAt: row.last_delivery_at as number,
+        completedAt: row.completed_at as number | null,
+      };
+    });
+  }
+
+  listChanges(options: { after: number; limit: number }): Promise<ChangeRecord[]> {
+    return this.run(() =>
+      (this.statements.changes.all(options.after, options.limit) as Record<string, unknown>[]).map(
+        (row) => ({
+          seq: row.seq as number,
+          at: row.at as number,
+          tenant: row.tenant as string,
+          segmentId: row.segment_id as number,
+          kind: row.kind as 'sync' | 'drain',
+          taskId: row.task_id as string | null,
+          pageNumber: row.page_number as number | null,
+          added: JSON.parse(row.added as string) as string[],
+          removed: JSON.parse(row.removed as string) as string[],
+          removedCount: row.removed_count as number,
+          memberCount: row.member_count as number,
+        }),
+      ),
+    );
+  }
+
+  listDeliveries(options: { limit: number }): Promise<DeliveryRecord[]> {
+    return this.run(() =>
+      (this.statements.deliveries.all(options.limit) as Record<string, unknown>[]).map((row) => ({
+        id: row.id as number,
+        receivedAt: row.received_at as number,
+        path: row.path as string,
+        actionType: row.action_type as string | null,
+        tenant: row.tenant as string | null,
+        segmentId: row.segment_id as number | null,
+        taskId: row.task_id as string | null,
+        pageNumber: row.page_number as number | null,
+        status: row.status as DeliveryRecord['status'],
+        httpStatus: row.http_status as number,
+        reason: row.reason as string | null,
+        bodySha256: row.body_sha256 as string | null,
+        added: row.added as number,
+        removed: row.removed as number,
+      })),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private migrate(): void {
+    this.db.exec(SCHEMA);
+    const row = this.db.prepare('SELECT version FROM schema_version').get() as
+      { version: number } | undefined;
+    if (!row)
+      this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+    else if (row.version > SCHEMA_VERSION) {
+      throw new Error(
+        `The database at ${this.db.name} has schema version ${row.version}, newer than this build (${SCHEMA_VERSION})`,
+      );
+    }
+  }
+
+  private run<T>(work: () => T): Promise<T> {
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(asStoreError(error));
+    }
+  }
+
+  private apply(delivery: AcceptedDelivery): ApplyOutcome {
+    const { meta, work } = delivery;
+    const now = meta.receivedAt;
+    const replay = this.statements.acceptSignature.run(delivery.signatureKey, now).changes === 0;
+
+    let outcome: ApplyOutcome;
+    if (replay) {
+      outcome = this.duplicate(
+        work.tenant,
+        'segmentId' in work ? work.segmentId : null,
+        'signature',
+      );
+    } else if (work.kind === 'sync') {
+      outcome = this.applySyncPage(work, meta.bodySha256, now);
+    } else if (work.kind === 'drain') {
+      outcome = this.applyDrain(work, now);
+    } else {
+      outcome = {
+        status: 'ignored',
+        segmentId: work.segmentId,
+        memberCount: null,
+        added: 0,
+        removed: 0,
+      };
+    }
+
+    this.statements.insertDelivery.run({
+      receivedAt: now,
+      path: meta.path,
+      actionType: delivery.actionType,
+      tenant: work.tenant,
+      segmentId: outcome.segmentId,
+      taskId: work.kind === 'sync' ? work.taskId : null,
+      pageNumber: work.kind === 'sync' ? work.pageNumber : null,
+      status: outcome.status,
+      httpStatus: 200,
+      reason: outcome.duplicateOf ? `duplicate_${outcome.duplicateOf}` : null,
+      bodySha256: meta.bodySha256,
+      added: outcome.added,
+      removed: outcome.removed,
+    });
+    return outcome;
+  }
+
+  private applySyncPage(page: SyncPage, bodySha256: string | null, now: number): ApplyOutcome {
+    const s = this.statements;
+    const pageKey = [page.tenant, page.segmentId, page.taskId, page.pageNumber] as const;
+    if (s.claimPage.run(...pageKey, bodySha256, now).changes === 0) {
+      const previous = s.pageBodySha.get(...pageKey) as { body_sha256: string | null };
+      return {
+        ...this.duplicate(page.tenant, page.segmentId, 'page'),
+        contentDiffers: previous.body_sha256 !== bodySha256,
+      };
+    }
+    const { sid } = this.upsertSegment(page, now);
+    const removed =
+      page.remove.length > 0
+        ? (s.removeMembers.all(sid, JSON.stringify(page.remove)) as { user_id: string }[])
+        : [];
+    const added =
+      page.add.length > 0
+        ? (s.addMembers.all(sid, now, JSON.stringify(page.add)) as { user_id: string }[])
+        : [];
+    const { member_count: memberCount } = s.afterSync.get(
+      added.length - removed.length,
+      now,
+      now,
+      sid,
+    ) as { member_count: number };
+    const task = s.upsertTask.get({
+      tenant: page.tenant,
+      segmentId: page.segmentId,
+      taskId: page.taskId,
+      totalPages: page.totalPages,
+      now,
+    }) as { completed_at: number | null };
+    const addedIds = added.map((row) => row.user_id);
+    const removedIds = removed.map((row) => row.user_id);
+    s.insertChange.run({
+      at: now,
+      tenant: page.tenant,
+      segmentId: page.segmentId,
+      kind: 'sync',
+      taskId: page.taskId,
+      pageNumber: page.pageNumber,
+      added: JSON.stringify(addedIds),
+      removed: JSON.stringify(removedIds),
+      removedCount: removedIds.length,
+      memberCount,
+    });
+    return {
+      status: 'applied',
+      segmentId: page.segmentId,
+      memberCount,
+      added: addedIds.length,
+      removed: removedIds.length,
+      taskComplete: task.completed_at !== null,
+    };
+  }
+
+  private applyDrain(drain: SegmentDrain, now: number): ApplyOutcome {
+    const s = this.statements;
+    const { sid } = this.upsertSegment(drain, now);
+    const removed = s.drainMembers.run(sid).changes;
+    s.afterDrain.run(now, now, sid);
+    s.insertChange.run({
+      at: now,
+      tenant: drain.tenant,
+      segmentId: drain.segmentId,
+      kind: 'drain',
+      taskId: null,
+      pageNumber: null,
+      added: '[]',
+      removed: '[]',
+      removedCount: removed,
+      memberCount: 0,
+    });
+    return { status: 'applied', segmentId: drain.segmentId, memberCount: 0, added: 0, removed };
+  }
+
+  private upsertSegment(work: SyncPage | SegmentDrain, now: number): { sid: number } {
+    return this.statements.upsertSegment.get({
+      tenant: work.tenant,
+      segmentId: work.segmentId,
+      name: work.segmentName ?? null,
+      customerConfig:
+        work.customerConfig === null || work.customerConfig === undefined
+          ? null
+          : JSON.stringify(work.customerConfig),
+      now,
+    }) as { sid: number };
+  }
+
+  private duplicate(
+    tenant: string,
+    segmentId: number | null,
+    duplicateOf: 'signature' | 'page',
+  ): ApplyOutcome {
+    const row =
+      segmentId === null
+        ? undefined
+        : (this.statements.segment.get(tenant, segmentId) as SegmentRow | undefined);
+    return {
+      status: 'duplicate',
+      segmentId,
+      memberCount: row ? row.member_count : segmentId === null ? null : 0,
+      added: 0,
+      removed: 0,
+      duplicateOf,
+    };
+  }
+}
+
+function toSegmentRecord(row: SegmentRow): SegmentRecord {
+  return {
+    tenant: row.tenant,
+    segmentId: row.segment_id,
+    name: row.name,
+    customerConfig: row.customer_config === null ? null : JSON.parse(row.customer_config),
+    memberCount: row.member_count,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastSyncAt: row.last_sync_at,
+    lastDrainAt: row.last_drain_at,
+  };
+}
+
+function asStoreError(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
+    return new StoreUnavailableError(`SQLite is unavailable (${code})`, { cause: error });
+  }
+  if (error instanceof TypeError && /database connection is not open/.test(error.message)) {
+    return new StoreUnavailableError('SQLite store is closed', { cause: error });
+  }
+  return error;
+}

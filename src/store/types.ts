@@ -1,0 +1,158 @@
+// The Store contract every backend implements: one delivery = one atomic, idempotent transaction.
+
+/** Tenant key for deliveries without an id_token: the partner's own Heap environment. */
+export const OWN_ENVIRONMENT = '';
+
+/** Facts about the HTTP request, kept in the deliveries log. Never secrets, never user ids. */
+export type RequestMeta = {
+  receivedAt: number;
+  path: string;
+  /** sha256 hex of the raw body. */
+  bodySha256: string | null;
+};
+
+export type SyncPage = {
+  kind: 'sync';
+  tenant: string;
+  segmentId: number;
+  segmentName: string | undefined;
+  customerConfig: unknown;
+  taskId: string;
+  pageNumber: number;
+  totalPages: number;
+  /** Users to add; disjoint from `remove`, no repeats (the service normalises them). */
+  add: string[];
+  /** Users to remove; no repeats. */
+  remove: string[];
+};
+
+export type SegmentDrain = {
+  kind: 'drain';
+  tenant: string;
+  segmentId: number;
+  segmentName: string | undefined;
+  customerConfig: unknown;
+};
+
+/** A correctly signed action this receiver does not know: recorded, not applied. */
+export type UnknownAction = {
+  kind: 'unknown';
+  tenant: string;
+  segmentId: number | null;
+};
+
+export type AcceptedDelivery = {
+  meta: RequestMeta;
+  actionType: string;
+  /** sha256 of the exact `ts` + `hmac` pair: a replay of the same signed request is a duplicate. */
+  signatureKey: string;
+  work: SyncPage | SegmentDrain | UnknownAction;
+};
+
+export type ApplyStatus = 'applied' | 'duplicate' | 'ignored';
+
+export type ApplyOutcome = {
+  status: ApplyStatus;
+  segmentId: number | null;
+  /** Members after this delivery (null when no segment is involved). */
+  memberCount: number | null;
+  /** Memberships that actually changed. */
+  added: number;
+  removed: number;
+  /** Why a duplicate was recognised. */
+  duplicateOf?: 'signature' | 'page';
+  /** A page redelivered with a different body than the one applied (worth a warning). */
+  contentDiffers?: boolean;
+  /** For sync pages: whether every page of the task has now arrived. */
+  taskComplete?: boolean;
+};
+
+/** A request refused before it could be applied (bad signature, bad payload, too large, …). */
+export type RejectedDelivery = {
+  meta: RequestMeta;
+  httpStatus: number;
+  reason: string;
+  actionType?: string;
+  tenant?: string;
+  segmentId?: number | null;
+};
+
+export type SegmentRecord = {
+  tenant: string;
+  segmentId: number;
+  name: string | null;
+  customerConfig: unknown;
+  memberCount: number;
+  createdAt: number;
+  updatedAt: number;
+  lastSyncAt: number | null;
+  lastDrainAt: number | null;
+};
+
+export type SyncTaskRecord = {
+  tenant: string;
+  segmentId: number;
+  taskId: string;
+  totalPages: number;
+  pagesReceived: number;
+  complete: boolean;
+  firstDeliveryAt: number;
+  lastDeliveryAt: number;
+  completedAt: number | null;
+};
+
+export type ChangeRecord = {
+  seq: number;
+  at: number;
+  tenant: string;
+  segmentId: number;
+  kind: 'sync' | 'drain';
+  taskId: string | null;
+  pageNumber: number | null;
+  added: string[];
+  removed: string[];
+  /** For a drain, how many members were removed (`removed` stays empty). */
+  removedCount: number;
+  memberCount: number;
+};
+
+export type DeliveryRecord = {
+  id: number;
+  receivedAt: number;
+  path: string;
+  actionType: string | null;
+  tenant: string | null;
+  segmentId: number | null;
+  taskId: string | null;
+  pageNumber: number | null;
+  status: ApplyStatus | 'rejected';
+  httpStatus: number;
+  reason: string | null;
+  bodySha256: string | null;
+  added: number;
+  removed: number;
+};
+
+export type Page<T> = { items: T[]; nextCursor: string | null };
+
+export interface Store {
+  /** Applies one delivery atomically; resolves only once it is durably committed. */
+  applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome>;
+  /** Logs a refused request. */
+  recordRejected(rejection: RejectedDelivery): Promise<void>;
+  getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined>;
+  /** Members in user-id order, `limit` at a time, after the cursor. */
+  listMembers(
+    tenant: string,
+    segmentId: number,
+    options: { after?: string; limit: number },
+  ): Promise<Page<string>>;
+  getSyncTask(
+    tenant: string,
+    segmentId: number,
+    taskId: string,
+  ): Promise<SyncTaskRecord | undefined>;
+  listChanges(options: { after: number; limit: number }): Promise<ChangeRecord[]>;
+  listDeliveries(options: { limit: number }): Promise<DeliveryRecord[]>;
+  close(): Promise<void>;
+}
