@@ -1,4 +1,5 @@
 // Entry point: config → store → app → listen, with a startup banner and graceful shutdown.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApp } from './app';
@@ -48,8 +49,8 @@ function main(): void {
 
   const server = app.listen(config.port, () => {
     const { port } = server.address() as AddressInfo;
-    logger.info({ port, production: config.production }, 'listening');
     process.stderr.write(banner(config, port));
+    logger.info({ port, production: config.production }, 'listening');
   });
   server.on('error', (error) => {
     logger.fatal({ err: error }, 'could not listen');
@@ -57,6 +58,13 @@ function main(): void {
   });
 
   let stopping = false;
+  // Once stopping, a connection that finishes its response is closed rather than kept alive,
+  // so server.close() does not wait for keep-alive timeouts.
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    res.on('finish', () => {
+      if (stopping) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;

@@ -1,0 +1,123 @@
+// The real server process: config refusal, dev secret, kill -9 durability, restart, graceful shutdown.
+import { statSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { signHeapHash } from '../../src/signature';
+import { SqliteStore } from '../../src/store/sqlite';
+import { readSecretFile } from '../../src/config';
+import { allMembers, syncBody, tempDir } from '../support/testApp';
+import { serverEntry, startServer, type ServerProcess } from '../support/serverProcess';
+
+const SECRET = 'process-secret';
+
+async function post(server: ServerProcess, body: unknown, secret = SECRET) {
+  const raw = JSON.stringify(body);
+  const res = await fetch(`${server.url}/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'heap-hash': signHeapHash(secret, raw) },
+    body: raw,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+let running: ServerProcess | undefined;
+afterEach(() => {
+  running?.child.kill('SIGKILL');
+  running = undefined;
+});
+
+it('refuses to start in production without WEBHOOK_SECRET and names it', () => {
+  const result = spawnSync(process.execPath, [serverEntry], {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', DATA_DIR: tempDir() },
+    encoding: 'utf8',
+  });
+  expect(result.status).toBe(1);
+  expect(result.stderr).toContain('WEBHOOK_SECRET is required when NODE_ENV=production');
+});
+
+it('refuses an invalid setting in any environment', () => {
+  const result = spawnSync(process.execPath, [serverEntry], {
+    env: { PATH: process.env.PATH ?? '', PORT: 'eighty', DATA_DIR: tempDir() },
+    encoding: 'utf8',
+  });
+  expect(result.status).toBe(1);
+  expect(result.stderr).toContain('PORT must be a whole number');
+});
+
+it('generates a development secret (mode 0600) and prints where it is, never the secret', async () => {
+  const dataDir = tempDir();
+  running = await startServer({ DATA_DIR: dataDir });
+  const file = path.join(dataDir, 'webhook-secret');
+  const secret = readSecretFile(file);
+  expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  const banner = running.stderr();
+  expect(banner).toContain(file);
+  expect(banner).toContain(`POST http://localhost:${running.port}/webhook`);
+  expect(banner).toContain(
+    `generateTestHeapHeaders.js -t sync -u localhost:${running.port}/users_sync`,
+  );
+  expect(banner + running.stdout()).not.toContain(secret);
+  const res = await post(running, syncBody({ add: ['dev-user'] }), secret);
+  expect(res.status).toBe(200);
+});
+
+it('keeps a delivery answered 200 through kill -9, and recognises it after a restart', async () => {
+  const dataDir = tempDir();
+  const env = { DATA_DIR: dataDir, WEBHOOK_SECRET: SECRET };
+  running = await startServer(env);
+  const page = syncBody({ idToken: 'env-k', taskId: 'K', add: ['survivor-1', 'survivor-2'] });
+  expect((await post(running, page)).body).toMatchObject({ status: 'applied', member_count: 2 });
+  running.child.kill('SIGKILL');
+  expect(await running.exited).toMatchObject({ signal: 'SIGKILL' });
+
+  const store = new SqliteStore({ file: path.join(dataDir, 'heap-partner.sqlite') });
+  expect(await allMembers(store, 'env-k', 42)).toEqual(['survivor-1', 'survivor-2']);
+  await store.close();
+
+  running = await startServer(env);
+  const again = await post(running, page);
+  expect(again.body).toMatchObject({ status: 'duplicate', member_count: 2 });
+  const next = await post(running, syncBody({ idToken: 'env-k', taskId: 'K2', add: ['third'] }));
+  expect(next.body).toMatchObject({ status: 'applied', member_count: 3 });
+});
+
+it('finishes an in-flight request on SIGTERM, then exits 0', async () => {
+  const dataDir = tempDir();
+  running = await startServer({ DATA_DIR: dataDir, WEBHOOK_SECRET: SECRET });
+  const server = running;
+  const raw = JSON.stringify(syncBody({ add: ['in-flight'] }));
+  const header = signHeapHash(SECRET, raw);
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http.request(
+      `${server.url}/webhook`,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(raw),
+          'heap-hash': header,
+        },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    // Send half the body, signal the server, then the rest: the request is in flight throughout.
+    req.write(raw.slice(0, 20));
+    setTimeout(() => {
+      server.child.kill('SIGTERM');
+      setTimeout(() => req.end(raw.slice(20)), 300);
+    }, 200);
+  });
+  const res = await response;
+  expect(res.status).toBe(200);
+  expect(JSON.parse(res.body)).toMatchObject({ status: 'applied', added: 1 });
+  expect(await server.exited).toEqual({ code: 0, signal: null });
+  expect(server.stdout()).toContain('"msg":"stopped"');
+  running = undefined;
+});

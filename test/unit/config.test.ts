@@ -1,0 +1,109 @@
+// Configuration: defaults, validation, production refusals, generated development secret, .env.
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig, readEnvironment, readOrCreateSecretFile } from '../../src/config';
+import { tempDir } from '../support/testApp';
+
+describe('loadConfig', () => {
+  it('needs nothing in development: defaults and a generated secret in DATA_DIR', () => {
+    const cwd = tempDir();
+    const result = loadConfig({}, cwd);
+    if (!result.ok) throw new Error(result.problems.join());
+    const { config } = result;
+    expect(config).toMatchObject({
+      production: false,
+      port: 3000,
+      dataDir: path.join(cwd, 'data'),
+      retryAfterSeconds: 5,
+      webhook: {
+        secretSource: 'generated',
+        secretFile: path.join(cwd, 'data', 'webhook-secret'),
+        toleranceOldMs: 300_000,
+        toleranceAheadMs: 60_000,
+        bodyLimitBytes: 16 * 1024 * 1024,
+      },
+      sqlite: { file: path.join(cwd, 'data', 'heap-partner.sqlite') },
+    });
+    expect(config.webhook.secrets).toHaveLength(1);
+    expect(statSync(config.webhook.secretFile!).mode & 0o777).toBe(0o600);
+    // The same secret on the next start.
+    const again = loadConfig({}, cwd);
+    expect(again.ok && again.config.webhook.secrets).toEqual(config.webhook.secrets);
+  });
+
+  it('refuses production without WEBHOOK_SECRET, naming it', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }, tempDir())).toEqual({
+      ok: false,
+      problems: [expect.stringContaining('WEBHOOK_SECRET is required')],
+    });
+  });
+
+  it('uses WEBHOOK_SECRET and WEBHOOK_SECRET_PREVIOUS, current first', () => {
+    const result = loadConfig(
+      { NODE_ENV: 'production', WEBHOOK_SECRET: 'new', WEBHOOK_SECRET_PREVIOUS: 'old' },
+      tempDir(),
+    );
+    expect(result.ok && result.config.webhook).toMatchObject({
+      secrets: ['new', 'old'],
+      secretSource: 'env',
+    });
+  });
+
+  it('reads tolerance, body limit, busy timeout and retry-after', () => {
+    const result = loadConfig(
+      {
+        WEBHOOK_SECRET: 's',
+        WEBHOOK_TOLERANCE_PAST_SECONDS: '60',
+        WEBHOOK_TOLERANCE_FUTURE_SECONDS: '1',
+        WEBHOOK_BODY_LIMIT: '32mb',
+        SQLITE_BUSY_TIMEOUT_MS: '100',
+        RETRY_AFTER_SECONDS: '30',
+        PORT: '8080',
+        DATA_DIR: '/tmp/elsewhere',
+      },
+      tempDir(),
+    );
+    expect(result.ok && result.config).toMatchObject({
+      port: 8080,
+      dataDir: '/tmp/elsewhere',
+      retryAfterSeconds: 30,
+      webhook: { toleranceOldMs: 60_000, toleranceAheadMs: 1000, bodyLimitBytes: 32 * 1024 * 1024 },
+      sqlite: { busyTimeoutMs: 100 },
+    });
+  });
+
+  it('lists every invalid value at once', () => {
+    const result = loadConfig(
+      { WEBHOOK_SECRET: 's', PORT: '70000', WEBHOOK_BODY_LIMIT: 'lots', RETRY_AFTER_SECONDS: '-1' },
+      tempDir(),
+    );
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.problems).toEqual([
+      expect.stringContaining('PORT must be a whole number from 0 to 65535'),
+      expect.stringContaining('RETRY_AFTER_SECONDS'),
+      expect.stringContaining('WEBHOOK_BODY_LIMIT'),
+    ]);
+  });
+});
+
+describe('readEnvironment', () => {
+  it('reads .env, with real environment variables winning', () => {
+    const cwd = tempDir();
+    writeFileSync(path.join(cwd, '.env'), 'HPA_TEST_ONLY_FILE=from-file\nPATH=from-file\n');
+    const env = readEnvironment(cwd);
+    expect(env.HPA_TEST_ONLY_FILE).toBe('from-file');
+    expect(env.PATH).toBe(process.env.PATH);
+  });
+});
+
+describe('readOrCreateSecretFile', () => {
+  it('keeps an existing secret and creates missing directories', () => {
+    const dir = path.join(tempDir(), 'nested');
+    mkdirSync(dir);
+    const file = path.join(dir, 'secret');
+    writeFileSync(file, 'kept\n');
+    expect(readOrCreateSecretFile(file)).toBe('kept');
+    const created = readOrCreateSecretFile(path.join(dir, 'deeper', 'new'));
+    expect(readFileSync(path.join(dir, 'deeper', 'new'), 'utf8').trim()).toBe(created);
+  });
+});
