@@ -63,7 +63,26 @@ export function webhookRouter({ config, store, logger }: WebhookDeps): Router {
       return;
     }
     const { delivery } = parsed;
-    const outcome = await applyDelivery(store, delivery, requestMeta(req), signature.replayKey);
+    const outcome = await applyDelivery(
+      store,
+      delivery,
+      requestMeta(req),
+      signature.replayKey,
+      config.unknownIdToken,
+    );
+    if ('refused' in outcome) {
+      recordRejected(req, 403, outcome.refused, {
+        actionType: delivery.actionType,
+        tenant: tenantOf(delivery.idToken),
+      });
+      sendError(
+        res,
+        403,
+        outcome.refused,
+        'No active connection for this id_token (UNKNOWN_ID_TOKEN=reject); connect it with OAuth first.',
+      );
+      return;
+    }
     res.json({
       status: outcome.status,
       action_type: delivery.actionType,
@@ -91,6 +110,7 @@ export function webhookRouter({ config, store, logger }: WebhookDeps): Router {
       removed: outcome.removed,
       member_count: outcome.memberCount,
       duplicate_of: outcome.duplicateOf,
+      linked: outcome.linked,
       ms: Number(process.hrtime.bigint() - started) / 1e6,
     };
     logger.info(logFields, `webhook ${outcome.status}`);

@@ -31,7 +31,34 @@ export type Config = {
   };
   /** Seconds a client is told to wait after a 503. */
   retryAfterSeconds: number;
+  /** Origin the app is reached at (links in pages, the sandbox's redirect URI). */
+  publicUrl: string;
+  /** Express "trust proxy": whether X-Forwarded-* (https) from a load balancer is believed. */
+  trustProxy: boolean;
+  /** Signs cookies (OAuth state, admin sessions). */
+  sessionSecret: string;
+  /** AES-256-GCM key for access tokens at rest; undefined only when OAuth is not configured. */
+  tokenEncryptionKey: Buffer | undefined;
+  oauth: OAuthConfig;
+  /** What to do with a delivery whose id_token has no connection. */
+  unknownIdToken: 'accept' | 'reject';
+  /** Non-fatal problems to report at start-up. */
+  warnings: string[];
 };
+
+export type OAuthConfig =
+  | {
+      enabled: true;
+      /** The built-in Heap emulator plays Heap (development without CLIENT_ID). */
+      sandbox: boolean;
+      clientId: string;
+      clientSecret: string;
+      redirectUri: string;
+      /** Origin (and path prefix) of Heap's OAuth and metadata endpoints. */
+      heapBaseUrl: string;
+      timeoutMs: number;
+    }
+  | { enabled: false; missing: string[] };
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
@@ -39,6 +66,12 @@ export const DEFAULT_PORT = 3000;
 export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_BODY_LIMIT = '16mb';
 export const WEBHOOK_SECRET_FILE = 'webhook-secret';
+export const SESSION_SECRET_FILE = 'session-secret';
+export const TOKEN_KEY_FILE = 'token-encryption-key';
+export const DEFAULT_HEAP_SERVER = 'heapanalytics.com';
+/** Where the app mounts the Heap emulator in the zero-config sandbox. */
+export const SANDBOX_EMULATOR_PATH = '/heap-emulator';
+export const SANDBOX_CLIENT_ID = 'local-sandbox';
 
 /** process.env over the `.env` file in `cwd` (real environment variables win, as with dotenv). */
 export function readEnvironment(cwd: string = process.cwd()): Environment {
@@ -94,6 +127,75 @@ export function loadConfig(
     secretSource = 'generated';
   }
 
+  const publicUrl = origin(env, 'PUBLIC_URL', `http://localhost:${port}`, problems);
+  const trustProxy = env.TRUST_PROXY === 'true' || env.TRUST_PROXY === '1';
+  const unknownIdToken = oneOf(env, 'UNKNOWN_ID_TOKEN', ['accept', 'reject'], 'accept', problems);
+  const warnings: string[] = [];
+  const dataFile = (name: string) => path.join(dataDir, name);
+
+  const sessionSecret =
+    nonEmpty(env.SESSION_SECRET) ??
+    (production || problems.length > 0
+      ? ''
+      : readOrCreateSecretFile(dataFile(SESSION_SECRET_FILE)));
+
+  let tokenEncryptionKey: Buffer | undefined;
+  const rawKey = nonEmpty(env.TOKEN_ENCRYPTION_KEY);
+  if (rawKey) {
+    tokenEncryptionKey = parseKey(rawKey);
+    if (!tokenEncryptionKey) {
+      problems.push('TOKEN_ENCRYPTION_KEY must be 32 bytes as base64 (44 characters) or hex (64)');
+    }
+  } else if (!production && problems.length === 0) {
+    tokenEncryptionKey = parseKey(readOrCreateKeyFile(dataFile(TOKEN_KEY_FILE)));
+  }
+
+  const heapServer = nonEmpty(env.HEAP_SERVER) ?? DEFAULT_HEAP_SERVER;
+  if (/[/:]/.test(heapServer)) {
+    problems.push(
+      `HEAP_SERVER must be a host name such as ${DEFAULT_HEAP_SERVER} (got "${heapServer}")`,
+    );
+  }
+  const timeoutMs = integer(env, 'HEAP_TIMEOUT_MS', 10_000, 1, 120_000, problems);
+  const clientId = nonEmpty(env.CLIENT_ID);
+  let oauth: OAuthConfig;
+  if (!production && !clientId) {
+    oauth = {
+      enabled: true,
+      sandbox: true,
+      clientId: SANDBOX_CLIENT_ID,
+      clientSecret: randomBytes(24).toString('base64url'),
+      redirectUri: `${publicUrl}/api/oauth_redirect`,
+      heapBaseUrl: `${publicUrl}${SANDBOX_EMULATOR_PATH}`,
+      timeoutMs,
+    };
+  } else {
+    const required: Record<string, string | undefined> = {
+      CLIENT_ID: clientId,
+      CLIENT_SECRET: nonEmpty(env.CLIENT_SECRET),
+      REDIRECT_URI: nonEmpty(env.REDIRECT_URI),
+      TOKEN_ENCRYPTION_KEY: tokenEncryptionKey ? 'set' : undefined,
+      SESSION_SECRET: sessionSecret || undefined,
+    };
+    const missing = Object.keys(required).filter((name) => !required[name]);
+    if (missing.length > 0) {
+      oauth = { enabled: false, missing };
+      warnings.push(
+        `OAuth (Connect Heap) is disabled until ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} set; webhooks still work`,
+      );
+    } else {
+      oauth = {
+        enabled: true,
+        sandbox: false,
+        clientId: clientId as string,
+        clientSecret: required.CLIENT_SECRET as string,
+        redirectUri: required.REDIRECT_URI as string,
+        heapBaseUrl: origin(env, 'HEAP_BASE_URL', '', problems) || `https://${heapServer}`,
+        timeoutMs,
+      };
+    }
+  }
+
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -112,19 +214,45 @@ export function loadConfig(
       },
       sqlite: { file: path.join(dataDir, 'heap-partner.sqlite'), busyTimeoutMs },
       retryAfterSeconds,
+      publicUrl,
+      trustProxy,
+      sessionSecret,
+      tokenEncryptionKey,
+      oauth,
+      unknownIdToken,
+      warnings,
     },
   };
+}
+
+/** A 32-byte key from base64 (44 chars) or hex (64 chars), or undefined if it is neither. */
+export function parseKey(raw: string): Buffer | undefined {
+  const value = raw.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.length === 32 && bytes.toString('base64') === value) return bytes;
+  return undefined;
+}
+
+function readOrCreateKeyFile(file: string): string {
+  const existing = readSecretFile(file);
+  if (existing) return existing;
+  // Same exclusive creation as secrets; the content is a base64 key instead of base64url text.
+  return readOrCreateSecretFile(file, () => randomBytes(32).toString('base64'));
 }
 
 /**
  * Returns the secret stored in `file`, creating it (mode 0600, 32 random bytes, base64url) if
  * absent. Creation is exclusive, so two processes starting together agree on one secret.
  */
-export function readOrCreateSecretFile(file: string): string {
+export function readOrCreateSecretFile(
+  file: string,
+  generate: () => string = () => randomBytes(32).toString('base64url'),
+): string {
   const existing = readSecretFile(file);
   if (existing) return existing;
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const secret = randomBytes(32).toString('base64url');
+  const secret = generate();
   try {
     const fd = openSync(file, 'wx', 0o600);
     try {
@@ -165,6 +293,33 @@ function integer(
     return fallback;
   }
   return value;
+}
+
+function origin(env: Environment, name: string, fallback: string, problems: string[]): string {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  try {
+    const url = new URL(raw.trim());
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    return url.href.replace(/\/+$/, '');
+  } catch {
+    problems.push(`${name} must be an http(s) URL such as https://example.com (got "${raw}")`);
+    return fallback;
+  }
+}
+
+function oneOf<T extends string>(
+  env: Environment,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+  problems: string[],
+): T {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+  return fallback;
 }
 
 function byteSize(env: Environment, name: string, fallback: string, problems: string[]): number {

@@ -70,13 +70,25 @@ export function toAcceptedDelivery(
   }
 }
 
-/** Applies a verified, validated delivery; resolves once it is committed. */
-export function applyDelivery(
+export type UnknownIdTokenPolicy = 'accept' | 'reject';
+
+/**
+ * Applies a verified, validated delivery; resolves once it is committed. With the 'reject'
+ * policy, a delivery for an id_token without an active connection is refused instead of being
+ * stored as unlinked.
+ */
+export async function applyDelivery(
   store: Store,
   delivery: WebhookDelivery,
   meta: RequestMeta,
   replayKey: string,
-): Promise<ApplyOutcome> {
+  unknownIdToken: UnknownIdTokenPolicy = 'accept',
+): Promise<ApplyOutcome | { refused: 'unknown_id_token' }> {
+  const tenant = tenantOf(delivery.idToken);
+  if (unknownIdToken === 'reject' && tenant !== OWN_ENVIRONMENT) {
+    const connection = await store.getConnection(tenant);
+    if (!connection?.active) return { refused: 'unknown_id_token' };
+  }
   return store.applyDelivery(toAcceptedDelivery(delivery, meta, replayKey));
 }
 

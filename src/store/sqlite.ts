@@ -3,18 +3,21 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from './errors';
-import type {
-  AcceptedDelivery,
-  ApplyOutcome,
-  ChangeRecord,
-  DeliveryRecord,
-  Page,
-  RejectedDelivery,
-  SegmentDrain,
-  SegmentRecord,
-  Store,
-  SyncPage,
-  SyncTaskRecord,
+import {
+  OWN_ENVIRONMENT,
+  type AcceptedDelivery,
+  type ApplyOutcome,
+  type ChangeRecord,
+  type ConnectionInput,
+  type ConnectionRecord,
+  type DeliveryRecord,
+  type Page,
+  type RejectedDelivery,
+  type SegmentDrain,
+  type SegmentRecord,
+  type Store,
+  type SyncPage,
+  type SyncTaskRecord,
 } from './types';
 
 export type SqliteStoreOptions = {
@@ -84,9 +87,26 @@ CREATE TABLE IF NOT EXISTS deliveries (
   reason TEXT,
   body_sha256 TEXT,
   added INTEGER NOT NULL DEFAULT 0,
-  removed INTEGER NOT NULL DEFAULT 0
+  removed INTEGER NOT NULL DEFAULT 0,
+  linked INTEGER
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (received_at);
+CREATE TABLE IF NOT EXISTS connections (
+  id_token TEXT PRIMARY KEY,
+  env_id TEXT NOT NULL,
+  partner_app_id TEXT NOT NULL,
+  authorized_by TEXT NOT NULL,
+  authorized_scope TEXT NOT NULL,
+  authorized_at_utc TEXT NOT NULL,
+  access_token_sealed TEXT,
+  connected_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  disconnected_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS oauth_states (
+  state_hash TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changes (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   at INTEGER NOT NULL,
@@ -105,6 +125,21 @@ CREATE TABLE IF NOT EXISTS changes (
 // SQLite result codes that mean "storage is unavailable right now", not "this request is bad".
 const UNAVAILABLE_CODES =
   /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOTADB|CORRUPT)/;
+
+type Unlinked = Omit<ApplyOutcome, 'linked'>;
+
+type ConnectionRow = {
+  id_token: string;
+  env_id: string;
+  partner_app_id: string;
+  authorized_by: string;
+  authorized_scope: string;
+  authorized_at_utc: string;
+  access_token_sealed: string | null;
+  connected_at: number;
+  updated_at: number;
+  disconnected_at: number | null;
+};
 
 type SegmentRow = {
   sid: number;
@@ -197,9 +232,37 @@ export class SqliteStore implements Store {
       ),
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (received_at, path, action_type, tenant, segment_id, task_id,
-                                 page_number, status, http_status, reason, body_sha256, added, removed)
+                                 page_number, status, http_status, reason, body_sha256, added, removed,
+                                 linked)
          VALUES (@receivedAt, @path, @actionType, @tenant, @segmentId, @taskId, @pageNumber,
-                 @status, @httpStatus, @reason, @bodySha256, @added, @removed)`,
+                 @status, @httpStatus, @reason, @bodySha256, @added, @removed, @linked)`,
+      ),
+      activeConnection: db.prepare(
+        `SELECT 1 FROM connections WHERE id_token = ? AND access_token_sealed IS NOT NULL`,
+      ),
+      upsertConnection: db.prepare(
+        `INSERT INTO connections (id_token, env_id, partner_app_id, authorized_by, authorized_scope,
+                                  authorized_at_utc, access_token_sealed, connected_at, updated_at)
+         VALUES (@idToken, @envId, @partnerAppId, @authorizedBy, @authorizedScope,
+                 @authorizedAtUtc, @accessTokenSealed, @at, @at)
+         ON CONFLICT (id_token) DO UPDATE SET
+           env_id = excluded.env_id, partner_app_id = excluded.partner_app_id,
+           authorized_by = excluded.authorized_by, authorized_scope = excluded.authorized_scope,
+           authorized_at_utc = excluded.authorized_at_utc,
+           access_token_sealed = excluded.access_token_sealed,
+           updated_at = excluded.updated_at, disconnected_at = NULL
+         RETURNING connected_at = updated_at AS created`,
+      ),
+      connection: db.prepare('SELECT * FROM connections WHERE id_token = ?'),
+      connections: db.prepare('SELECT * FROM connections ORDER BY connected_at, id_token'),
+      disconnect: db.prepare(
+        `UPDATE connections SET access_token_sealed = NULL, disconnected_at = ?, updated_at = ?
+         WHERE id_token = ? AND disconnected_at IS NULL`,
+      ),
+      saveState: db.prepare('INSERT INTO oauth_states (state_hash, expires_at) VALUES (?, ?)'),
+      pruneStates: db.prepare('DELETE FROM oauth_states WHERE expires_at <= ?'),
+      consumeState: db.prepare(
+        'DELETE FROM oauth_states WHERE state_hash = ? AND expires_at > ? RETURNING 1',
       ),
       members: db.prepare(
         `SELECT user_id FROM members WHERE sid = ? AND user_id > ? ORDER BY user_id LIMIT ?`,
@@ -233,6 +296,7 @@ export class SqliteStore implements Store {
         bodySha256: rejection.meta.bodySha256,
         added: 0,
         removed: 0,
+        linked: null,
       });
     });
   }
@@ -321,8 +385,51 @@ export class SqliteStore implements Store {
         bodySha256: row.body_sha256 as string | null,
         added: row.added as number,
         removed: row.removed as number,
+        linked: row.linked === null ? null : row.linked === 1,
       })),
     );
+  }
+
+  upsertConnection(connection: ConnectionInput): Promise<{ created: boolean }> {
+    return this.run(() => {
+      const row = this.statements.upsertConnection.get(connection) as { created: number };
+      return { created: row.created === 1 };
+    });
+  }
+
+  getConnection(idToken: string): Promise<ConnectionRecord | undefined> {
+    return this.run(() => {
+      const row = this.statements.connection.get(idToken) as ConnectionRow | undefined;
+      return row && toConnectionRecord(row);
+    });
+  }
+
+  listConnections(): Promise<ConnectionRecord[]> {
+    return this.run(() =>
+      (this.statements.connections.all() as ConnectionRow[]).map(toConnectionRecord),
+    );
+  }
+
+  getSealedAccessToken(idToken: string): Promise<string | undefined> {
+    return this.run(() => {
+      const row = this.statements.connection.get(idToken) as ConnectionRow | undefined;
+      return row?.access_token_sealed ?? undefined;
+    });
+  }
+
+  disconnect(idToken: string, at: number): Promise<boolean> {
+    return this.run(() => this.statements.disconnect.run(at, at, idToken).changes > 0);
+  }
+
+  saveOAuthState(stateHash: string, expiresAt: number): Promise<void> {
+    return this.run(() => {
+      this.statements.pruneStates.run(Date.now());
+      this.statements.saveState.run(stateHash, expiresAt);
+    });
+  }
+
+  consumeOAuthState(stateHash: string, now: number): Promise<boolean> {
+    return this.run(() => this.statements.consumeState.get(stateHash, now) !== undefined);
   }
 
   async close(): Promise<void> {
@@ -355,7 +462,10 @@ export class SqliteStore implements Store {
     const now = meta.receivedAt;
     const replay = this.statements.acceptSignature.run(delivery.signatureKey, now).changes === 0;
 
-    let outcome: ApplyOutcome;
+    const linked =
+      work.tenant === OWN_ENVIRONMENT ||
+      this.statements.activeConnection.get(work.tenant) !== undefined;
+    let outcome: Omit<ApplyOutcome, 'linked'>;
     if (replay) {
       outcome = this.duplicate(
         work.tenant,
@@ -390,11 +500,12 @@ export class SqliteStore implements Store {
       bodySha256: meta.bodySha256,
       added: outcome.added,
       removed: outcome.removed,
+      linked: linked ? 1 : 0,
     });
-    return outcome;
+    return { ...outcome, linked };
   }
 
-  private applySyncPage(page: SyncPage, bodySha256: string | null, now: number): ApplyOutcome {
+  private applySyncPage(page: SyncPage, bodySha256: string | null, now: number): Unlinked {
     const s = this.statements;
     const pageKey = [page.tenant, page.segmentId, page.taskId, page.pageNumber] as const;
     if (s.claimPage.run(...pageKey, bodySha256, now).changes === 0) {
@@ -450,7 +561,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  private applyDrain(drain: SegmentDrain, now: number): ApplyOutcome {
+  private applyDrain(drain: SegmentDrain, now: number): Unlinked {
     const s = this.statements;
     const { sid } = this.upsertSegment(drain, now);
     const removed = s.drainMembers.run(sid).changes;
@@ -487,7 +598,7 @@ export class SqliteStore implements Store {
     tenant: string,
     segmentId: number | null,
     duplicateOf: 'signature' | 'page',
-  ): ApplyOutcome {
+  ): Unlinked {
     const row =
       segmentId === null
         ? undefined
@@ -501,6 +612,21 @@ export class SqliteStore implements Store {
       duplicateOf,
     };
   }
+}
+
+function toConnectionRecord(row: ConnectionRow): ConnectionRecord {
+  return {
+    idToken: row.id_token,
+    envId: row.env_id,
+    partnerAppId: row.partner_app_id,
+    authorizedBy: row.authorized_by,
+    authorizedScope: row.authorized_scope,
+    authorizedAtUtc: row.authorized_at_utc,
+    connectedAt: row.connected_at,
+    updatedAt: row.updated_at,
+    disconnectedAt: row.disconnected_at,
+    active: row.access_token_sealed !== null,
+  };
 }
 
 function toSegmentRecord(row: SegmentRow): SegmentRecord {

@@ -65,6 +65,8 @@ export type ApplyOutcome = {
   contentDiffers?: boolean;
   /** For sync pages: whether every page of the task has now arrived. */
   taskComplete?: boolean;
+  /** Whether the tenant is the own environment or has an active OAuth connection. */
+  linked: boolean;
 };
 
 /** A request refused before it could be applied (bad signature, bad payload, too large, …). */
@@ -131,6 +133,33 @@ export type DeliveryRecord = {
   bodySha256: string | null;
   added: number;
   removed: number;
+  linked: boolean | null;
+};
+
+export type ConnectionInput = {
+  idToken: string;
+  envId: string;
+  partnerAppId: string;
+  authorizedBy: string;
+  authorizedScope: string;
+  authorizedAtUtc: string;
+  /** The access token sealed by src/tokenCipher (never the plaintext). */
+  accessTokenSealed: string;
+  at: number;
+};
+
+export type ConnectionRecord = {
+  idToken: string;
+  envId: string;
+  partnerAppId: string;
+  authorizedBy: string;
+  authorizedScope: string;
+  authorizedAtUtc: string;
+  connectedAt: number;
+  updatedAt: number;
+  disconnectedAt: number | null;
+  /** Connected and holding a token: deliveries for it are linked. */
+  active: boolean;
 };
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
@@ -154,5 +183,17 @@ export interface Store {
   ): Promise<SyncTaskRecord | undefined>;
   listChanges(options: { after: number; limit: number }): Promise<ChangeRecord[]>;
   listDeliveries(options: { limit: number }): Promise<DeliveryRecord[]>;
+  /** Creates or re-authorises a connection; `created` is false when it already existed. */
+  upsertConnection(connection: ConnectionInput): Promise<{ created: boolean }>;
+  getConnection(idToken: string): Promise<ConnectionRecord | undefined>;
+  listConnections(): Promise<ConnectionRecord[]>;
+  /** The sealed access token of an active connection. */
+  getSealedAccessToken(idToken: string): Promise<string | undefined>;
+  /** Marks the connection disconnected and deletes its token; false if there was none. */
+  disconnect(idToken: string, at: number): Promise<boolean>;
+  /** Remembers an OAuth state (by hash) until it expires; also forgets expired ones. */
+  saveOAuthState(stateHash: string, expiresAt: number): Promise<void>;
+  /** Uses up a state: true only once, and only before it expires. */
+  consumeOAuthState(stateHash: string, now: number): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -331,7 +331,7 @@ describe('refused deliveries', () => {
       ['delete', '/users_drain'],
       ['patch', '/webhook'],
       ['post', '/healthcheck'],
-      ['get', '/'],
+      ['get', '/does-not-exist'],
       ['get', '/%E0%A4%A'],
       ['post', '/nope/../../etc/passwd'],
       ['options', '/webhook'],

@@ -1,0 +1,104 @@
+// OAuth2 routes: start the authorization with Heap and handle Heap's redirect back.
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { Logger } from 'pino';
+import { methodNotAllowed } from '../middleware/errors';
+import type { Config } from '../src/config';
+import { beginAuthorization, completeAuthorization, STATE_TTL_MS } from '../src/oauth';
+import {
+  badCallbackPage,
+  connectedPage,
+  heapFailurePage,
+  heapRefusedPage,
+  oauthUnavailablePage,
+  type RenderedPage,
+} from '../src/pages/oauthPages';
+import { tenantLabel } from '../src/segments';
+import type { Store } from '../src/store/types';
+
+export const STATE_COOKIE = 'hpa_oauth_state';
+
+export type AuthorizationDeps = {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  /** Link shown after connecting in the sandbox. */
+  hubUrl?: string;
+};
+
+function send(res: Response, page: RenderedPage): void {
+  res.status(page.status).type('html').setHeader('Cache-Control', 'no-store').send(page.html);
+}
+
+function queryValue(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export function authorizationRouter({ config, store, logger, hubUrl }: AuthorizationDeps): Router {
+  const router = Router();
+  const oauth = config.oauth;
+
+  const authorize: RequestHandler = async (req, res) => {
+    if (!oauth.enabled) {
+      send(res, oauthUnavailablePage());
+      return;
+    }
+    const { state, url } = await beginAuthorization(store, oauth);
+    res.cookie(STATE_COOKIE, state, {
+      signed: true,
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: req.secure,
+      maxAge: STATE_TTL_MS,
+      path: '/api',
+    });
+    res.setHeader('Cache-Control', 'no-store');
+    res.redirect(303, url);
+  };
+
+  const callback: RequestHandler = async (req, res) => {
+    if (!oauth.enabled || !config.tokenEncryptionKey) {
+      send(res, oauthUnavailablePage());
+      return;
+    }
+    const signed = (req.signedCookies as Record<string, unknown>)[STATE_COOKIE];
+    const cookieState = typeof signed === 'string' ? signed : undefined;
+    res.clearCookie(STATE_COOKIE, { path: '/api' });
+
+    const heapError = queryValue(req, 'error');
+    if (heapError) {
+      logger.info({ error: heapError }, 'Heap authorization refused');
+      send(res, heapRefusedPage(heapError, queryValue(req, 'error_description')));
+      return;
+    }
+    const result = await completeAuthorization(
+      { store, oauth, tokenKey: config.tokenEncryptionKey },
+      { code: queryValue(req, 'code'), queryState: queryValue(req, 'state'), cookieState },
+    );
+    if (result.ok) {
+      logger.info(
+        { tenant: tenantLabel(result.idToken), created: result.created },
+        'Heap connection stored',
+      );
+      send(res, connectedPage({ metadata: result.metadata, created: result.created, hubUrl }));
+    } else if (result.kind === 'heap') {
+      logger.warn(
+        { step: result.failure.step, reason: result.failure.reason, status: result.failure.status },
+        'Heap OAuth call failed; nothing stored',
+      );
+      send(res, heapFailurePage(result.failure));
+    } else {
+      logger.info({ reason: result.reason }, 'OAuth callback refused');
+      send(res, badCallbackPage(result.reason));
+    }
+  };
+
+  router.get('/api/authorize', authorize);
+  router.post('/api/authorize', authorize);
+  router.all('/api/authorize', methodNotAllowed(['GET', 'POST']));
+  for (const path of ['/api/oauth_redirect', '/api/oauth-redirect']) {
+    router.get(path, callback);
+    router.all(path, methodNotAllowed(['GET']));
+  }
+  return router;
+}
