@@ -26,6 +26,8 @@ export async function sendSignedWebhook(options: SendOptions): Promise<SendResul
         'Heap-Hash': signHeapHash(options.secret, options.body, options.timestampMs ?? Date.now()),
       },
       timeout: options.timeoutMs ?? 10_000,
+      // axios trims JSON strings and JSON-encodes invalid ones; the signed bytes must go out as is.
+      transformRequest: (data: string) => data,
       responseType: 'text',
       transformResponse: (data: string) => data,
       validateStatus: () => true,
