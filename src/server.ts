@@ -1,16 +1,16 @@
 // Entry point: config → store → app → listen, with a startup banner and graceful shutdown.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApp } from './app';
-import { loadConfig, type Config } from './config';
+import { loadConfig, readEnvironment, type Config, type Environment } from './config';
 import { createLogger } from './logger';
 import { SqliteStore } from './store/sqlite';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
-function banner(config: Config, port: number): string {
-  const base = `http://localhost:${port}`;
+function banner(config: Config): string {
+  const base = config.publicUrl;
   const cli = path.relative(
     process.cwd(),
     path.join(__dirname, '..', '..', 'bin', 'generateTestHeapHeaders.js'),
@@ -19,43 +19,70 @@ function banner(config: Config, port: number): string {
     config.webhook.secretSource === 'generated'
       ? `generated for development, in ${config.webhook.secretFile} (set WEBHOOK_SECRET to use Heap's)`
       : `from WEBHOOK_SECRET${config.webhook.secrets.length > 1 ? ' (+ WEBHOOK_SECRET_PREVIOUS during rotation)' : ''}`;
-  return [
+  const oauth = config.oauth;
+  const oauthLine = !oauth.enabled
+    ? `disabled: set ${oauth.missing.join(', ')}`
+    : oauth.sandbox
+      ? `local sandbox: Connect Heap uses the built-in Heap emulator (set CLIENT_ID to use Heap)`
+      : `Heap at ${oauth.heapBaseUrl}, redirect URI ${oauth.redirectUri}`;
+  const lines = [
     '',
     `heap-partner-api is listening on ${base} (${config.production ? 'production' : 'development'})`,
+    `  Connect Heap:   ${base}/   (${oauthLine})`,
     `  Webhook URL:    POST ${base}/webhook   (the one to register in Heap's Developers Hub)`,
     `                  POST ${base}/users_sync and ${base}/users_drain also accept every action`,
     `  Webhook secret: ${secret}`,
     `  Store:          SQLite at ${config.sqlite.file}`,
-    `  Try it:         node ${cli || 'bin/generateTestHeapHeaders.js'} -t sync -u localhost:${port}/users_sync`,
-    '',
-  ].join('\n');
+    `  Try it:         node ${cli || 'bin/generateTestHeapHeaders.js'} -t sync -u ${base.replace(/^http:\/\//, '')}/users_sync`,
+  ];
+  if (oauth.enabled && oauth.sandbox) {
+    lines.push(
+      `  Sandbox:        1. open ${base}/ and click Connect Heap, then Approve`,
+      `                  2. open ${oauth.heapBaseUrl}/developers-hub and press Send sample segment`,
+    );
+  }
+  for (const warning of config.warnings) lines.push(`  Warning:        ${warning}`);
+  return [...lines, ''].join('\n');
+}
+
+function configOrExit(env: Environment): Config {
+  const loaded = loadConfig(env);
+  if (loaded.ok) return loaded.config;
+  process.stderr.write(
+    `heap-partner-api cannot start; fix the configuration:\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`,
+  );
+  process.exit(1);
 }
 
 function main(): void {
-  const loaded = loadConfig();
-  if (!loaded.ok) {
+  const env = readEnvironment();
+  const initial = configOrExit(env);
+  const server = http.createServer();
+  server.on('error', (error) => {
     process.stderr.write(
-      `heap-partner-api cannot start; fix the configuration:\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`,
+      `heap-partner-api could not listen on port ${initial.port}: ${error.message}\n`,
     );
     process.exit(1);
-  }
-  const { config } = loaded;
+  });
+  // Listen first so that with PORT=0 the URLs derived from the port (public URL, sandbox
+  // redirect URI) use the real one.
+  server.listen(initial.port, () => {
+    const { port } = server.address() as AddressInfo;
+    const config = port === initial.port ? initial : configOrExit({ ...env, PORT: String(port) });
+    serve(server, config);
+  });
+}
+
+function serve(server: http.Server, config: Config): void {
   const logger = createLogger(config.logLevel);
   const store = new SqliteStore({
     file: config.sqlite.file,
     busyTimeoutMs: config.sqlite.busyTimeoutMs,
   });
-  const app = createApp({ config, store, logger });
-
-  const server = app.listen(config.port, () => {
-    const { port } = server.address() as AddressInfo;
-    process.stderr.write(banner(config, port));
-    logger.info({ port, production: config.production }, 'listening');
-  });
-  server.on('error', (error) => {
-    logger.fatal({ err: error }, 'could not listen');
-    process.exit(1);
-  });
+  server.on('request', createApp({ config, store, logger }));
+  process.stderr.write(banner(config));
+  for (const warning of config.warnings) logger.warn(warning);
+  logger.info({ port: config.port, production: config.production }, 'listening');
 
   let stopping = false;
   // Once stopping, a connection that finishes its response is closed rather than kept alive,
