@@ -1,0 +1,94 @@
+// The standalone emulator's settings from an environment object (src/config.ts reads process.env).
+import path from 'node:path';
+import { DEFAULT_DATA_DIR, readSecretFile, WEBHOOK_SECRET_FILE, type Environment } from '../config';
+import { resolveOptions, type EmulatorOptions } from './options';
+import { isHttpUrl } from './validation';
+
+export type EmulatorSettings = {
+  options: EmulatorOptions;
+  port: number;
+  host: string;
+  /** Where the webhook secret came from, for the banner (never the secret itself). */
+  secretSource: string;
+};
+
+export const DEFAULT_EMULATOR_PORT = 3001;
+export const DEFAULT_EMULATOR_HOST = '127.0.0.1';
+export const DEFAULT_CLIENT_ID = 'emulator-client';
+export const DEFAULT_CLIENT_SECRET = 'emulator-client-secret';
+/** The app's OAuth callback, as in Heap's reference app. */
+export const DEFAULT_REDIRECT_URI = 'http://localhost:3000/api/oauth_redirect';
+export const DEFAULT_APP_NAME = 'My partner app';
+export const DEFAULT_WEBHOOK_URL = 'http://localhost:3000/webhook';
+
+/**
+ * Development defaults throughout, so `npm run heap-emulator` next to `npm start` needs nothing
+ * set: the webhook secret is the app's (WEBHOOK_SECRET, or the one it generated in DATA_DIR).
+ */
+export function loadEmulatorOptions(
+  env: Environment,
+  cwd: string = process.cwd(),
+): { ok: true; settings: EmulatorSettings } | { ok: false; problems: string[] } {
+  const problems: string[] = [];
+  // Values are used as given (a secret must match the app's byte for byte); blank means unset.
+  const pick = (...names: string[]) =>
+    names.map((name) => env[name]).find((value) => value !== undefined && value.trim() !== '');
+
+  const portText = (pick('HEAP_EMULATOR_PORT') ?? String(DEFAULT_EMULATOR_PORT)).trim();
+  const port = Number(portText);
+  if (!/^[0-9]+$/.test(portText) || port > 65535) {
+    problems.push(`HEAP_EMULATOR_PORT must be a whole number from 0 to 65535 (got "${portText}")`);
+  }
+  const redirectUri = pick('HEAP_EMULATOR_REDIRECT_URI', 'REDIRECT_URI') ?? DEFAULT_REDIRECT_URI;
+  const webhookUrl = pick('HEAP_EMULATOR_WEBHOOK_URL') ?? DEFAULT_WEBHOOK_URL;
+  const publicBaseUrl = pick('HEAP_EMULATOR_PUBLIC_URL');
+  const checkUrl = (name: string, value: string | undefined) => {
+    if (value !== undefined && !isHttpUrl(value)) {
+      problems.push(`${name} must be an absolute http(s) URL (got "${value}")`);
+    }
+  };
+  checkUrl('HEAP_EMULATOR_REDIRECT_URI (or REDIRECT_URI)', redirectUri);
+  checkUrl('HEAP_EMULATOR_WEBHOOK_URL', webhookUrl);
+  checkUrl('HEAP_EMULATOR_PUBLIC_URL', publicBaseUrl);
+
+  let secret = pick('WEBHOOK_SECRET');
+  let secretSource = 'WEBHOOK_SECRET';
+  if (secret === undefined) {
+    const file = path.join(
+      path.resolve(cwd, pick('DATA_DIR') ?? DEFAULT_DATA_DIR),
+      WEBHOOK_SECRET_FILE,
+    );
+    secret = readSecretFile(file);
+    secretSource = file;
+    if (secret === undefined) {
+      problems.push(
+        `No webhook secret: set WEBHOOK_SECRET, or start the app once so it generates ${file}`,
+      );
+    }
+  }
+  if (problems.length > 0 || secret === undefined) return { ok: false, problems };
+
+  const options: EmulatorOptions = {
+    clients: [
+      {
+        clientId: pick('HEAP_EMULATOR_CLIENT_ID', 'CLIENT_ID') ?? DEFAULT_CLIENT_ID,
+        clientSecret: pick('HEAP_EMULATOR_CLIENT_SECRET', 'CLIENT_SECRET') ?? DEFAULT_CLIENT_SECRET,
+        redirectUri,
+        appName: pick('HEAP_EMULATOR_APP_NAME') ?? DEFAULT_APP_NAME,
+      },
+    ],
+    webhook: { url: webhookUrl, secret },
+    publicBaseUrl,
+  };
+  const resolved = resolveOptions(options);
+  if (!resolved.ok) return resolved;
+  return {
+    ok: true,
+    settings: {
+      options,
+      port,
+      host: pick('HEAP_EMULATOR_HOST') ?? DEFAULT_EMULATOR_HOST,
+      secretSource,
+    },
+  };
+}
