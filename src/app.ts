@@ -6,11 +6,19 @@ import { authorizationRouter } from '../api/authorization';
 import { healthRouter } from '../api/health';
 import { webhookRouter } from '../api/webhooks';
 import { errorHandler, notFound } from '../middleware/errors';
-import type { Config } from './config';
+import { SANDBOX_EMULATOR_PATH, type Config } from './config';
+import type { Emulator } from './emulator';
 import { landingPage } from './pages/landingPage';
+import { sandboxHubUrl } from './sandbox';
 import type { Store } from './store/types';
 
-export type AppDeps = { config: Config; store: Store; logger: Logger };
+export type AppDeps = {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  /** The sandbox's Heap emulator (src/sandbox), mounted when given; never in production. */
+  sandbox?: Emulator;
+};
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -20,10 +28,15 @@ export function createApp(deps: AppDeps): Express {
   // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
   app.use(webhookRouter(deps));
   app.use(cookieParser(deps.config.sessionSecret));
-  app.use(authorizationRouter({ ...deps }));
+  const hubUrl = deps.sandbox ? sandboxHubUrl(deps.config) : undefined;
+  if (deps.sandbox && !deps.config.production) {
+    app.use(SANDBOX_EMULATOR_PATH, deps.sandbox.router);
+  }
+  app.use(authorizationRouter({ ...deps, hubUrl }));
   const landing = landingPage({
     publicUrl: deps.config.publicUrl,
     oauthEnabled: deps.config.oauth.enabled,
+    hubUrl,
   });
   app.get(['/', '/app'], (_req, res) => {
     res.type('html').send(landing);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createApp } from './app';
 import { loadConfig, readEnvironment, type Config, type Environment } from './config';
 import { createLogger } from './logger';
+import { createSandboxEmulator } from './sandbox';
 import { SqliteStore } from './store/sqlite';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -79,7 +80,8 @@ function serve(server: http.Server, config: Config): void {
     file: config.sqlite.file,
     busyTimeoutMs: config.sqlite.busyTimeoutMs,
   });
-  server.on('request', createApp({ config, store, logger }));
+  const sandbox = createSandboxEmulator(config);
+  server.on('request', createApp({ config, store, logger, sandbox }));
   process.stderr.write(banner(config));
   for (const warning of config.warnings) logger.warn(warning);
   logger.info({ port: config.port, production: config.production }, 'listening');
@@ -102,8 +104,8 @@ function serve(server: http.Server, config: Config): void {
     }, SHUTDOWN_GRACE_MS);
     force.unref();
     server.close(() => {
-      store
-        .close()
+      Promise.resolve(sandbox?.close())
+        .then(() => store.close())
         .then(() => {
           logger.info('stopped');
           process.exit(0);
