@@ -10,11 +10,15 @@ import {
   type ChangeRecord,
   type ConnectionInput,
   type ConnectionRecord,
+  type DeliveryQuery,
   type DeliveryRecord,
+  type DeliveryStat,
   type Page,
   type RejectedDelivery,
   type SegmentDrain,
   type SegmentRecord,
+  type SizePoint,
+  type UserSegment,
   type Store,
   type SyncPage,
   type SyncTaskRecord,
@@ -120,6 +124,7 @@ CREATE TABLE IF NOT EXISTS changes (
   removed_count INTEGER NOT NULL,
   member_count INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS changes_by_segment ON changes (tenant, segment_id, seq);
 `;
 
 // SQLite result codes that mean "storage is unavailable right now", not "this request is bad".
@@ -139,6 +144,17 @@ type ConnectionRow = {
   connected_at: number;
   updated_at: number;
   disconnected_at: number | null;
+};
+
+type SyncTaskRow = {
+  tenant: string;
+  segment_id: number;
+  task_id: string;
+  total_pages: number;
+  pages_received: number;
+  first_delivery_at: number;
+  last_delivery_at: number;
+  completed_at: number | null;
 };
 
 type SegmentRow = {
@@ -267,11 +283,47 @@ export class SqliteStore implements Store {
       members: db.prepare(
         `SELECT user_id FROM members WHERE sid = ? AND user_id > ? ORDER BY user_id LIMIT ?`,
       ),
+      // A prefix is a key range: [prefix, prefix || U+10FFFF), so the primary key serves it.
+      membersWithPrefix: db.prepare(
+        `SELECT user_id FROM members
+         WHERE sid = @sid AND user_id > @after AND user_id >= @prefix
+           AND user_id < @prefix || char(1114111)
+         ORDER BY user_id LIMIT @limit`,
+      ),
+      segments: db.prepare('SELECT * FROM segments ORDER BY tenant, segment_id'),
+      segmentsOfTenant: db.prepare('SELECT * FROM segments WHERE tenant = ? ORDER BY segment_id'),
+      segmentsOfUser: db.prepare(
+        `SELECT s.segment_id, s.name, m.added_at FROM members m JOIN segments s ON s.sid = m.sid
+         WHERE m.user_id = ? AND s.tenant = ? ORDER BY s.segment_id`,
+      ),
+      syncTasks: db.prepare(
+        `SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ?
+         ORDER BY last_delivery_at DESC, task_id LIMIT ?`,
+      ),
+      changesFiltered: db.prepare(
+        `SELECT * FROM changes
+         WHERE seq > @after AND (@tenant IS NULL OR tenant = @tenant)
+           AND (@segmentId IS NULL OR segment_id = @segmentId)
+         ORDER BY seq LIMIT @limit`,
+      ),
+      sizeHistory: db.prepare(
+        `SELECT seq, at, member_count FROM changes
+         WHERE tenant = ? AND segment_id = ? AND at >= ? ORDER BY seq LIMIT ?`,
+      ),
+      deliveriesFiltered: db.prepare(
+        `SELECT * FROM deliveries
+         WHERE (@before IS NULL OR id < @before) AND (@status IS NULL OR status = @status)
+           AND (@reason IS NULL OR reason = @reason) AND (@tenant IS NULL OR tenant = @tenant)
+           AND (@since IS NULL OR received_at >= @since) AND (@until IS NULL OR received_at < @until)
+         ORDER BY id DESC LIMIT @limit`,
+      ),
+      deliveryStats: db.prepare(
+        `SELECT status, reason, count(*) AS count FROM deliveries WHERE received_at >= ?
+         GROUP BY status, reason ORDER BY status, reason`,
+      ),
       syncTask: db.prepare(
         'SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ? AND task_id = ?',
       ),
-      changes: db.prepare('SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?'),
-      deliveries: db.prepare('SELECT * FROM deliveries ORDER BY id DESC LIMIT ?'),
     };
     this.applyTransaction = db.transaction((delivery: AcceptedDelivery) => this.apply(delivery));
   }
@@ -308,21 +360,52 @@ export class SqliteStore implements Store {
     });
   }
 
+  listSegments(options: { tenant?: string }): Promise<SegmentRecord[]> {
+    return this.run(() => {
+      const rows = (
+        options.tenant === undefined
+          ? this.statements.segments.all()
+          : this.statements.segmentsOfTenant.all(options.tenant)
+      ) as SegmentRow[];
+      return rows.map(toSegmentRecord);
+    });
+  }
+
   listMembers(
     tenant: string,
     segmentId: number,
-    options: { after?: string; limit: number },
+    options: { after?: string; limit: number; prefix?: string },
   ): Promise<Page<string>> {
     return this.run(() => {
       const segment = this.statements.segment.get(tenant, segmentId) as SegmentRow | undefined;
       if (!segment) return { items: [], nextCursor: null };
-      const rows = this.statements.members.all(segment.sid, options.after ?? '', options.limit) as {
-        user_id: string;
-      }[];
+      const after = options.after ?? '';
+      const rows = (
+        options.prefix
+          ? this.statements.membersWithPrefix.all({
+              sid: segment.sid,
+              after,
+              prefix: options.prefix,
+              limit: options.limit,
+            })
+          : this.statements.members.all(segment.sid, after, options.limit)
+      ) as { user_id: string }[];
       const items = rows.map((row) => row.user_id);
       const nextCursor = items.length === options.limit ? items[items.length - 1] : null;
       return { items, nextCursor };
     });
+  }
+
+  segmentsOfUser(tenant: string, userId: string): Promise<UserSegment[]> {
+    return this.run(() =>
+      (
+        this.statements.segmentsOfUser.all(userId, tenant) as {
+          segment_id: number;
+          name: string | null;
+          added_at: number;
+        }[]
+      ).map((row) => ({ segmentId: row.segment_id, name: row.name, addedAt: row.added_at })),
+    );
   }
 
   getSyncTask(
@@ -332,45 +415,82 @@ export class SqliteStore implements Store {
   ): Promise<SyncTaskRecord | undefined> {
     return this.run(() => {
       const row = this.statements.syncTask.get(tenant, segmentId, taskId) as
-        Record<string, number | string | null> | undefined;
-      if (!row) return undefined;
-      return {
-        tenant: row.tenant as string,
-        segmentId: row.segment_id as number,
-        taskId: row.task_id as string,
-        totalPages: row.total_pages as number,
-        pagesReceived: row.pages_received as number,
-        complete: row.completed_at !== null,
-        firstDeliveryAt: row.first_delivery_at as number,
-        lastDeliveryAt: row.last_delivery_at as number,
-        completedAt: row.completed_at as number | null,
-      };
+        SyncTaskRow | undefined;
+      return row && toSyncTaskRecord(row);
     });
   }
 
-  listChanges(options: { after: number; limit: number }): Promise<ChangeRecord[]> {
+  listSyncTasks(
+    tenant: string,
+    segmentId: number,
+    options: { limit: number },
+  ): Promise<SyncTaskRecord[]> {
     return this.run(() =>
-      (this.statements.changes.all(options.after, options.limit) as Record<string, unknown>[]).map(
-        (row) => ({
-          seq: row.seq as number,
-          at: row.at as number,
-          tenant: row.tenant as string,
-          segmentId: row.segment_id as number,
-          kind: row.kind as 'sync' | 'drain',
-          taskId: row.task_id as string | null,
-          pageNumber: row.page_number as number | null,
-          added: JSON.parse(row.added as string) as string[],
-          removed: JSON.parse(row.removed as string) as string[],
-          removedCount: row.removed_count as number,
-          memberCount: row.member_count as number,
-        }),
+      (this.statements.syncTasks.all(tenant, segmentId, options.limit) as SyncTaskRow[]).map(
+        toSyncTaskRecord,
       ),
     );
   }
 
-  listDeliveries(options: { limit: number }): Promise<DeliveryRecord[]> {
+  listChanges(options: {
+    after: number;
+    limit: number;
+    tenant?: string;
+    segmentId?: number;
+  }): Promise<ChangeRecord[]> {
     return this.run(() =>
-      (this.statements.deliveries.all(options.limit) as Record<string, unknown>[]).map((row) => ({
+      (
+        this.statements.changesFiltered.all({
+          after: options.after,
+          limit: options.limit,
+          tenant: options.tenant ?? null,
+          segmentId: options.segmentId ?? null,
+        }) as Record<string, unknown>[]
+      ).map((row) => ({
+        seq: row.seq as number,
+        at: row.at as number,
+        tenant: row.tenant as string,
+        segmentId: row.segment_id as number,
+        kind: row.kind as 'sync' | 'drain',
+        taskId: row.task_id as string | null,
+        pageNumber: row.page_number as number | null,
+        added: JSON.parse(row.added as string) as string[],
+        removed: JSON.parse(row.removed as string) as string[],
+        removedCount: row.removed_count as number,
+        memberCount: row.member_count as number,
+      })),
+    );
+  }
+
+  segmentSizeHistory(
+    tenant: string,
+    segmentId: number,
+    options: { since?: number; limit: number },
+  ): Promise<SizePoint[]> {
+    return this.run(() =>
+      (
+        this.statements.sizeHistory.all(tenant, segmentId, options.since ?? 0, options.limit) as {
+          seq: number;
+          at: number;
+          member_count: number;
+        }[]
+      ).map((row) => ({ seq: row.seq, at: row.at, memberCount: row.member_count })),
+    );
+  }
+
+  listDeliveries(options: DeliveryQuery): Promise<DeliveryRecord[]> {
+    return this.run(() =>
+      (
+        this.statements.deliveriesFiltered.all({
+          limit: options.limit,
+          before: options.before ?? null,
+          status: options.status ?? null,
+          reason: options.reason ?? null,
+          tenant: options.tenant ?? null,
+          since: options.since ?? null,
+          until: options.until ?? null,
+        }) as Record<string, unknown>[]
+      ).map((row) => ({
         id: row.id as number,
         receivedAt: row.received_at as number,
         path: row.path as string,
@@ -388,6 +508,10 @@ export class SqliteStore implements Store {
         linked: row.linked === null ? null : row.linked === 1,
       })),
     );
+  }
+
+  deliveryStats(since: number): Promise<DeliveryStat[]> {
+    return this.run(() => this.statements.deliveryStats.all(since) as DeliveryStat[]);
   }
 
   upsertConnection(connection: ConnectionInput): Promise<{ created: boolean }> {
@@ -612,6 +736,20 @@ export class SqliteStore implements Store {
       duplicateOf,
     };
   }
+}
+
+function toSyncTaskRecord(row: SyncTaskRow): SyncTaskRecord {
+  return {
+    tenant: row.tenant,
+    segmentId: row.segment_id,
+    taskId: row.task_id,
+    totalPages: row.total_pages,
+    pagesReceived: row.pages_received,
+    complete: row.completed_at !== null,
+    firstDeliveryAt: row.first_delivery_at,
+    lastDeliveryAt: row.last_delivery_at,
+    completedAt: row.completed_at,
+  };
 }
 
 function toConnectionRecord(row: ConnectionRow): ConnectionRecord {

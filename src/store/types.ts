@@ -164,25 +164,76 @@ export type ConnectionRecord = {
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
+export type UserSegment = { segmentId: number; name: string | null; addedAt: number };
+
+export type SizePoint = { seq: number; at: number; memberCount: number };
+
+export type DeliveryQuery = {
+  limit: number;
+  /** Only deliveries with an id below this (paging newest → oldest). */
+  before?: number;
+  status?: DeliveryRecord['status'];
+  reason?: string;
+  tenant?: string;
+  /** Inclusive lower and exclusive upper bound on receivedAt (unix ms). */
+  since?: number;
+  until?: number;
+};
+
+export type DeliveryStat = {
+  status: DeliveryRecord['status'];
+  reason: string | null;
+  count: number;
+};
+
 export interface Store {
   /** Applies one delivery atomically; resolves only once it is durably committed. */
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome>;
   /** Logs a refused request. */
   recordRejected(rejection: RejectedDelivery): Promise<void>;
   getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined>;
-  /** Members in user-id order, `limit` at a time, after the cursor. */
+  /** Segments, optionally of one tenant, ordered by tenant then segment id. */
+  listSegments(options: { tenant?: string }): Promise<SegmentRecord[]>;
+  /**
+   * Members in user-id order, `limit` at a time, strictly after the cursor (keyset paging: a
+   * member present throughout is returned exactly once, however syncs change the rest).
+   * `prefix` keeps only user ids that start with it.
+   */
   listMembers(
     tenant: string,
     segmentId: number,
-    options: { after?: string; limit: number },
+    options: { after?: string; limit: number; prefix?: string },
   ): Promise<Page<string>>;
+  /** The segments of one tenant a user belongs to (the partner's hot-path lookup; indexed). */
+  segmentsOfUser(tenant: string, userId: string): Promise<UserSegment[]>;
   getSyncTask(
     tenant: string,
     segmentId: number,
     taskId: string,
   ): Promise<SyncTaskRecord | undefined>;
-  listChanges(options: { after: number; limit: number }): Promise<ChangeRecord[]>;
-  listDeliveries(options: { limit: number }): Promise<DeliveryRecord[]>;
+  /** Sync tasks of a segment, most recently delivered first. */
+  listSyncTasks(
+    tenant: string,
+    segmentId: number,
+    options: { limit: number },
+  ): Promise<SyncTaskRecord[]>;
+  /** The change feed in strict seq order, strictly after `after`; optionally one segment's. */
+  listChanges(options: {
+    after: number;
+    limit: number;
+    tenant?: string;
+    segmentId?: number;
+  }): Promise<ChangeRecord[]>;
+  /** Segment size after each change (from the change feed), oldest first, from `since`. */
+  segmentSizeHistory(
+    tenant: string,
+    segmentId: number,
+    options: { since?: number; limit: number },
+  ): Promise<SizePoint[]>;
+  /** The deliveries log, newest first; `before` is an id cursor. */
+  listDeliveries(options: DeliveryQuery): Promise<DeliveryRecord[]>;
+  /** How many deliveries since a time, by status and reason (the overview's accepted vs rejected). */
+  deliveryStats(since: number): Promise<DeliveryStat[]>;
   /** Creates or re-authorises a connection; `created` is false when it already existed. */
   upsertConnection(connection: ConnectionInput): Promise<{ created: boolean }>;
   getConnection(idToken: string): Promise<ConnectionRecord | undefined>;

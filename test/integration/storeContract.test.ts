@@ -1,0 +1,243 @@
+// The Store contract, one suite for every backend: atomic, idempotent delivery and the admin queries.
+import path from 'node:path';
+import { SqliteStore } from '../../src/store/sqlite';
+import type { AcceptedDelivery, Store, SyncPage } from '../../src/store/types';
+import { tempDir } from '../support/testApp';
+
+type Backend = { name: string; open: () => Promise<Store> };
+
+const backends: Backend[] = [
+  {
+    name: 'sqlite',
+    open: async () =>
+      new SqliteStore({ file: path.join(tempDir('hpa-contract-'), 'store.sqlite') }),
+  },
+];
+
+let signatureCounter = 0;
+const meta = (receivedAt = Date.now()) => ({
+  receivedAt,
+  path: '/webhook',
+  bodySha256: 'ab'.repeat(32),
+});
+
+function sync(overrides: Partial<SyncPage> = {}, signatureKey?: string): AcceptedDelivery {
+  return {
+    meta: meta(),
+    actionType: 'segment.users.sync',
+    signatureKey: signatureKey ?? `sig-${++signatureCounter}`,
+    work: {
+      kind: 'sync',
+      tenant: 'env-1',
+      segmentId: 10,
+      segmentName: 'Segment ten',
+      customerConfig: { fields: [] },
+      taskId: 'task-1',
+      pageNumber: 1,
+      totalPages: 1,
+      add: [],
+      remove: [],
+      ...overrides,
+    },
+  };
+}
+
+function drain(tenant = 'env-1', segmentId = 10, signatureKey?: string): AcceptedDelivery {
+  return {
+    meta: meta(),
+    actionType: 'segment.users.drain',
+    signatureKey: signatureKey ?? `sig-${++signatureCounter}`,
+    work: { kind: 'drain', tenant, segmentId, segmentName: undefined, customerConfig: null },
+  };
+}
+
+async function members(store: Store, tenant = 'env-1', segmentId = 10) {
+  const all: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.listMembers(tenant, segmentId, { after, limit: 2 });
+    all.push(...page.items);
+    if (!page.nextCursor) return all;
+    after = page.nextCursor;
+  }
+}
+
+describe.each(backends)('Store contract: $name', ({ open }) => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await open();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('applies a sync page and reports effective changes', async () => {
+    const first = await store.applyDelivery(sync({ add: ['a', 'b', 'c'] }));
+    expect(first).toMatchObject({ status: 'applied', memberCount: 3, added: 3, removed: 0 });
+    const second = await store.applyDelivery(
+      sync({ taskId: 'task-2', add: ['c', 'd'], remove: ['a', 'zz'] }),
+    );
+    expect(second).toMatchObject({ status: 'applied', memberCount: 3, added: 1, removed: 1 });
+    expect(await members(store)).toEqual(['b', 'c', 'd']);
+    expect(await store.getSegment('env-1', 10)).toMatchObject({
+      name: 'Segment ten',
+      memberCount: 3,
+      customerConfig: { fields: [] },
+      lastSyncAt: expect.any(Number),
+      lastDrainAt: null,
+    });
+  });
+
+  it('recognises a page redelivery and an exact signature replay as duplicates', async () => {
+    await store.applyDelivery(sync({ add: ['a'] }, 'same-signature'));
+    expect(await store.applyDelivery(sync({ add: ['a', 'b'] }))).toMatchObject({
+      status: 'duplicate',
+      duplicateOf: 'page',
+      memberCount: 1,
+    });
+    expect(await store.applyDelivery(drain('env-1', 10, 'same-signature'))).toMatchObject({
+      status: 'duplicate',
+      duplicateOf: 'signature',
+      memberCount: 1,
+    });
+    expect(await members(store)).toEqual(['a']);
+  });
+
+  it('drains a segment and records it in the change feed', async () => {
+    await store.applyDelivery(sync({ add: ['a', 'b'] }));
+    expect(await store.applyDelivery(drain())).toMatchObject({
+      status: 'applied',
+      memberCount: 0,
+      removed: 2,
+    });
+    expect(await members(store)).toEqual([]);
+    const changes = await store.listChanges({ after: 0, limit: 10 });
+    expect(changes.map((c) => [c.kind, c.added, c.removed, c.removedCount, c.memberCount])).toEqual(
+      [
+        ['sync', ['a', 'b'], [], 0, 2],
+        ['drain', [], [], 2, 0],
+      ],
+    );
+    expect(changes[1].seq).toBeGreaterThan(changes[0].seq);
+  });
+
+  it('tracks sync task progress in any page order', async () => {
+    for (const pageNumber of [2, 3, 1]) {
+      await store.applyDelivery(
+        sync({ taskId: 'T', pageNumber, totalPages: 3, add: [`u${pageNumber}`] }),
+      );
+    }
+    const [task] = await store.listSyncTasks('env-1', 10, { limit: 5 });
+    expect(task).toMatchObject({ taskId: 'T', totalPages: 3, pagesReceived: 3, complete: true });
+    expect(await store.getSyncTask('env-1', 10, 'T')).toEqual(task);
+  });
+
+  it('pages members with a cursor and a prefix', async () => {
+    await store.applyDelivery(sync({ add: ['ann', 'bob', 'anna', 'annie', 'zed'] }));
+    const firstPage = await store.listMembers('env-1', 10, { limit: 2, prefix: 'ann' });
+    expect(firstPage).toEqual({ items: ['ann', 'anna'], nextCursor: 'anna' });
+    expect(
+      await store.listMembers('env-1', 10, { limit: 2, prefix: 'ann', after: 'anna' }),
+    ).toEqual({
+      items: ['annie'],
+      nextCursor: null,
+    });
+    expect(await store.listMembers('env-1', 99, { limit: 2 })).toEqual({
+      items: [],
+      nextCursor: null,
+    });
+  });
+
+  it('finds the segments of a user within one tenant', async () => {
+    await store.applyDelivery(sync({ segmentId: 1, add: ['u'] }));
+    await store.applyDelivery(sync({ segmentId: 2, segmentName: 'Two', add: ['u', 'v'] }));
+    await store.applyDelivery(sync({ tenant: 'env-2', segmentId: 3, add: ['u'] }));
+    expect(await store.segmentsOfUser('env-1', 'u')).toEqual([
+      { segmentId: 1, name: 'Segment ten', addedAt: expect.any(Number) },
+      { segmentId: 2, name: 'Two', addedAt: expect.any(Number) },
+    ]);
+    expect(await store.segmentsOfUser('env-1', 'nobody')).toEqual([]);
+    expect((await store.listSegments({ tenant: 'env-2' })).map((s) => s.segmentId)).toEqual([3]);
+    expect(await store.listSegments({})).toHaveLength(3);
+  });
+
+  it('filters the change feed by segment and gives size history', async () => {
+    await store.applyDelivery(sync({ segmentId: 1, add: ['a', 'b'] }));
+    await store.applyDelivery(sync({ segmentId: 2, add: ['x'] }));
+    await store.applyDelivery(sync({ segmentId: 1, taskId: 't2', remove: ['a'] }));
+    const feed = await store.listChanges({ after: 0, limit: 10, tenant: 'env-1', segmentId: 1 });
+    expect(feed.map((c) => c.memberCount)).toEqual([2, 1]);
+    const history = await store.segmentSizeHistory('env-1', 1, { limit: 10 });
+    expect(history.map((p) => p.memberCount)).toEqual([2, 1]);
+    const resumed = await store.listChanges({ after: feed[0].seq, limit: 10 });
+    expect(resumed.map((c) => c.segmentId)).toEqual([2, 1]);
+  });
+
+  it('logs deliveries with filters and counts them by status and reason', async () => {
+    const since = Date.now() - 1000;
+    await store.applyDelivery(sync({ add: ['a'] }));
+    await store.recordRejected({ meta: meta(), httpStatus: 403, reason: 'invalid_signature' });
+    await store.recordRejected({ meta: meta(), httpStatus: 403, reason: 'invalid_signature' });
+    await store.applyDelivery(sync({ add: ['a'] }));
+    expect((await store.listDeliveries({ limit: 10 })).map((d) => d.status)).toEqual([
+      'duplicate',
+      'rejected',
+      'rejected',
+      'applied',
+    ]);
+    const rejected = await store.listDeliveries({ limit: 10, status: 'rejected' });
+    expect(rejected).toHaveLength(2);
+    expect(await store.listDeliveries({ limit: 10, before: rejected[1].id })).toHaveLength(1);
+    expect(await store.listDeliveries({ limit: 10, since: Date.now() + 1000 })).toEqual([]);
+    expect(await store.deliveryStats(since)).toEqual(
+      expect.arrayContaining([
+        { status: 'applied', reason: null, count: 1 },
+        { status: 'rejected', reason: 'invalid_signature', count: 2 },
+        { status: 'duplicate', reason: 'duplicate_page', count: 1 },
+      ]),
+    );
+  });
+
+  it('keeps connections, deletes the token on disconnect, and links deliveries', async () => {
+    const connection = {
+      idToken: 'env-1',
+      envId: '1',
+      partnerAppId: '2',
+      authorizedBy: 'ada',
+      authorizedScope: 'segment',
+      authorizedAtUtc: '2026-01-01T00:00:00Z',
+      accessTokenSealed: 'v1:sealed',
+      at: 1000,
+    };
+    expect(await store.upsertConnection(connection)).toEqual({ created: true });
+    expect(
+      await store.upsertConnection({ ...connection, authorizedBy: 'grace', at: 2000 }),
+    ).toEqual({
+      created: false,
+    });
+    expect(await store.getConnection('env-1')).toMatchObject({
+      authorizedBy: 'grace',
+      active: true,
+    });
+    expect((await store.applyDelivery(sync({ add: ['a'] }))).linked).toBe(true);
+    expect((await store.applyDelivery(sync({ tenant: 'other', add: ['a'] }))).linked).toBe(false);
+    expect((await store.applyDelivery(sync({ tenant: '', add: ['a'] }))).linked).toBe(true);
+    expect(await store.disconnect('env-1', 3000)).toBe(true);
+    expect(await store.getSealedAccessToken('env-1')).toBeUndefined();
+    expect(await store.disconnect('env-1', 4000)).toBe(false);
+    expect((await store.listConnections())[0]).toMatchObject({
+      active: false,
+      disconnectedAt: 3000,
+    });
+  });
+
+  it('uses an OAuth state once, and not after it expires', async () => {
+    const now = Date.now();
+    await store.saveOAuthState('h1', now + 60_000);
+    await store.saveOAuthState('h2', now + 1);
+    expect(await store.consumeOAuthState('h1', now)).toBe(true);
+    expect(await store.consumeOAuthState('h1', now)).toBe(false);
+    expect(await store.consumeOAuthState('h2', now + 2)).toBe(false);
+    expect(await store.consumeOAuthState('unknown', now)).toBe(false);
+  });
+});
