@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from './errors';
+import { SqliteGroupCommit } from './sqliteGroupCommit';
 import {
   OWN_ENVIRONMENT,
   type AcceptedDelivery,
@@ -173,7 +174,8 @@ type SegmentRow = {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
-  private readonly applyTransaction: (delivery: AcceptedDelivery) => ApplyOutcome;
+  /** Deliveries and the refusals log share commits (see SqliteGroupCommit). */
+  private readonly writes: SqliteGroupCommit;
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
@@ -325,15 +327,15 @@ export class SqliteStore implements Store {
         'SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ? AND task_id = ?',
       ),
     };
-    this.applyTransaction = db.transaction((delivery: AcceptedDelivery) => this.apply(delivery));
+    this.writes = new SqliteGroupCommit(db, asStoreError);
   }
 
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {
-    return this.run(() => this.applyTransaction(delivery));
+    return this.writes.run(() => this.apply(delivery));
   }
 
   recordRejected(rejection: RejectedDelivery): Promise<void> {
-    return this.run(() => {
+    return this.writes.run(() => {
       this.statements.insertDelivery.run({
         receivedAt: rejection.meta.receivedAt,
         path: rejection.meta.path,
@@ -557,7 +559,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.writes.flush();
+    this.db.close();
   }
 
   private migrate(): void {

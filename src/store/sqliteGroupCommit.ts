@@ -1,0 +1,99 @@
+// Group commit for better-sqlite3: writes queued while the event loop is busy share one fsync'd commit.
+import type Database from 'better-sqlite3';
+
+type Pending = {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+};
+
+/**
+ * better-sqlite3 is synchronous: while one transaction runs (and its COMMIT waits for fsync),
+ * the event loop is blocked and further requests wait in the kernel's socket buffers. Once it is
+ * free, every request whose body completed meanwhile is handled in the same turn, and each queues
+ * its write here. The queue is flushed in the check phase (setImmediate) right after, as one
+ * BEGIN IMMEDIATE … COMMIT, so the busier the server, the more deliveries share one commit, while
+ * a lone delivery waits for nothing.
+ *
+ * Each write runs under its own SAVEPOINT: one that throws is rolled back alone and rejected with
+ * its own error, its neighbours commit. Every promise settles only after the shared COMMIT, so a
+ * resolved write is on disk (with synchronous=FULL). If SQLite itself abandons the transaction
+ * (an I/O error, a full disk), the write that hit it is rejected and the others are retried in a
+ * new transaction rather than being reported as committed.
+ */
+export class SqliteGroupCommit {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private readonly sql;
+
+  constructor(
+    private readonly db: Database.Database,
+    /** Maps a SQLite error to what callers should see (e.g. a "store unavailable" error). */
+    private readonly asError: (error: unknown) => unknown,
+  ) {
+    this.sql = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT delivery'),
+      release: db.prepare('RELEASE delivery'),
+      rollbackTo: db.prepare('ROLLBACK TO delivery'),
+    };
+  }
+
+  /** Runs `work` in the next shared transaction; settles once that transaction has committed. */
+  run<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits everything queued so far, now (also used before closing the database). */
+  flush(): void {
+    this.scheduled = false;
+    let batch = this.queue;
+    this.queue = [];
+    while (batch.length > 0) batch = this.commitBatch(batch);
+  }
+
+  /** One transaction over the batch; returns the writes to retry if SQLite abandoned it. */
+  private commitBatch(batch: Pending[]): Pending[] {
+    try {
+      this.sql.begin.run();
+    } catch (error) {
+      for (const pending of batch) pending.reject(this.asError(error));
+      return [];
+    }
+    const settle: (() => void)[] = [];
+    for (let index = 0; index < batch.length; index++) {
+      const pending = batch[index];
+      this.sql.savepoint.run();
+      try {
+        const value = pending.work();
+        this.sql.release.run();
+        settle.push(() => pending.resolve(value));
+      } catch (error) {
+        if (!this.db.inTransaction) {
+          pending.reject(this.asError(error));
+          return batch.filter((_, other) => other !== index);
+        }
+        this.sql.rollbackTo.run();
+        this.sql.release.run();
+        settle.push(() => pending.reject(this.asError(error)));
+      }
+    }
+    try {
+      this.sql.commit.run();
+    } catch (error) {
+      if (this.db.inTransaction) this.sql.rollback.run();
+      for (const pending of batch) pending.reject(this.asError(error));
+      return [];
+    }
+    for (const done of settle) done();
+    return [];
+  }
+}
