@@ -34,6 +34,36 @@ export type DrainBody = {
   data: { segment: SegmentRef };
 };
 
+/** One sync page as Heap sends it; `add` is omitted when only removes are sent, as Heap does. */
+export function buildSyncPage(page: {
+  idToken?: string;
+  segment: SegmentRef;
+  syncTaskId: string;
+  pageNumber: number;
+  totalPages: number;
+  add: string[];
+  remove: string[];
+  customerConfig?: unknown;
+}): SyncPageBody {
+  return {
+    ...(page.idToken === undefined ? {} : { id_token: page.idToken }),
+    action_type: SYNC_ACTION,
+    ...(page.customerConfig === undefined ? {} : { customer_config: page.customerConfig }),
+    data: {
+      segment: page.segment,
+      sync_info: {
+        page_number: page.pageNumber,
+        total_pages: page.totalPages,
+        sync_task_id: page.syncTaskId,
+      },
+      ...(page.add.length > 0 || page.remove.length === 0
+        ? { add: page.add.map((id) => ({ id })) }
+        : {}),
+      ...(page.remove.length > 0 ? { remove: page.remove.map((id) => ({ id })) } : {}),
+    },
+  };
+}
+
 /**
  * Splits one sync task into pages of at most `pageSize` users, as Heap does. A task with nothing
  * to send is still one (empty) page, so the receiver learns the task ran.
@@ -50,23 +80,15 @@ export function buildSyncPages(plan: SyncTaskPlan): SyncPageBody[] {
   const pages: SyncPageBody[] = [];
   for (let index = 0; index < totalPages; index++) {
     const slice = entries.slice(index * plan.pageSize, (index + 1) * plan.pageSize);
-    const add = slice.filter((e) => e.op === 'add').map((e) => ({ id: e.id }));
-    const remove = slice.filter((e) => e.op === 'remove').map((e) => ({ id: e.id }));
-    pages.push({
-      ...(plan.idToken === undefined ? {} : { id_token: plan.idToken }),
-      action_type: SYNC_ACTION,
-      ...(plan.customerConfig === undefined ? {} : { customer_config: plan.customerConfig }),
-      data: {
-        segment: plan.segment,
-        sync_info: {
-          page_number: index + 1,
-          total_pages: totalPages,
-          sync_task_id: plan.syncTaskId,
-        },
-        ...(add.length > 0 || remove.length === 0 ? { add } : {}),
-        ...(remove.length > 0 ? { remove } : {}),
-      },
-    });
+    pages.push(
+      buildSyncPage({
+        ...plan,
+        pageNumber: index + 1,
+        totalPages,
+        add: slice.filter((e) => e.op === 'add').map((e) => e.id),
+        remove: slice.filter((e) => e.op === 'remove').map((e) => e.id),
+      }),
+    );
   }
   return pages;
 }

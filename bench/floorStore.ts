@@ -1,0 +1,172 @@
+// Floor B, the storage ceiling: the store's own applyDelivery for the bench pages, no HTTP.
+import { performance } from 'node:perf_hooks';
+import { openBenchStore, type Backend } from './backends';
+import { percentile } from './load';
+import {
+  acceptedPage,
+  lookupUserId,
+  populationPage,
+  populationPages,
+  BENCH_ID_TOKEN,
+  type LookupPopulation,
+  type Workload,
+} from './workload';
+import type { Store } from '../src/store/types';
+
+export type FloorStoreInput =
+  | {
+      mode: 'apply';
+      backend: Backend;
+      dataDir: string;
+      workload: Workload;
+      /** Deliveries kept in flight, as many as the HTTP scenario has connections. */
+      concurrency: number;
+      /** Apply pages until this much apply time has passed… */
+      durationSeconds?: number;
+      /** …or exactly this many pages. */
+      count?: number;
+    }
+  | { mode: 'populate'; backend: Backend; dataDir: string; population: LookupPopulation }
+  | {
+      mode: 'lookup';
+      backend: Backend;
+      dataDir: string;
+      population: LookupPopulation;
+      queries: number;
+    };
+
+export type ApplyFigures = {
+  pages: number;
+  users: number;
+  seconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  cpuMs: number;
+  peakRssKb: number;
+};
+
+export type LookupFigures = {
+  queries: number;
+  seconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuMs: number;
+  peakRssKb: number;
+};
+
+function own(): { cpuMs: number; peakRssKb: number } {
+  const usage = process.resourceUsage();
+  return { cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000, peakRssKb: usage.maxRSS };
+}
+
+/**
+ * Applies pages with `concurrency` calls in flight, as the server does with that many open
+ * connections, so the store batches them (group commit) the same way. Pages are prepared
+ * (built, parsed, validated) in chunks outside the stopwatch: only applyDelivery is timed.
+ */
+async function applyPages(
+  store: Store,
+  input: Extract<FloorStoreInput, { mode: 'apply' }>,
+): Promise<ApplyFigures> {
+  const chunkSize = Math.max(input.concurrency * 20, 1);
+  const latencies: number[] = [];
+  let pages = 0;
+  let timedMs = 0;
+  const done = () =>
+    input.count !== undefined
+      ? pages >= input.count
+      : timedMs >= (input.durationSeconds ?? 0) * 1000;
+  while (!done()) {
+    const size = input.count !== undefined ? Math.min(chunkSize, input.count - pages) : chunkSize;
+    const chunk = Array.from({ length: size }, (_, k) => acceptedPage(input.workload, pages + k));
+    let next = 0;
+    const worker = async () => {
+      while (next < chunk.length) {
+        const delivery = chunk[next++];
+        const started = performance.now();
+        const outcome = await store.applyDelivery(delivery);
+        latencies.push(performance.now() - started);
+        if (outcome.status !== 'applied') throw new Error(`page not applied: ${outcome.status}`);
+      }
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: input.concurrency }, worker));
+    timedMs += performance.now() - started;
+    pages += chunk.length;
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    pages,
+    users: pages * input.workload.usersPerPage,
+    seconds: timedMs / 1000,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: latencies[latencies.length - 1],
+    ...own(),
+  };
+}
+
+/** Builds the lookup scenario's store, four pages in flight at a time. */
+async function populate(store: Store, population: LookupPopulation) {
+  const started = performance.now();
+  const total = populationPages(population);
+  let next = 0;
+  const worker = async () => {
+    while (next < total) await store.applyDelivery(populationPage(population, next++));
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  return { pages: total, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Random user → segments lookups, one at a time, with a fixed seed so runs are comparable. */
+async function lookups(
+  store: Store,
+  population: LookupPopulation,
+  queries: number,
+): Promise<LookupFigures> {
+  let seed = 42;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const latencies: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < queries; i++) {
+    const userId = lookupUserId(Math.floor(random() * population.users));
+    const t0 = performance.now();
+    const segments = await store.segmentsOfUser(BENCH_ID_TOKEN, userId);
+    latencies.push(performance.now() - t0);
+    if (segments.length === 0) throw new Error(`lookup found no segment for ${userId}`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    queries,
+    seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    ...own(),
+  };
+}
+
+async function main(): Promise<void> {
+  const input = JSON.parse(process.argv[2]) as FloorStoreInput;
+  const store = await openBenchStore(input.backend, input.dataDir);
+  try {
+    const result =
+      input.mode === 'apply'
+        ? await applyPages(store, input)
+        : input.mode === 'populate'
+          ? await populate(store, input.population)
+          : await lookups(store, input.population, input.queries);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+// Machine facts for RESULTS.md, and how much CPU other people's processes took during a measurement.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import Database from 'better-sqlite3';
+import { cpuMsOf } from './processes';
+
+export type MachineFacts = {
+  date: string;
+  host: string;
+  cpus: string;
+  nproc: number;
+  memoryGb: number;
+  os: string;
+  node: string;
+  sqlite: string;
+  disk: string;
+};
+
+function tryRun(command: string, args: string[]): string {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function machineFacts(dataDir: string): MachineFacts {
+  const cpus = os.cpus();
+  const memory = new Database(':memory:');
+  const sqlite = (memory.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+  memory.close();
+  // `df -T`: device, type, size, used, available, use%, mount point.
+  const [device, type] = (tryRun('df', ['-T', dataDir]).split('\n').pop() ?? '').split(/\s+/);
+  return {
+    date: new Date().toISOString(),
+    host: os.hostname(),
+    cpus: `${cpus.length} × ${cpus[0]?.model ?? 'unknown'}`,
+    nproc: Number(tryRun('nproc', [])) || cpus.length,
+    memoryGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    os: `${os.type()} ${os.release()} (${os.arch()})`,
+    node: process.version,
+    sqlite,
+    disk: `${type ?? 'unknown'} on ${device ?? 'unknown'}`,
+  };
+}
+
+const MS_PER_TICK = 10;
+
+/** Busy CPU time of the whole machine (all cores), in ms, from /proc/stat. */
+function machineBusyMs(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1);
+  const [user, nice, system, , , irq, softirq, steal] = cpu.map(Number);
+  return (user + nice + system + irq + softirq + steal) * MS_PER_TICK;
+}
+
+/** CPU used during a measurement, in cores (1.0 = one core busy for the whole time). */
+export type CpuShares = {
+  /** The measured processes (the server, a floor). */
+  target: number;
+  /** This process: the load generator. */
+  generator: number;
+  /** Everything else on the machine: other developers' work on this shared box. */
+  foreign: number;
+};
+
+/**
+ * Starts a CPU stopwatch over the machine (/proc/stat), this process and `pids`. `stop` takes the
+ * CPU a process that has exited meanwhile reported about itself (a floor B child).
+ */
+export function cpuMeter(pids: number[]): { stop: (exitedTargetMs?: number) => CpuShares } {
+  const targetMs = () => pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
+  const ownMs = () => {
+    const usage = process.cpuUsage();
+    return (usage.user + usage.system) / 1000;
+  };
+  const startedAt = Date.now();
+  const busy0 = machineBusyMs();
+  const target0 = targetMs();
+  const own0 = ownMs();
+  return {
+    stop: (exitedTargetMs = 0) => {
+      const wall = Math.max(1, Date.now() - startedAt);
+      const target = targetMs() - target0 + exitedTargetMs;
+      const generator = ownMs() - own0;
+      const foreign = Math.max(0, machineBusyMs() - busy0 - target - generator);
+      return { target: target / wall, generator: generator / wall, foreign: foreign / wall };
+    },
+  };
+}

@@ -1,0 +1,265 @@
+// Ratios to the floors, the issue's targets, and RESULTS.md / the console summary built from them.
+import type { MachineFacts } from './machine';
+import type { IdleFigures, Measurement, ScenarioRun } from './run';
+import { TARGETS, type ScenarioName, type Scenarios } from './scenarios';
+
+export type BackendLabel = 'SQLite' | 'PostgreSQL';
+
+export type ScenarioReport = {
+  backend: BackendLabel;
+  scenario: ScenarioName;
+  skipped?: string;
+  run?: ScenarioRun;
+};
+
+export type TargetCheck = { target: string; measured: string; pass: boolean };
+
+export type IdleReport = { backend: BackendLabel; figures?: IdleFigures; skipped?: string };
+
+const pct = (value: number) => `${(value * 100).toFixed(0)} %`;
+const num = (value: number | undefined, digits = 0) =>
+  value === undefined || Number.isNaN(value)
+    ? '—'
+    : value.toLocaleString('en-US', {
+        minimumFractionDigits: digits,
+        maximumFractionDigits: digits,
+      });
+
+/** A share of a floor, for a figure where more is better. */
+function share(server: number | undefined, floor: number | undefined): number {
+  return server === undefined || !floor ? NaN : server / floor;
+}
+
+export function describeScenario(name: ScenarioName, scenarios: Scenarios): string {
+  switch (name) {
+    case 'small':
+    case 'large': {
+      const s = scenarios[name];
+      const half = s.workload.usersPerPage / 2;
+      const length = s.amount ? `${s.amount} pages` : `${s.durationSeconds} s`;
+      return `${s.workload.usersPerPage.toLocaleString('en-US')} users per page (${half} adds, ${half} removes of earlier members), ${s.connections} connections, ${length}`;
+    }
+    case 'huge': {
+      const s = scenarios.huge;
+      return `a single page of ${s.workload.usersPerPage.toLocaleString('en-US')} new users, sent ${s.pages} time(s) (a new segment each), one at a time`;
+    }
+    case 'lookup': {
+      const s = scenarios.lookup;
+      const members = (s.population.segments * s.population.membersPerSegment).toLocaleString(
+        'en-US',
+      );
+      const length = s.amount ? `${s.amount} lookups` : `${s.durationSeconds} s`;
+      return `user → segments over HTTP against a store holding ${members} members, ${s.connections} connections, ${length}`;
+    }
+  }
+}
+
+/** The issue's SQLite targets, judged on this run; targets whose scenario did not run are left out. */
+export function checkTargets(reports: ScenarioReport[], idle: IdleReport[]): TargetCheck[] {
+  const sqlite = (name: ScenarioName) =>
+    reports.find((r) => r.backend === 'SQLite' && r.scenario === name && r.run && !r.skipped)?.run;
+  const checks: TargetCheck[] = [];
+  const small = sqlite('small');
+  if (small) {
+    const ratio = share(small.server.pagesPerSec, small.floorB.pagesPerSec);
+    checks.push(
+      {
+        target: `small: ≥ ${pct(TARGETS.smallShareOfFloorB)} of floor B in pages/s`,
+        measured: `${pct(ratio)} (${num(small.server.pagesPerSec)} of ${num(small.floorB.pagesPerSec)} pages/s)`,
+        pass: ratio >= TARGETS.smallShareOfFloorB,
+      },
+      {
+        target: `small: p99 ≤ ${TARGETS.smallP99Ms} ms`,
+        measured: `${num(small.server.p99Ms, 1)} ms`,
+        pass: (small.server.p99Ms ?? Infinity) <= TARGETS.smallP99Ms,
+      },
+      {
+        target: 'small: zero non-2xx',
+        measured: `${small.server.non2xx} non-2xx, ${small.server.errors} errors`,
+        pass: small.server.non2xx === 0 && small.server.errors === 0,
+      },
+    );
+  }
+  const large = sqlite('large');
+  if (large) {
+    const ratio = share(large.server.usersPerSec, large.floorB.usersPerSec);
+    checks.push({
+      target: `large: ≥ ${pct(TARGETS.largeShareOfFloorB)} of floor B in users/s`,
+      measured: `${pct(ratio)} (${num(large.server.usersPerSec)} of ${num(large.floorB.usersPerSec)} users/s)`,
+      pass: ratio >= TARGETS.largeShareOfFloorB,
+    });
+  }
+  const huge = sqlite('huge');
+  if (huge) {
+    checks.push(
+      {
+        target: `huge: answered 200 in ≤ ${num(TARGETS.hugeMs)} ms (slowest of the pages sent)`,
+        measured: `${num(huge.server.maxMs)} ms, ${huge.server.non2xx} non-2xx`,
+        pass: (huge.server.maxMs ?? Infinity) <= TARGETS.hugeMs && huge.server.non2xx === 0,
+      },
+      {
+        target: `huge: peak RSS ≤ ${TARGETS.hugePeakRssMb} MB`,
+        measured: `${num(huge.server.peakRssMb)} MB`,
+        pass: (huge.server.peakRssMb ?? Infinity) <= TARGETS.hugePeakRssMb,
+      },
+    );
+  }
+  const lookup = sqlite('lookup');
+  if (lookup) {
+    checks.push({
+      target: `lookup: p99 ≤ ${TARGETS.lookupP99Ms} ms`,
+      measured: `${num(lookup.server.p99Ms, 2)} ms`,
+      pass: (lookup.server.p99Ms ?? Infinity) <= TARGETS.lookupP99Ms,
+    });
+  }
+  const sqliteIdle = idle.find((i) => i.backend === 'SQLite')?.figures;
+  if (sqliteIdle) {
+    checks.push({
+      target: `idle RSS ≤ ${TARGETS.idleRssMb} MB`,
+      measured:
+        `${num(sqliteIdle.idleRssMb, 1)} MB after ${sqliteIdle.idleSeconds} s without requests ` +
+        `(${num(sqliteIdle.startRssMb, 1)} MB 1.5 s after start-up)`,
+      pass: sqliteIdle.idleRssMb <= TARGETS.idleRssMb,
+    });
+  }
+  return checks;
+}
+
+const FIGURE_HEADER =
+  '| | pages/s | users/s | p50 ms | p99 ms | max ms | OK | non-2xx | errors | peak RSS MB | RSS at start MB | CPU: process / load generator / others (cores) |\n' +
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+
+function figureRow(label: string, m: Measurement, lookup: boolean): string {
+  const rate = lookup ? `${num(m.pagesPerSec)} lookups/s` : num(m.pagesPerSec, 1);
+  return `| ${label} | ${rate} | ${lookup ? '—' : num(m.usersPerSec)} | ${num(m.p50Ms, 2)} | ${num(m.p99Ms, 2)} | ${num(m.maxMs, 1)} | ${num(m.completed)} | ${m.non2xx} | ${m.errors} | ${num(m.peakRssMb)} | ${num(m.startRssMb, 1)} | ${num(m.cpu.target, 2)} / ${num(m.cpu.generator, 2)} / ${num(m.cpu.foreign, 2)} |`;
+}
+
+function ratiosLine(report: ScenarioReport): string {
+  const run = report.run as ScenarioRun;
+  if (report.scenario === 'huge') {
+    return (
+      `Ratios (time, lower is better): server / floor A = ${num((run.server.maxMs ?? NaN) / (run.floorA.maxMs ?? NaN), 1)}×, ` +
+      `server / floor B = ${num((run.server.maxMs ?? NaN) / (run.floorB.maxMs ?? NaN), 2)}× (slowest page each).`
+    );
+  }
+  if (report.scenario === 'lookup') {
+    return (
+      `Ratios: server / floor A = ${pct(share(run.server.pagesPerSec, run.floorA.pagesPerSec))} of lookups/s; ` +
+      `p99 server ${num(run.server.p99Ms, 2)} ms vs floor A ${num(run.floorA.p99Ms, 2)} ms and floor B ${num(run.floorB.p99Ms, 3)} ms.`
+    );
+  }
+  return (
+    `Ratios: server / floor A = ${pct(share(run.server.pagesPerSec, run.floorA.pagesPerSec))}, ` +
+    `server / floor B = ${pct(share(run.server.pagesPerSec, run.floorB.pagesPerSec))} (pages/s; users/s is the same ratio).`
+  );
+}
+
+export type ReportInput = {
+  quick: boolean;
+  command: string;
+  facts: MachineFacts;
+  loadAverage: number[];
+  scenarios: Scenarios;
+  reports: ScenarioReport[];
+  idle: IdleReport[];
+  configuration: string[];
+};
+
+export function renderMarkdown(input: ReportInput): string {
+  const checks = checkTargets(input.reports, input.idle);
+  const lines: string[] = [
+    '# Benchmark results',
+    '',
+    `Written by \`${input.command}\` on ${input.facts.date}${input.quick ? ' in quick (CI smoke) mode: these figures prove the harness runs and mean nothing' : ''}.`,
+    'Absolute numbers are noisy on this shared machine; the targets are ratios to floors measured in',
+    'the same run, one after another. The CPU column splits what the machine did meanwhile, in cores',
+    `out of ${input.facts.nproc}: the measured process, the load generator (this bench process) and`,
+    "everything else (other developers' work on this shared machine).",
+    '',
+    '## Machine',
+    '',
+    '| | |',
+    '| --- | --- |',
+    `| CPU | ${input.facts.cpus} (nproc ${input.facts.nproc}) |`,
+    `| Memory | ${input.facts.memoryGb} GiB |`,
+    `| OS | ${input.facts.os} |`,
+    `| Node.js | ${input.facts.node} |`,
+    `| SQLite | ${input.facts.sqlite} (better-sqlite3) |`,
+    `| Data directory's disk | ${input.facts.disk} |`,
+    `| Load average at start | ${input.loadAverage.map((v) => v.toFixed(2)).join(', ')} |`,
+    '',
+    '## Configuration',
+    '',
+    ...input.configuration.map((line) => `- ${line}`),
+    '',
+    '## Targets (SQLite, default durable configuration)',
+    '',
+  ];
+  if (checks.length === 0) lines.push('No SQLite scenario ran.');
+  else {
+    lines.push('| Target | Measured | Result |', '| --- | --- | --- |');
+    for (const check of checks) {
+      lines.push(`| ${check.target} | ${check.measured} | ${check.pass ? 'pass' : '**FAIL**'} |`);
+    }
+  }
+  lines.push('', '## Figures', '', '### Idle', '');
+  for (const { backend, figures, skipped } of input.idle) {
+    lines.push(
+      figures
+        ? `- ${backend}: ${num(figures.startRssMb, 1)} MB RSS 1.5 s after start-up, ${num(figures.idleRssMb, 1)} MB after ${figures.idleSeconds} s without a request.`
+        : `- ${backend}: skipped: ${skipped}.`,
+    );
+  }
+  lines.push('');
+  for (const report of input.reports) {
+    lines.push(
+      `### ${report.backend}: ${report.scenario}`,
+      '',
+      describeScenario(report.scenario, input.scenarios) + '.',
+      '',
+    );
+    if (report.skipped && !report.run) {
+      lines.push(`Skipped: ${report.skipped}.`, '');
+      continue;
+    }
+    const run = report.run as ScenarioRun;
+    const lookup = report.scenario === 'lookup';
+    lines.push(FIGURE_HEADER);
+    if (report.skipped) lines.push(`| server | skipped: ${report.skipped} |`);
+    else lines.push(figureRow('server', run.server, lookup));
+    lines.push(
+      figureRow('floor A: bare node:http', run.floorA, lookup),
+      figureRow('floor B: store only', run.floorB, lookup),
+      '',
+    );
+    if (!report.skipped) lines.push(ratiosLine(report), '');
+    for (const note of run.notes) lines.push(`- ${note}`);
+    for (const problem of run.problems) lines.push(`- **Problem:** ${problem}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** One line per scenario and per target, for the terminal. */
+export function renderSummary(reports: ScenarioReport[], idle: IdleReport[]): string {
+  const lines: string[] = [];
+  for (const report of reports) {
+    const head = `${report.backend} ${report.scenario}`.padEnd(18);
+    if (!report.run) {
+      lines.push(`${head} skipped: ${report.skipped}`);
+      continue;
+    }
+    const { server, floorA, floorB } = report.run;
+    lines.push(
+      `${head} ${num(server.pagesPerSec, 1)}/s p50 ${num(server.p50Ms, 2)} ms p99 ${num(server.p99Ms, 2)} ms ` +
+        `max ${num(server.maxMs, 1)} ms non-2xx ${server.non2xx} peak ${num(server.peakRssMb)} MB | ` +
+        `floor A ${num(floorA.pagesPerSec, 1)}/s | floor B ${num(floorB.pagesPerSec, 1)}/s` +
+        (report.skipped ? ` (server skipped: ${report.skipped})` : ''),
+    );
+    if (!report.skipped && report.scenario !== 'lookup') lines.push(`  ${ratiosLine(report)}`);
+  }
+  for (const check of checkTargets(reports, idle)) {
+    lines.push(`${check.pass ? 'pass' : 'FAIL'}  ${check.target}: ${check.measured}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,505 @@
+// Runs one scenario: floor B, floor A and the real server, one after another on this machine.
+import { mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backendEnv, openBenchStore, type Backend } from './backends';
+import type { ApplyFigures, FloorStoreInput, LookupFigures } from './floorStore';
+import { runLoad, type LoadResult, type NextRequest } from './load';
+import { cpuMeter, type CpuShares } from './machine';
+import { procStatus, runJsonChild, startListening, type Listening } from './processes';
+import type { HugeScenario, IngestScenario, LookupScenario } from './scenarios';
+import { BENCH_ID_TOKEN, lookupUserId, signedPage, type SignedPage } from './workload';
+
+const SERVER_ENTRY = path.join(__dirname, '..', 'src', 'server.js');
+const FLOOR_HTTP_ENTRY = path.join(__dirname, 'floorHttp.js');
+const FLOOR_STORE_ENTRY = path.join(__dirname, 'floorStore.js');
+/** Pages sent to floor A are cycled from this many: it stores nothing, so repeats cost the same. */
+const FLOOR_A_DISTINCT_PAGES = 2000;
+/** How long a server sits after start-up before its RSS at start is read. */
+const SETTLE_MS = 1500;
+
+export type RunContext = {
+  workDir: string;
+  secret: string;
+  /** Bearer token for the admin API (the lookup scenario). */
+  adminToken: string;
+  backend: Backend;
+  /** Node flags for the server process (e.g. --cpu-prof while profiling). */
+  serverNodeArgs: string[];
+};
+
+/** What one process under load achieved; unset fields do not apply to that scenario. */
+export type Measurement = {
+  /** Pages (or lookups) per second. */
+  pagesPerSec?: number;
+  usersPerSec?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  maxMs?: number;
+  /** Requests or store calls that completed successfully. */
+  completed: number;
+  non2xx: number;
+  errors: number;
+  seconds: number;
+  peakRssMb?: number;
+  /** VmRSS 1.5 s after start-up, before any request. */
+  startRssMb?: number;
+  cpu: CpuShares;
+};
+
+export type ScenarioRun = {
+  server: Measurement;
+  floorA: Measurement;
+  floorB: Measurement;
+  /** Anything that means the harness or the server misbehaved (not a missed target). */
+  problems: string[];
+  notes: string[];
+};
+
+const kbToMb = (kb: number) => (kb * 1024) / 1e6;
+
+function freshDir(context: RunContext, name: string): string {
+  return mkdtempSync(path.join(context.workDir, `${name}-`));
+}
+
+function rssMb(pid: number, field: 'rssKb' | 'hwmKb'): number {
+  const status = procStatus(pid);
+  return status ? kbToMb(status[field]) : NaN;
+}
+
+async function startServer(context: RunContext, dataDir: string): Promise<Listening> {
+  const server = await startListening(
+    SERVER_ENTRY,
+    {
+      ...backendEnv(context.backend, dataDir),
+      WEBHOOK_SECRET: context.secret,
+      ADMIN_TOKEN: context.adminToken,
+    },
+    path.join(dataDir, 'server.log'),
+    context.serverNodeArgs,
+  );
+  await sleep(SETTLE_MS);
+  return server;
+}
+
+type Measured<T> = { result: T; cpu: CpuShares; startRssMb: number; peakRssMb: number };
+
+/** Runs `work` against a fresh server on `dataDir`, measuring its CPU and memory. */
+async function measureServer<T>(
+  context: RunContext,
+  dataDir: string,
+  work: (server: Listening) => Promise<T>,
+): Promise<Measured<T>> {
+  const server = await startServer(context, dataDir);
+  try {
+    const startRssMb = rssMb(server.pid, 'rssKb');
+    const meter = cpuMeter([server.pid]);
+    const result = await work(server);
+    return { result, cpu: meter.stop(), startRssMb, peakRssMb: rssMb(server.pid, 'hwmKb') };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Runs `work` against floor A's bare node:http server. */
+async function measureFloorA<T>(
+  context: RunContext,
+  work: (floor: Listening) => Promise<T>,
+): Promise<Measured<T>> {
+  const logDir = freshDir(context, 'floor-a');
+  const floor = await startListening(
+    FLOOR_HTTP_ENTRY,
+    { WEBHOOK_SECRET: context.secret },
+    path.join(logDir, 'floor-a.log'),
+  );
+  try {
+    const startRssMb = rssMb(floor.pid, 'rssKb');
+    const meter = cpuMeter([floor.pid]);
+    const result = await work(floor);
+    return { result, cpu: meter.stop(), startRssMb, peakRssMb: rssMb(floor.pid, 'hwmKb') };
+  } finally {
+    await floor.stop();
+  }
+}
+
+/** Runs floor B's child process; it reports its own CPU and peak RSS before exiting. */
+async function measureFloorB<T extends { cpuMs: number }>(
+  input: FloorStoreInput,
+): Promise<{ figures: T; cpu: CpuShares }> {
+  const meter = cpuMeter([]);
+  const figures = await runJsonChild<T>(FLOOR_STORE_ENTRY, input);
+  return { figures, cpu: meter.stop(figures.cpuMs) };
+}
+
+function fromLoad(measured: Measured<LoadResult>, usersPerRequest: number): Measurement {
+  const load = measured.result;
+  return {
+    pagesPerSec: load.ok / load.seconds,
+    usersPerSec: (load.ok * usersPerRequest) / load.seconds,
+    p50Ms: load.p50Ms,
+    p99Ms: load.p99Ms,
+    maxMs: load.maxMs,
+    completed: load.ok,
+    non2xx: load.non2xx,
+    errors: load.errors,
+    seconds: load.seconds,
+    startRssMb: measured.startRssMb,
+    peakRssMb: measured.peakRssMb,
+    cpu: measured.cpu,
+  };
+}
+
+function fromFloorB(b: { figures: ApplyFigures; cpu: CpuShares }): Measurement {
+  const { figures } = b;
+  return {
+    pagesPerSec: figures.pages / figures.seconds,
+    usersPerSec: figures.users / figures.seconds,
+    p50Ms: figures.p50Ms,
+    p99Ms: figures.p99Ms,
+    maxMs: figures.maxMs,
+    completed: figures.pages,
+    non2xx: 0,
+    errors: 0,
+    seconds: figures.seconds,
+    peakRssMb: kbToMb(figures.peakRssKb),
+    cpu: b.cpu,
+  };
+}
+
+/** A pool of signed pages made just before a run, then made on the fly if the run outlasts it. */
+function pagePool(scenario: IngestScenario, secret: string, size: number) {
+  const signedAt = Date.now();
+  const pages = Array.from({ length: size }, (_, i) => signedPage(scenario.workload, i, secret));
+  let index = 0;
+  let late = 0;
+  return {
+    next: (): SignedPage => {
+      const i = index++;
+      if (i < pages.length) return pages[i];
+      late++;
+      return signedPage(scenario.workload, i, secret);
+    },
+    madeDuringRun: () => late,
+    oldestSignatureMs: () => Date.now() - signedAt,
+  };
+}
+
+const postPage =
+  (next: () => SignedPage): NextRequest =>
+  () => {
+    const page = next();
+    return {
+      path: '/webhook',
+      headers: { 'content-type': 'application/json', 'heap-hash': page.heapHash },
+      body: page.body,
+    };
+  };
+
+/** Checks in the store that every answered page was applied once, none refused or duplicated. */
+async function checkApplied(
+  context: RunContext,
+  dataDir: string,
+  answered: number,
+  problems: string[],
+): Promise<void> {
+  const store = await openBenchStore(context.backend, dataDir);
+  try {
+    const stats = await store.deliveryStats(0);
+    const count = (status: string) =>
+      stats.filter((s) => s.status === status).reduce((sum, s) => sum + s.count, 0);
+    if (count('applied') < answered) {
+      problems.push(`server answered ${answered} pages but applied only ${count('applied')}`);
+    }
+    for (const status of ['duplicate', 'rejected', 'ignored']) {
+      if (count(status) > 0) problems.push(`${count(status)} deliveries were ${status}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+function loadProblems(who: string, load: LoadResult, problems: string[]): void {
+  if (load.non2xx > 0) {
+    problems.push(`${who}: ${load.non2xx} non-2xx answers ${JSON.stringify(load.statusCodes)}`);
+  }
+  if (load.errors > 0) problems.push(`${who}: ${load.errors} request errors`);
+  if (load.ok === 0) problems.push(`${who}: no successful request`);
+}
+
+export type IdleFigures = { startRssMb: number; idleRssMb: number; idleSeconds: number };
+
+/**
+ * RSS of a server that receives nothing: right after start-up, and after `idleSeconds` without a
+ * request, by when V8's memory reducer has given back what start-up used transiently (module
+ * loading, compiling the webhook validator).
+ */
+export async function measureIdle(context: RunContext, idleSeconds: number): Promise<IdleFigures> {
+  const { result, startRssMb } = await measureServer(
+    context,
+    freshDir(context, 'idle'),
+    async (server) => {
+      await sleep(idleSeconds * 1000);
+      return rssMb(server.pid, 'rssKb');
+    },
+  );
+  return { startRssMb, idleRssMb: result, idleSeconds };
+}
+
+export async function runIngest(
+  context: RunContext,
+  scenario: IngestScenario,
+): Promise<ScenarioRun> {
+  const problems: string[] = [];
+  const { workload, connections } = scenario;
+  const load = (url: string, next: NextRequest) =>
+    runLoad({
+      url,
+      method: 'POST',
+      connections,
+      durationSeconds: scenario.durationSeconds,
+      amount: scenario.amount,
+      next,
+    });
+
+  const floorB = fromFloorB(
+    await measureFloorB<ApplyFigures>({
+      mode: 'apply',
+      backend: context.backend,
+      dataDir: freshDir(context, `${scenario.name}-floor-b`),
+      workload,
+      concurrency: connections,
+      durationSeconds: scenario.durationSeconds,
+      count: scenario.amount,
+    }),
+  );
+
+  const floorAPages = Array.from({ length: FLOOR_A_DISTINCT_PAGES }, (_, i) =>
+    signedPage(workload, i, context.secret),
+  );
+  let cycled = 0;
+  const a = await measureFloorA(context, (floor) =>
+    load(
+      floor.url,
+      postPage(() => floorAPages[cycled++ % floorAPages.length]),
+    ),
+  );
+  loadProblems('floor A', a.result, problems);
+
+  // Enough pages for the server to run as fast as floor B with a margin; more are made on the fly.
+  const poolSize =
+    scenario.amount ?? Math.ceil((floorB.pagesPerSec ?? 0) * scenario.durationSeconds * 1.25) + 100;
+  const pool = pagePool(scenario, context.secret, poolSize);
+  const dataDir = freshDir(context, `${scenario.name}-server`);
+  const s = await measureServer(context, dataDir, (server) =>
+    load(server.url, postPage(pool.next)),
+  );
+  loadProblems('server', s.result, problems);
+  await checkApplied(context, dataDir, s.result.ok, problems);
+  const notes = [`oldest signature used was ${Math.round(pool.oldestSignatureMs() / 1000)} s old`];
+  if (pool.madeDuringRun() > 0) {
+    notes.push(`${pool.madeDuringRun()} pages were built and signed during the run (pool ran out)`);
+  }
+  return {
+    server: fromLoad(s, workload.usersPerPage),
+    floorA: fromLoad(a, workload.usersPerPage),
+    floorB,
+    problems,
+    notes,
+  };
+}
+
+/** POSTs one body and times it to the last byte of the answer. */
+function postOnce(
+  url: string,
+  page: SignedPage,
+): Promise<{ status: number; ms: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const request = http.request(
+      `${url}/webhook`,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': page.body.length,
+          'heap-hash': page.heapHash,
+        },
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, ms: performance.now() - started, body }),
+        );
+      },
+    );
+    request.on('error', reject);
+    request.end(page.body);
+  });
+}
+
+type Timed = { ms: number[]; non2xx: number; bodies: string[] };
+
+/** Sends the scenario's pages one after another, each signed right before it is sent. */
+async function postEach(url: string, scenario: HugeScenario, secret: string): Promise<Timed> {
+  const timed: Timed = { ms: [], non2xx: 0, bodies: [] };
+  for (let i = 0; i < scenario.pages; i++) {
+    const answer = await postOnce(url, signedPage(scenario.workload, i, secret));
+    timed.ms.push(answer.ms);
+    timed.bodies.push(answer.body);
+    if (answer.status < 200 || answer.status >= 300) timed.non2xx++;
+  }
+  return timed;
+}
+
+function fromTimings(measured: Measured<Timed>, users: number): Measurement {
+  const { ms, non2xx } = measured.result;
+  const seconds = ms.reduce((sum, value) => sum + value, 0) / 1000;
+  return {
+    pagesPerSec: ms.length / seconds,
+    usersPerSec: (ms.length * users) / seconds,
+    p50Ms: [...ms].sort((x, y) => x - y)[Math.floor(ms.length / 2)],
+    maxMs: Math.max(...ms),
+    completed: ms.length - non2xx,
+    non2xx,
+    errors: 0,
+    seconds,
+    startRssMb: measured.startRssMb,
+    peakRssMb: measured.peakRssMb,
+    cpu: measured.cpu,
+  };
+}
+
+export async function runHuge(context: RunContext, scenario: HugeScenario): Promise<ScenarioRun> {
+  const problems: string[] = [];
+  const users = scenario.workload.usersPerPage;
+  const floorB = fromFloorB(
+    await measureFloorB<ApplyFigures>({
+      mode: 'apply',
+      backend: context.backend,
+      dataDir: freshDir(context, 'huge-floor-b'),
+      workload: scenario.workload,
+      concurrency: 1,
+      count: scenario.pages,
+    }),
+  );
+  const a = await measureFloorA(context, (floor) => postEach(floor.url, scenario, context.secret));
+
+  const dataDir = freshDir(context, 'huge-server');
+  const s = await measureServer(context, dataDir, (server) =>
+    postEach(server.url, scenario, context.secret),
+  );
+  if (s.result.non2xx > 0) problems.push(`server: ${s.result.non2xx} non-2xx answers`);
+  for (const body of s.result.bodies) {
+    const added = (JSON.parse(body) as { added?: number }).added;
+    if (added !== users) problems.push(`server added ${added} of ${users} users: ${body}`);
+  }
+  await checkApplied(context, dataDir, scenario.pages - s.result.non2xx, problems);
+  return {
+    server: fromTimings(s, users),
+    floorA: fromTimings(a, users),
+    floorB,
+    problems,
+    notes: [
+      `each page sent on its own, one after another, signed just before: ${s.result.ms.map(Math.round).join(', ')} ms`,
+    ],
+  };
+}
+
+/** The lookup a partner makes on its hot path: the admin API's user → segments route. */
+const lookupPath = (idToken: string, userId: string) =>
+  `/api/connections/${encodeURIComponent(idToken)}/users/${encodeURIComponent(userId)}/segments`;
+
+/** GETs one path; used to see whether the build serves the lookup route at all. */
+function getStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers }, (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      })
+      .on('error', reject);
+  });
+}
+
+export async function runLookup(
+  context: RunContext,
+  scenario: LookupScenario,
+): Promise<ScenarioRun & { skipped?: string }> {
+  const problems: string[] = [];
+  const { population } = scenario;
+  const memberships = population.segments * population.membersPerSegment;
+  const dataDir = freshDir(context, 'lookup');
+  const filled = await runJsonChild<{ pages: number; seconds: number }>(FLOOR_STORE_ENTRY, {
+    mode: 'populate',
+    backend: context.backend,
+    dataDir,
+    population,
+  } satisfies FloorStoreInput);
+  const notes = [
+    `store filled through Store.applyDelivery with ${memberships.toLocaleString('en-US')} memberships ` +
+      `(${population.segments} segments of ${population.membersPerSegment.toLocaleString('en-US')} drawn from ` +
+      `${population.users.toLocaleString('en-US')} users, so each user is in ${memberships / population.users} ` +
+      `segments) in ${filled.seconds.toFixed(1)} s; every lookup asks for a random member`,
+  ];
+
+  const b = await measureFloorB<LookupFigures>({
+    mode: 'lookup',
+    backend: context.backend,
+    dataDir,
+    population,
+    queries: scenario.floorQueries,
+  });
+  const floorB: Measurement = {
+    pagesPerSec: b.figures.queries / b.figures.seconds,
+    p50Ms: b.figures.p50Ms,
+    p99Ms: b.figures.p99Ms,
+    completed: b.figures.queries,
+    non2xx: 0,
+    errors: 0,
+    seconds: b.figures.seconds,
+    peakRssMb: kbToMb(b.figures.peakRssKb),
+    cpu: b.cpu,
+  };
+
+  let seed = 7;
+  const randomUser = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return lookupUserId(Math.floor((seed / 2 ** 31) * population.users));
+  };
+  const headers = { authorization: `Bearer ${context.adminToken}` };
+  const get = (url: string) =>
+    runLoad({
+      url,
+      method: 'GET',
+      connections: scenario.connections,
+      durationSeconds: scenario.durationSeconds,
+      amount: scenario.amount,
+      next: () => ({ path: lookupPath(BENCH_ID_TOKEN, randomUser()), headers }),
+    });
+
+  const a = await measureFloorA(context, (floor) => get(floor.url));
+  loadProblems('floor A', a.result, problems);
+
+  const s = await measureServer(context, dataDir, async (server) => {
+    const probe = await getStatus(server.url + lookupPath(BENCH_ID_TOKEN, randomUser()), headers);
+    return probe === 404 ? undefined : get(server.url);
+  });
+  const skipped = s.result
+    ? undefined
+    : 'this build has no user → segments route (the admin API) to measure';
+  if (s.result) loadProblems('server', s.result, problems);
+  return {
+    server: s.result
+      ? fromLoad({ ...s, result: s.result }, 0)
+      : { completed: 0, non2xx: 0, errors: 0, seconds: 0, startRssMb: s.startRssMb, cpu: s.cpu },
+    floorA: fromLoad(a, 0),
+    floorB,
+    problems,
+    notes,
+    skipped,
+  };
+}
