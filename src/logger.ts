@@ -18,6 +18,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         censor: '[redacted]',
       },
     },
-    destination,
+    // Without a destination, stdout written asynchronously: a busy receiver then makes one write
+    // per batch of lines instead of a blocking write per line; pino flushes what is left on exit.
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
