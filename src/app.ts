@@ -1,10 +1,11 @@
-// createApp(deps): wires routers, middleware and error handling into an Express app (no listen).
+// createApp(deps): the request listener (no listen): webhooks on plain node:http, the rest on Express.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookieParser from 'cookie-parser';
-import express, { type Express } from 'express';
+import express from 'express';
 import type { Logger } from 'pino';
 import { authorizationRouter } from '../api/authorization';
 import { healthRouter } from '../api/health';
-import { webhookRouter } from '../api/webhooks';
+import { webhookReceiver } from '../api/webhooks';
 import { errorHandler, notFound } from '../middleware/errors';
 import { SANDBOX_EMULATOR_PATH, type Config } from './config';
 import type { Emulator } from './emulator';
@@ -20,13 +21,14 @@ export type AppDeps = {
   sandbox?: Emulator;
 };
 
-export function createApp(deps: AppDeps): Express {
+/** A node:http request listener: `http.createServer(app)`, `server.on('request', app)`, supertest. */
+export type App = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createApp(deps: AppDeps): App {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.trustProxy);
   app.use(healthRouter());
-  // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
-  app.use(webhookRouter(deps));
   app.use(cookieParser(deps.config.sessionSecret));
   const hubUrl = deps.sandbox ? sandboxHubUrl(deps.config) : undefined;
   if (deps.sandbox && !deps.config.production) {
@@ -43,5 +45,10 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(notFound);
   app.use(errorHandler(deps.logger, deps.config.retryAfterSeconds));
-  return app;
+  // Webhooks are Heap's hot path and need nothing but raw bytes: they skip Express, whose
+  // routing and response helpers cost more per request than verifying and parsing the page.
+  const receiveWebhook = webhookReceiver(deps);
+  return (req, res) => {
+    if (!receiveWebhook(req, res)) app(req, res);
+  };
 }
