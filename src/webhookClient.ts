@@ -1,5 +1,4 @@
 // Sends one signed webhook over HTTP, as Heap does; shared by the CLI and the emulator.
-import axios from 'axios';
 import { signHeapHash } from './signature';
 
 export type SendResult =
@@ -18,6 +17,8 @@ export type SendOptions = {
 
 /** POSTs `body` with a Heap-Hash header. Never throws: transport failures are a value. */
 export async function sendSignedWebhook(options: SendOptions): Promise<SendResult> {
+  // Loaded on first use, so that merely importing this module (the app does) costs no memory.
+  const { default: axios } = await import('axios');
   const started = performance.now();
   try {
     const response = await axios.post<string>(options.url, options.body, {

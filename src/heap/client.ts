@@ -1,5 +1,5 @@
 // Heap's OAuth token exchange and metadata endpoints over axios; failures are values with reasons.
-import axios, { type AxiosResponse } from 'axios';
+import type { AxiosResponse, AxiosStatic } from 'axios';
 
 export type HeapEndpoint = { baseUrl: string; timeoutMs: number };
 
@@ -29,7 +29,7 @@ export async function exchangeCode(
   endpoint: HeapEndpoint,
   request: { code: string; redirectUri: string; clientId: string; clientSecret: string },
 ): Promise<TokenGrant | HeapFailure> {
-  const result = await call('token', endpoint, () =>
+  const result = await call('token', endpoint, (axios) =>
     axios.post(
       `${endpoint.baseUrl}/api/partner/oauth/token`,
       new URLSearchParams({
@@ -61,7 +61,7 @@ export async function fetchMetadata(
   idToken: string,
   accessToken: string,
 ): Promise<{ ok: true; metadata: HeapMetadata } | HeapFailure> {
-  const result = await call('metadata', endpoint, () =>
+  const result = await call('metadata', endpoint, (axios) =>
     axios.get(`${endpoint.baseUrl}/api/partner/v1/metadata/${encodeURIComponent(idToken)}`, {
       ...options(endpoint),
       headers: { Authorization: `Bearer ${accessToken}` },
@@ -105,11 +105,13 @@ function options(endpoint: HeapEndpoint) {
 async function call(
   step: HeapFailure['step'],
   endpoint: HeapEndpoint,
-  send: () => Promise<AxiosResponse<string>>,
+  send: (axios: AxiosStatic) => Promise<AxiosResponse<string>>,
 ): Promise<{ ok: true; body: Record<string, unknown> } | HeapFailure> {
+  // Loaded on first use: a server that only receives webhooks never holds an HTTP client in memory.
+  const { default: axios } = await import('axios');
   let response: AxiosResponse<string>;
   try {
-    response = await send();
+    response = await send(axios);
   } catch (error) {
     if (
       axios.isAxiosError(error) &&
