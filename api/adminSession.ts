@@ -29,7 +29,7 @@ export function adminSessionRouter({
 }): Router {
   const router = Router();
   const cookieOptions = (secure: boolean) =>
-    ({ httpOnly: true, sameSite: 'strict', secure, path: '/', signed: true }) as const;
+    ({ httpOnly: true, sameSite: 'strict', secure, path: '/' }) as const;
 
   const noStore = (res: Response) => res.setHeader('Cache-Control', 'no-store');
 
@@ -69,6 +69,7 @@ export function adminSessionRouter({
       }
       res.cookie(ADMIN_SESSION_COOKIE, result.cookieValue, {
         ...cookieOptions(req.secure),
+        signed: true,
         expires: new Date(result.session.expiresAt),
       });
       logger.info({ via: token === undefined ? 'login_link' : 'token' }, 'admin signed in');
