@@ -15,15 +15,16 @@ function mac(secret: string, purpose: string, value: string): string {
 }
 
 /**
- * A session cookie's value: `<id>.<expires ms>.<token fingerprint>`. The cookie itself is signed
- * (cookie-parser, with the session secret); the fingerprint ends every session when ADMIN_TOKEN
- * changes, so rotating the token is also "sign everyone out".
+ * A session cookie's value: `<id>.<expires ms>.<mac>`, the MAC covering the id, the expiry and
+ * ADMIN_TOKEN. So the value cannot be altered (the cookie is also signed by cookie-parser), and
+ * changing ADMIN_TOKEN ends every session: rotating the token is also "sign everyone out".
  */
 export function encodeSession(
   session: AdminSession,
   keys: { secret: string; adminToken: string },
 ): string {
-  return `${session.id}.${session.expiresAt}.${mac(keys.secret, 'admin-token', keys.adminToken).slice(0, 22)}`;
+  const body = `${session.id}.${session.expiresAt}`;
+  return `${body}.${mac(keys.secret, 'admin-session', `${body}\0${keys.adminToken}`).slice(0, 22)}`;
 }
 
 export function newSession(now: number, ttlMs: number): AdminSession {

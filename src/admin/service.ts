@@ -32,10 +32,16 @@ export type Overview = {
 export type SizeHistory = { points: SizePoint[]; downsampled: boolean };
 
 export class AdminService {
+  private readonly now: () => number;
+  private readonly walkPage: number;
+
   constructor(
     private readonly store: Store,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: { now?: () => number; walkPage?: number } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.walkPage = options.walkPage ?? WALK_PAGE;
+  }
 
   /** Connections, segments, and the last 24 hours of deliveries: accepted vs rejected by reason. */
   async overview(): Promise<Overview> {
@@ -153,7 +159,7 @@ export class AdminService {
     for (;;) {
       const page = await this.store.segmentSizeHistory(tenant, segmentId, {
         since,
-        limit: WALK_PAGE,
+        limit: this.walkPage,
       });
       // Pages resume at the last point's time; points sharing that millisecond come again.
       const fresh = last ? page.filter((point) => point.seq > (last as SizePoint).seq) : page;
@@ -167,7 +173,7 @@ export class AdminService {
       }
       if (fresh.length > 0) last = fresh[fresh.length - 1];
       // Also stops if a whole page shares one millisecond, which would otherwise never advance.
-      if (page.length < WALK_PAGE || fresh.length === 0 || !last) break;
+      if (page.length < this.walkPage || fresh.length === 0 || !last) break;
       since = last.at;
     }
     if (last && kept[kept.length - 1] !== last) kept.push(last);
@@ -182,7 +188,7 @@ export class AdminService {
     yield 'user_id\r\n';
     let after: string | undefined;
     for (;;) {
-      const page = await this.store.listMembers(tenant, segmentId, { after, limit: WALK_PAGE });
+      const page = await this.store.listMembers(tenant, segmentId, { after, limit: this.walkPage });
       if (page.items.length > 0) yield `${page.items.map(csvField).join('\r\n')}\r\n`;
       if (!page.nextCursor) return;
       after = page.nextCursor;

@@ -84,7 +84,11 @@ function segmentsCard(segments, connections, ctx) {
             cells: [
               h(
                 'a',
-                { class: 'strong', href: segmentHref(s.connection, s.segment_id) },
+                {
+                  class: 'strong truncate',
+                  title: segmentName(s),
+                  href: segmentHref(s.connection, s.segment_id),
+                },
                 segmentName(s),
               ),
               connectionName(s.connection, connections),
