@@ -17,8 +17,16 @@ function niceStep(range, ticks) {
 
 function timeLabel(ms, span) {
   const date = new Date(ms);
-  if (span < 36 * 3600_000)
+  if (span < 2 * 3600_000) {
+    return date.toLocaleTimeString(undefined, {
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+  }
+  if (span < 36 * 3600_000) {
     return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  }
   return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
 }
 
