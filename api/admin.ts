@@ -40,13 +40,13 @@ export type AdminApiDeps = { access: AdminAccess; service: AdminService; logger:
 class BadParameter extends Error {}
 
 /** The value of a parsed parameter, or a BadParameter that the router turns into a 400. */
-function valueOf<T>(param: Param<T>): T {
+function paramValue<T>(param: Param<T>): T {
   if (!param.ok) throw new BadParameter(param.message);
   return param.value;
 }
 
 function cursorParam<T extends 'string' | 'number'>(req: Request, type: T) {
-  const raw = valueOf(textParam(req.query.cursor, 'cursor', 8192));
+  const raw = paramValue(textParam(req.query.cursor, 'cursor', 8192));
   if (raw === undefined) return undefined;
   const position = decodeCursor(raw, type);
   if (position === undefined) {
@@ -63,7 +63,7 @@ function pathValue(req: Request, name: string): string {
 function segmentRef(req: Request) {
   return {
     tenant: tenantOfKey(pathValue(req, 'connection')),
-    segmentId: valueOf(segmentIdParam(pathValue(req, 'segment_id'))),
+    segmentId: paramValue(segmentIdParam(pathValue(req, 'segment_id'))),
   };
 }
 
@@ -118,7 +118,7 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
   });
 
   route('/api/segments').get(async (req, res) => {
-    const key = valueOf(textParam(req.query.connection, 'connection'));
+    const key = paramValue(textParam(req.query.connection, 'connection'));
     const segments = await service.listSegments(key === undefined ? undefined : tenantOfKey(key));
     res.json({ segments: segments.map(segmentView) });
   });
@@ -137,8 +137,8 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
 
   route(`${segmentPath}/members`).get(async (req, res) => {
     const { tenant, segmentId } = segmentRef(req);
-    const limit = valueOf(limitParam(req.query.limit, 100, MAX_MEMBERS_LIMIT));
-    const prefix = valueOf(textParam(req.query.prefix, 'prefix'));
+    const limit = paramValue(limitParam(req.query.limit, 100, MAX_MEMBERS_LIMIT));
+    const prefix = paramValue(textParam(req.query.prefix, 'prefix'));
     const after = cursorParam(req, 'string');
     const page = await service.members(tenant, segmentId, { after, limit, prefix });
     if (!page) return segmentNotFound(res);
@@ -157,14 +157,16 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
     // and stops reading when the client goes away.
     await pipeline(Readable.from(service.membersCsv(tenant, segmentId)), res).catch(
       (error: unknown) => {
-        if (!res.writableFinished) logger.info({ err: error }, 'CSV export ended early');
+        // A client that goes away mid-download is normal; anything else is worth a warning.
+        const clientLeft = (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE';
+        logger[clientLeft ? 'info' : 'warn']({ err: error }, 'CSV export ended early');
       },
     );
   });
 
   route(`${segmentPath}/sync-tasks`).get(async (req, res) => {
     const { tenant, segmentId } = segmentRef(req);
-    const limit = valueOf(limitParam(req.query.limit, 20, MAX_TASKS_LIMIT));
+    const limit = paramValue(limitParam(req.query.limit, 20, MAX_TASKS_LIMIT));
     if (!(await service.getSegment(tenant, segmentId))) return segmentNotFound(res);
     const tasks = await service.listSyncTasks(tenant, segmentId, limit);
     res.json({ sync_tasks: tasks.map(syncTaskView) });
@@ -182,8 +184,8 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
 
   route(`${segmentPath}/size-history`).get(async (req, res) => {
     const { tenant, segmentId } = segmentRef(req);
-    const since = valueOf(timeParam(req.query.since, 'since')) ?? Date.now() - 30 * DAY_MS;
-    const maxPoints = valueOf(
+    const since = paramValue(timeParam(req.query.since, 'since')) ?? Date.now() - 30 * DAY_MS;
+    const maxPoints = paramValue(
       integerParam(req.query.max_points, 'max_points', {
         min: 2,
         max: MAX_SIZE_POINTS,
@@ -208,16 +210,16 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
   });
 
   route('/api/deliveries').get(async (req, res) => {
-    const limit = valueOf(limitParam(req.query.limit, 50, MAX_DELIVERIES_LIMIT));
-    const connection = valueOf(textParam(req.query.connection, 'connection'));
+    const limit = paramValue(limitParam(req.query.limit, 50, MAX_DELIVERIES_LIMIT));
+    const connection = paramValue(textParam(req.query.connection, 'connection'));
     const deliveries = await service.listDeliveries({
       limit,
       before: cursorParam(req, 'number'),
-      status: valueOf(enumParam(req.query.status, 'status', DELIVERY_STATUSES)),
-      reason: valueOf(textParam(req.query.reason, 'reason', 200)),
+      status: paramValue(enumParam(req.query.status, 'status', DELIVERY_STATUSES)),
+      reason: paramValue(textParam(req.query.reason, 'reason', 200)),
       tenant: connection === undefined ? undefined : tenantOfKey(connection),
-      since: valueOf(timeParam(req.query.since, 'since')),
-      until: valueOf(timeParam(req.query.until, 'until')),
+      since: paramValue(timeParam(req.query.since, 'since')),
+      until: paramValue(timeParam(req.query.until, 'until')),
     });
     const last = deliveries[deliveries.length - 1];
     res.json({
@@ -227,12 +229,12 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
   });
 
   route('/api/changes').get(async (req, res) => {
-    const after = valueOf(
+    const after = paramValue(
       integerParam(req.query.after, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }),
     ) as number;
-    const limit = valueOf(limitParam(req.query.limit, 100, MAX_CHANGES_LIMIT));
-    const connection = valueOf(textParam(req.query.connection, 'connection'));
-    const segmentId = valueOf(
+    const limit = paramValue(limitParam(req.query.limit, 100, MAX_CHANGES_LIMIT));
+    const connection = paramValue(textParam(req.query.connection, 'connection'));
+    const segmentId = paramValue(
       integerParam(req.query.segment_id, 'segment_id', { min: 0, max: Number.MAX_SAFE_INTEGER }),
     );
     const changes = await service.listChanges({
