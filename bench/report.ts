@@ -250,10 +250,13 @@ export function renderSummary(reports: ScenarioReport[], idle: IdleReport[]): st
       continue;
     }
     const { server, floorA, floorB } = report.run;
+    const cpuPerPage = (m: Measurement) => num((m.cpu.target * 1000) / (m.pagesPerSec ?? NaN), 2);
     lines.push(
       `${head} ${num(server.pagesPerSec, 1)}/s p50 ${num(server.p50Ms, 2)} ms p99 ${num(server.p99Ms, 2)} ms ` +
-        `max ${num(server.maxMs, 1)} ms non-2xx ${server.non2xx} peak ${num(server.peakRssMb)} MB | ` +
-        `floor A ${num(floorA.pagesPerSec, 1)}/s | floor B ${num(floorB.pagesPerSec, 1)}/s` +
+        `max ${num(server.maxMs, 1)} ms non-2xx ${server.non2xx} peak ${num(server.peakRssMb)} MB ` +
+        `cpu ${cpuPerPage(server)} ms/page | floor A ${num(floorA.pagesPerSec, 1)}/s | ` +
+        `floor B ${num(floorB.pagesPerSec, 1)}/s cpu ${cpuPerPage(floorB)} ms/page | ` +
+        `others ${num(server.cpu.foreign, 2)}/${num(floorB.cpu.foreign, 2)} cores` +
         (report.skipped ? ` (server skipped: ${report.skipped})` : ''),
     );
     if (!report.skipped && report.scenario !== 'lookup') lines.push(`  ${ratiosLine(report)}`);

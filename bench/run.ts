@@ -168,6 +168,41 @@ function fromFloorB(b: { figures: ApplyFigures; cpu: CpuShares }): Measurement {
   };
 }
 
+/**
+ * Floor B measured right before and right after the server, as one figure: the machine is shared,
+ * and bracketing the server's run this way keeps a drift in other people's load from favouring
+ * either side of the ratio.
+ */
+function bracketed(before: Measurement, after: Measurement): Measurement {
+  const seconds = before.seconds + after.seconds;
+  const weigh = (pick: (m: Measurement) => number | undefined) => {
+    const a = pick(before);
+    const b = pick(after);
+    return a === undefined || b === undefined
+      ? undefined
+      : (a * before.seconds + b * after.seconds) / seconds;
+  };
+  return {
+    pagesPerSec: (before.completed + after.completed) / seconds,
+    usersPerSec: weigh((m) => m.usersPerSec),
+    p50Ms: weigh((m) => m.p50Ms),
+    p99Ms: Math.max(before.p99Ms ?? NaN, after.p99Ms ?? NaN),
+    maxMs: Math.max(before.maxMs ?? NaN, after.maxMs ?? NaN),
+    completed: before.completed + after.completed,
+    non2xx: 0,
+    errors: 0,
+    seconds,
+    peakRssMb: Math.max(before.peakRssMb ?? NaN, after.peakRssMb ?? NaN),
+    cpu: {
+      target: weigh((m) => m.cpu.target) ?? NaN,
+      generator: weigh((m) => m.cpu.generator) ?? NaN,
+      foreign: weigh((m) => m.cpu.foreign) ?? NaN,
+    },
+  };
+}
+
+const rate = (m: Measurement) => (m.pagesPerSec ?? NaN).toFixed(1);
+
 /** A pool of signed pages made just before a run, then made on the fly if the run outlasts it. */
 function pagePool(scenario: IngestScenario, secret: string, size: number) {
   const signedAt = Date.now();
@@ -263,8 +298,8 @@ export async function runIngest(
       next,
     });
 
-  const floorB = fromFloorB(
-    await measureFloorB<ApplyFigures>({
+  const floorB = () =>
+    measureFloorB<ApplyFigures>({
       mode: 'apply',
       backend: context.backend,
       dataDir: freshDir(context, `${scenario.name}-floor-b`),
@@ -272,8 +307,7 @@ export async function runIngest(
       concurrency: connections,
       durationSeconds: scenario.durationSeconds,
       count: scenario.amount,
-    }),
-  );
+    }).then(fromFloorB);
 
   const floorAPages = Array.from({ length: FLOOR_A_DISTINCT_PAGES }, (_, i) =>
     signedPage(workload, i, context.secret),
@@ -287,24 +321,30 @@ export async function runIngest(
   );
   loadProblems('floor A', a.result, problems);
 
+  const floorBBefore = await floorB();
   // Enough pages for the server to run as fast as floor B with a margin; more are made on the fly.
   const poolSize =
-    scenario.amount ?? Math.ceil((floorB.pagesPerSec ?? 0) * scenario.durationSeconds * 1.25) + 100;
+    scenario.amount ??
+    Math.ceil((floorBBefore.pagesPerSec ?? 0) * scenario.durationSeconds * 1.25) + 100;
   const pool = pagePool(scenario, context.secret, poolSize);
   const dataDir = freshDir(context, `${scenario.name}-server`);
   const s = await measureServer(context, dataDir, (server) =>
     load(server.url, postPage(pool.next)),
   );
+  const floorBAfter = await floorB();
   loadProblems('server', s.result, problems);
   await checkApplied(context, dataDir, s.result.ok, problems);
-  const notes = [`oldest signature used was ${Math.round(pool.oldestSignatureMs() / 1000)} s old`];
+  const notes = [
+    `floor B ran right before and right after the server: ${rate(floorBBefore)} and ${rate(floorBAfter)} pages/s`,
+    `oldest signature used was ${Math.round(pool.oldestSignatureMs() / 1000)} s old`,
+  ];
   if (pool.madeDuringRun() > 0) {
     notes.push(`${pool.madeDuringRun()} pages were built and signed during the run (pool ran out)`);
   }
   return {
     server: fromLoad(s, workload.usersPerPage),
     floorA: fromLoad(a, workload.usersPerPage),
-    floorB,
+    floorB: bracketed(floorBBefore, floorBAfter),
     problems,
     notes,
   };
@@ -376,22 +416,23 @@ function fromTimings(measured: Measured<Timed>, users: number): Measurement {
 export async function runHuge(context: RunContext, scenario: HugeScenario): Promise<ScenarioRun> {
   const problems: string[] = [];
   const users = scenario.workload.usersPerPage;
-  const floorB = fromFloorB(
-    await measureFloorB<ApplyFigures>({
+  const floorB = () =>
+    measureFloorB<ApplyFigures>({
       mode: 'apply',
       backend: context.backend,
       dataDir: freshDir(context, 'huge-floor-b'),
       workload: scenario.workload,
       concurrency: 1,
       count: scenario.pages,
-    }),
-  );
+    }).then(fromFloorB);
   const a = await measureFloorA(context, (floor) => postEach(floor.url, scenario, context.secret));
 
+  const floorBBefore = await floorB();
   const dataDir = freshDir(context, 'huge-server');
   const s = await measureServer(context, dataDir, (server) =>
     postEach(server.url, scenario, context.secret),
   );
+  const floorBAfter = await floorB();
   if (s.result.non2xx > 0) problems.push(`server: ${s.result.non2xx} non-2xx answers`);
   for (const body of s.result.bodies) {
     const added = (JSON.parse(body) as { added?: number }).added;
@@ -401,9 +442,10 @@ export async function runHuge(context: RunContext, scenario: HugeScenario): Prom
   return {
     server: fromTimings(s, users),
     floorA: fromTimings(a, users),
-    floorB,
+    floorB: bracketed(floorBBefore, floorBAfter),
     problems,
     notes: [
+      `floor B ran right before and right after the server: slowest page ${Math.round(floorBBefore.maxMs ?? NaN)} and ${Math.round(floorBAfter.maxMs ?? NaN)} ms`,
       `each page sent on its own, one after another, signed just before: ${s.result.ms.map(Math.round).join(', ')} ms`,
     ],
   };
