@@ -294,8 +294,11 @@ export class SqliteStore implements Store {
       ),
       segments: db.prepare('SELECT * FROM segments ORDER BY tenant, segment_id'),
       segmentsOfTenant: db.prepare('SELECT * FROM segments WHERE tenant = ? ORDER BY segment_id'),
+      // CROSS JOIN fixes the join order: the user's few memberships through members_by_user,
+      // then their segments. Left to itself the planner probed the user in every segment of
+      // the tenant (100 probes with 100 segments: 0.08 ms instead of 0.03 ms per lookup).
       segmentsOfUser: db.prepare(
-        `SELECT s.segment_id, s.name, m.added_at FROM members m JOIN segments s ON s.sid = m.sid
+        `SELECT s.segment_id, s.name, m.added_at FROM members m CROSS JOIN segments s ON s.sid = m.sid
          WHERE m.user_id = ? AND s.tenant = ? ORDER BY s.segment_id`,
       ),
       syncTasks: db.prepare(
