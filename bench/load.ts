@@ -1,4 +1,5 @@
-// The load generator: autocannon on this machine, each request built by the caller (unique pages).
+// The load generators on this machine: autocannon (closed loop, unique pages) and a paced one for latency.
+import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
@@ -88,5 +89,79 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       lastAnswerAt = performance.now();
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
     });
+  });
+}
+
+export type PacedOptions = {
+  url: string;
+  /** Requests per second, sent on schedule whether or not earlier ones were answered. */
+  rate: number;
+  seconds: number;
+  next: () => { path: string; headers: Record<string, string> };
+};
+
+/** How often the paced generator sends the requests that fell due. */
+const PACE_TICK_MS = 2;
+
+/**
+ * Open-loop load for latency: GETs go out at a fixed rate whether or not earlier ones were
+ * answered (a pool of keep-alive sockets large enough never to hold one back), so a stalled
+ * server is charged for every request it delays (no coordinated omission). autocannon's own rate
+ * limit releases each second's requests in a burst, which measures queueing instead.
+ */
+export function runPaced(options: PacedOptions): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const latencies: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  const total = Math.round(options.rate * options.seconds);
+  let sent = 0;
+  let settled = 0;
+  let errors = 0;
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const finish = () => {
+      agent.destroy();
+      latencies.sort((a, b) => a - b);
+      const ok = latencies.length;
+      resolve({
+        seconds: (performance.now() - started) / 1000,
+        ok,
+        non2xx: settled - ok - errors,
+        errors,
+        timeouts: 0,
+        statusCodes,
+        p50Ms: percentile(latencies, 50),
+        p99Ms: percentile(latencies, 99),
+        maxMs: latencies[ok - 1] ?? NaN,
+      });
+    };
+    const settle = () => {
+      if (++settled === total) finish();
+    };
+    const send = () => {
+      const { path, headers } = options.next();
+      const sentAt = performance.now();
+      http
+        .get(`${options.url}${path}`, { agent, headers }, (response) => {
+          response.resume();
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            statusCodes[status] = (statusCodes[status] ?? 0) + 1;
+            if (status >= 200 && status < 300) latencies.push(performance.now() - sentAt);
+            settle();
+          });
+        })
+        .on('error', () => {
+          errors++;
+          settle();
+        });
+    };
+    const tick = () => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor(((now - started) / 1000) * options.rate) + 1);
+      for (; sent < due; sent++) send();
+      if (sent < total) setTimeout(tick, PACE_TICK_MS);
+    };
+    tick();
   });
 }

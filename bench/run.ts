@@ -6,10 +6,11 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backendEnv, openBenchStore, type Backend } from './backends';
 import type { ApplyFigures, FloorStoreInput, LookupFigures } from './floorStore';
-import { runLoad, type LoadResult, type NextRequest } from './load';
+import { runLoad, runPaced, type LoadResult, type NextRequest } from './load';
 import { cpuMeter, type CpuShares } from './machine';
 import { procStatus, runJsonChild, startListening, type Listening } from './processes';
 import type { HugeScenario, IngestScenario, LookupScenario } from './scenarios';
+import { connectionKey } from '../src/admin/urlKeys';
 import { BENCH_ID_TOKEN, lookupUserId, signedPage, type SignedPage } from './workload';
 
 const SERVER_ENTRY = path.join(__dirname, '..', 'src', 'server.js');
@@ -51,6 +52,9 @@ export type Measurement = {
 
 export type ScenarioRun = {
   server: Measurement;
+  /** Lookups: the server and floor A with every connection kept busy (`server` and `floorA` are paced). */
+  serverSaturated?: Measurement;
+  floorASaturated?: Measurement;
   floorA: Measurement;
   floorB: Measurement;
   /** Anything that means the harness or the server misbehaved (not a missed target). */
@@ -265,21 +269,32 @@ function loadProblems(who: string, load: LoadResult, problems: string[]): void {
 
 export type IdleFigures = { startRssMb: number; idleRssMb: number; idleSeconds: number };
 
+/** The RSS drop that shows V8's memory reducer has run. */
+const REDUCED_MB = 5;
+
 /**
- * RSS of a server that receives nothing: right after start-up, and after `idleSeconds` without a
- * request, by when V8's memory reducer has given back what start-up used transiently (module
- * loading, compiling the webhook validator).
+ * RSS of a server that receives nothing: right after start-up, and once it has sat idle long
+ * enough for V8's memory reducer to give back what start-up used transiently (module loading,
+ * compiling the validators), which took 10 to 30 s here; at most `maxIdleSeconds`.
  */
-export async function measureIdle(context: RunContext, idleSeconds: number): Promise<IdleFigures> {
+export async function measureIdle(
+  context: RunContext,
+  maxIdleSeconds: number,
+): Promise<IdleFigures> {
   const { result, startRssMb } = await measureServer(
     context,
     freshDir(context, 'idle'),
     async (server) => {
-      await sleep(idleSeconds * 1000);
-      return rssMb(server.pid, 'rssKb');
+      const start = rssMb(server.pid, 'rssKb');
+      let seconds = 0;
+      while (seconds < maxIdleSeconds && rssMb(server.pid, 'rssKb') > start - REDUCED_MB) {
+        await sleep(1000);
+        seconds++;
+      }
+      return { rss: rssMb(server.pid, 'rssKb'), seconds };
     },
   );
-  return { startRssMb, idleRssMb: result, idleSeconds };
+  return { startRssMb, idleRssMb: result.rss, idleSeconds: result.seconds };
 }
 
 export async function runIngest(
@@ -453,15 +468,20 @@ export async function runHuge(context: RunContext, scenario: HugeScenario): Prom
 
 /** The lookup a partner makes on its hot path: the admin API's user → segments route. */
 const lookupPath = (idToken: string, userId: string) =>
-  `/api/connections/${encodeURIComponent(idToken)}/users/${encodeURIComponent(userId)}/segments`;
+  `/api/connections/${encodeURIComponent(connectionKey(idToken))}/users/${encodeURIComponent(userId)}/segments`;
 
-/** GETs one path; used to see whether the build serves the lookup route at all. */
-function getStatus(url: string, headers: Record<string, string>): Promise<number> {
+/** GETs one path, to check what the lookup route answers before loading it. */
+function getOnce(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     http
       .get(url, { headers }, (response) => {
-        response.resume();
-        response.on('end', () => resolve(response.statusCode ?? 0));
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
       })
       .on('error', reject);
   });
@@ -470,7 +490,7 @@ function getStatus(url: string, headers: Record<string, string>): Promise<number
 export async function runLookup(
   context: RunContext,
   scenario: LookupScenario,
-): Promise<ScenarioRun & { skipped?: string }> {
+): Promise<ScenarioRun> {
   const problems: string[] = [];
   const { population } = scenario;
   const memberships = population.segments * population.membersPerSegment;
@@ -513,35 +533,64 @@ export async function runLookup(
     return lookupUserId(Math.floor((seed / 2 ** 31) * population.users));
   };
   const headers = { authorization: `Bearer ${context.adminToken}` };
-  const get = (url: string) =>
-    runLoad({
-      url,
+  const next = () => ({ path: lookupPath(BENCH_ID_TOKEN, randomUser()), headers });
+
+  /**
+   * Latency at the scenario's rate, paced, after a warm-up at that rate (a process in service
+   * has compiled its hot paths and filled its caches; a fresh one's first second says nothing
+   * else), then throughput with every connection busy. Both for floor A and the server.
+   */
+  const paceThenSaturate = async (target: Listening, who: string) => {
+    const pace = (seconds: number) =>
+      runPaced({ url: target.url, rate: scenario.rate, seconds, next });
+    loadProblems(`${who} (warm-up)`, await pace(scenario.warmUpSeconds), problems);
+    const pacedMeter = cpuMeter([target.pid]);
+    const paced = await pace(scenario.pacedSeconds);
+    const pacedCpu = pacedMeter.stop();
+    const saturatedMeter = cpuMeter([target.pid]);
+    const saturated = await runLoad({
+      url: target.url,
       method: 'GET',
       connections: scenario.connections,
       durationSeconds: scenario.durationSeconds,
       amount: scenario.amount,
-      next: () => ({ path: lookupPath(BENCH_ID_TOKEN, randomUser()), headers }),
+      next,
     });
-
-  const a = await measureFloorA(context, (floor) => get(floor.url));
-  loadProblems('floor A', a.result, problems);
-
-  const s = await measureServer(context, dataDir, async (server) => {
-    const probe = await getStatus(server.url + lookupPath(BENCH_ID_TOKEN, randomUser()), headers);
-    return probe === 404 ? undefined : get(server.url);
+    loadProblems(`${who} (paced)`, paced, problems);
+    loadProblems(`${who} (saturated)`, saturated, problems);
+    return { paced, pacedCpu, saturated, saturatedCpu: saturatedMeter.stop() };
+  };
+  const split = (measured: Measured<Awaited<ReturnType<typeof paceThenSaturate>>>) => ({
+    paced: fromLoad(
+      { ...measured, result: measured.result.paced, cpu: measured.result.pacedCpu },
+      0,
+    ),
+    saturated: fromLoad(
+      { ...measured, result: measured.result.saturated, cpu: measured.result.saturatedCpu },
+      0,
+    ),
   });
-  const skipped = s.result
-    ? undefined
-    : 'this build has no user → segments route (the admin API) to measure';
-  if (s.result) loadProblems('server', s.result, problems);
+
+  const a = split(await measureFloorA(context, (floor) => paceThenSaturate(floor, 'floor A')));
+  const s = split(
+    await measureServer(context, dataDir, async (server) => {
+      const probe = await getOnce(server.url + next().path, headers);
+      const found = (JSON.parse(probe.body) as { segments?: unknown[] }).segments?.length;
+      if (found !== memberships / population.users) {
+        problems.push(
+          `a lookup found ${found} segments (${probe.status} ${probe.body.slice(0, 200)})`,
+        );
+      }
+      return paceThenSaturate(server, 'server');
+    }),
+  );
   return {
-    server: s.result
-      ? fromLoad({ ...s, result: s.result }, 0)
-      : { completed: 0, non2xx: 0, errors: 0, seconds: 0, startRssMb: s.startRssMb, cpu: s.cpu },
-    floorA: fromLoad(a, 0),
+    server: s.paced,
+    serverSaturated: s.saturated,
+    floorA: a.paced,
+    floorASaturated: a.saturated,
     floorB,
     problems,
     notes,
-    skipped,
   };
 }

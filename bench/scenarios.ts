@@ -15,6 +15,12 @@ export type HugeScenario = { name: 'huge'; workload: Workload; pages: number };
 export type LookupScenario = {
   name: 'lookup';
   population: LookupPopulation;
+  /** The latency target is judged at this many lookups per second, paced (open loop)… */
+  rate: number;
+  pacedSeconds: number;
+  /** Paced lookups sent and not measured first. */
+  warmUpSeconds: number;
+  /** …and throughput with this many connections kept busy (closed loop). */
   connections: number;
   durationSeconds: number;
   amount?: number;
@@ -70,6 +76,9 @@ export const FULL: Scenarios = {
   lookup: {
     name: 'lookup',
     population: { segments: 100, membersPerSegment: 10_000, users: 200_000, pageSize: 2000 },
+    rate: 1000,
+    pacedSeconds: 10,
+    warmUpSeconds: 2,
     connections: 10,
     durationSeconds: 10,
     floorQueries: 20_000,
@@ -84,6 +93,9 @@ export const QUICK: Scenarios = {
   lookup: {
     ...FULL.lookup,
     population: { segments: 10, membersPerSegment: 1000, users: 2000, pageSize: 500 },
+    rate: 200,
+    pacedSeconds: 1,
+    warmUpSeconds: 0.5,
     durationSeconds: 0,
     amount: 200,
     floorQueries: 200,
