@@ -101,6 +101,7 @@ async function main(): Promise<number> {
     adminToken: randomBytes(32).toString('base64url'),
     backend,
     serverNodeArgs: argv.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    settleMs: quick ? 200 : 1500,
   });
   try {
     for (const { label, backend, skipped } of backends) {

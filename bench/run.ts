@@ -18,8 +18,6 @@ const FLOOR_HTTP_ENTRY = path.join(__dirname, 'floorHttp.js');
 const FLOOR_STORE_ENTRY = path.join(__dirname, 'floorStore.js');
 /** Pages sent to floor A are cycled from this many: it stores nothing, so repeats cost the same. */
 const FLOOR_A_DISTINCT_PAGES = 2000;
-/** How long a server sits after start-up before its RSS at start is read. */
-const SETTLE_MS = 1500;
 
 export type RunContext = {
   workDir: string;
@@ -29,6 +27,8 @@ export type RunContext = {
   backend: Backend;
   /** Node flags for the server process (e.g. --cpu-prof while profiling). */
   serverNodeArgs: string[];
+  /** How long a server sits after start-up before its RSS at start is read. */
+  settleMs: number;
 };
 
 /** What one process under load achieved; unset fields do not apply to that scenario. */
@@ -45,7 +45,7 @@ export type Measurement = {
   errors: number;
   seconds: number;
   peakRssMb?: number;
-  /** VmRSS 1.5 s after start-up, before any request. */
+  /** VmRSS once start-up has settled (1.5 s), before any request. */
   startRssMb?: number;
   cpu: CpuShares;
 };
@@ -84,7 +84,7 @@ async function startServer(context: RunContext, dataDir: string): Promise<Listen
     path.join(dataDir, 'server.log'),
     context.serverNodeArgs,
   );
-  await sleep(SETTLE_MS);
+  await sleep(context.settleMs);
   return server;
 }
 
