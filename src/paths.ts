@@ -14,3 +14,11 @@ function findProjectRoot(start: string): string {
 
 export const projectRoot = findProjectRoot(__dirname);
 export const webhookSpecPath = path.join(projectRoot, 'webhook_spec.yaml');
+/** The PostgreSQL store's versioned migrations (SQL files, read at run time from source or dist). */
+export const postgresMigrationsDir = path.join(
+  projectRoot,
+  'src',
+  'store',
+  'migrations',
+  'postgres',
+);

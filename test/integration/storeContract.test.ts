@@ -1,16 +1,32 @@
 // The Store contract, one suite for every backend: atomic, idempotent delivery and the admin queries.
 import path from 'node:path';
+import { PostgresStore } from '../../src/store/postgres';
 import { SqliteStore } from '../../src/store/sqlite';
 import type { AcceptedDelivery, Store, SyncPage } from '../../src/store/types';
+import { createDatabase, sharedPostgres } from '../support/postgres';
 import { tempDir } from '../support/testApp';
 
-type Backend = { name: string; open: () => Promise<Store> };
+type Backend = {
+  name: string;
+  /** Why this backend cannot run here (the suite is skipped with a visible message). */
+  skip?: string;
+  /** A new, empty database; `open` may be called on it more than once (several instances). */
+  create: () => Promise<string>;
+  open: (location: string) => Promise<Store>;
+};
 
+const postgres = sharedPostgres();
 const backends: Backend[] = [
   {
     name: 'sqlite',
-    open: async () =>
-      new SqliteStore({ file: path.join(tempDir('hpa-contract-'), 'store.sqlite') }),
+    create: async () => path.join(tempDir('hpa-contract-'), 'store.sqlite'),
+    open: async (file) => new SqliteStore({ file }),
+  },
+  {
+    name: 'postgres',
+    skip: 'skip' in postgres ? postgres.skip : undefined,
+    create: () => createDatabase('url' in postgres ? postgres.url : '', 'contract'),
+    open: async (url) => (await PostgresStore.open({ url, migrations: 'apply' })).store,
   },
 ];
 
@@ -62,13 +78,27 @@ async function members(store: Store, tenant = 'env-1', segmentId = 10) {
   }
 }
 
-describe.each(backends)('Store contract: $name', ({ open }) => {
+for (const { name, skip, create, open } of backends) {
+  if (skip) console.warn(`SKIPPED "Store contract: ${name}": ${skip}`);
+  (skip ? describe.skip : describe)(`Store contract: ${name}`, () => contract(create, open));
+}
+
+function contract(create: Backend['create'], open: Backend['open']) {
+  let location: string;
   let store: Store;
+  const others: Store[] = [];
+  /** Another store on the same database, as a second app instance would have. */
+  const another = async () => {
+    const other = await open(location);
+    others.push(other);
+    return other;
+  };
   beforeEach(async () => {
-    store = await open();
+    location = await create();
+    store = await open(location);
   });
   afterEach(async () => {
-    await store.close();
+    await Promise.all([store, ...others.splice(0)].map((s) => s.close()));
   });
 
   it('applies a sync page and reports effective changes', async () => {
@@ -240,4 +270,4 @@ describe.each(backends)('Store contract: $name', ({ open }) => {
     expect(await store.consumeOAuthState('h2', now + 2)).toBe(false);
     expect(await store.consumeOAuthState('unknown', now)).toBe(false);
   });
-});
+}
