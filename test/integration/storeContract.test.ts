@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { PostgresStore } from '../../src/store/postgres';
 import { SqliteStore } from '../../src/store/sqlite';
-import type { AcceptedDelivery, Store, SyncPage } from '../../src/store/types';
+import { StoreUnavailableError } from '../../src/store/errors';
+import type { AcceptedDelivery, ChangeRecord, Store, SyncPage } from '../../src/store/types';
 import { createDatabase, sharedPostgres } from '../support/postgres';
 import { tempDir } from '../support/testApp';
 
@@ -219,13 +220,120 @@ function contract(create: Backend['create'], open: Backend['open']) {
     expect(rejected).toHaveLength(2);
     expect(await store.listDeliveries({ limit: 10, before: rejected[1].id })).toHaveLength(1);
     expect(await store.listDeliveries({ limit: 10, since: Date.now() + 1000 })).toEqual([]);
-    expect(await store.deliveryStats(since)).toEqual(
-      expect.arrayContaining([
-        { status: 'applied', reason: null, count: 1 },
-        { status: 'rejected', reason: 'invalid_signature', count: 2 },
-        { status: 'duplicate', reason: 'duplicate_page', count: 1 },
-      ]),
+    expect(await store.deliveryStats(since)).toEqual([
+      { status: 'applied', reason: null, count: 1 },
+      { status: 'duplicate', reason: 'duplicate_page', count: 1 },
+      { status: 'rejected', reason: 'invalid_signature', count: 2 },
+    ]);
+  });
+
+  it('orders members by byte order, whatever the database collation', async () => {
+    await store.applyDelivery(sync({ add: ['b', 'B', 'a', '_z', 'é', 'e', 'ab'] }));
+    expect(await members(store)).toEqual(['B', '_z', 'a', 'ab', 'b', 'e', 'é']);
+    expect((await store.listMembers('env-1', 10, { limit: 10, prefix: 'a' })).items).toEqual([
+      'a',
+      'ab',
+    ]);
+  });
+
+  it('finds nothing, and does not fail, for lookups containing a NUL character', async () => {
+    await store.applyDelivery(sync({ add: ['a', 'ab', 'b'] }));
+    expect((await store.listMembers('env-1', 10, { limit: 10, after: 'a\0' })).items).toEqual([
+      'ab',
+      'b',
+    ]);
+    expect((await store.listMembers('env-1', 10, { limit: 10, prefix: 'a\0' })).items).toEqual([]);
+    expect(await store.segmentsOfUser('env-1', 'a\0')).toEqual([]);
+    expect(await store.getConnection('env\0')).toBeUndefined();
+    expect(await store.listDeliveries({ limit: 10, tenant: 'env\0' })).toEqual([]);
+    expect(await store.consumeOAuthState('h\0', Date.now())).toBe(false);
+  });
+
+  it('applies a large page in one statement per list', async () => {
+    const users = Array.from({ length: 50_000 }, (_, i) => `user-${i}@example.com`);
+    expect(await store.applyDelivery(sync({ add: users }))).toMatchObject({
+      status: 'applied',
+      added: 50_000,
+      memberCount: 50_000,
+    });
+    const outcome = await store.applyDelivery(
+      sync({ taskId: 'task-2', add: ['new'], remove: users.slice(0, 25_000) }),
     );
+    expect(outcome).toMatchObject({ added: 1, removed: 25_000, memberCount: 25_001 });
+    expect((await store.getSegment('env-1', 10))?.memberCount).toBe(25_001);
+  });
+
+  it('applies a page once when two instances race on it: one applied, one duplicate', async () => {
+    const second = await another();
+    for (let page = 1; page <= 20; page++) {
+      const users = [`u${page}-a`, `u${page}-b`];
+      const outcomes = await Promise.all([
+        store.applyDelivery(sync({ taskId: 'race', pageNumber: page, totalPages: 20, add: users })),
+        second.applyDelivery(
+          sync({ taskId: 'race', pageNumber: page, totalPages: 20, add: users }),
+        ),
+      ]);
+      expect(outcomes.map((o) => o.status).sort()).toEqual(['applied', 'duplicate']);
+      expect(outcomes.find((o) => o.status === 'duplicate')).toMatchObject({
+        duplicateOf: 'page',
+        added: 0,
+      });
+    }
+    // An exact replay racing itself (same signature) applies once too.
+    const replay = sync({ taskId: 'replay', add: ['r'] }, 'one-signature');
+    const outcomes = await Promise.all([store.applyDelivery(replay), second.applyDelivery(replay)]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['applied', 'duplicate']);
+
+    expect(await members(second)).toHaveLength(41);
+    expect(await store.getSegment('env-1', 10)).toMatchObject({ memberCount: 41 });
+    expect(await second.getSyncTask('env-1', 10, 'race')).toMatchObject({
+      pagesReceived: 20,
+      complete: true,
+    });
+    const feed = await store.listChanges({ after: 0, limit: 100 });
+    expect(feed).toHaveLength(21);
+    expect(new Set(feed.map((c) => `${c.taskId}/${c.pageNumber}`)).size).toBe(21);
+  });
+
+  it('never shows a change-feed reader a gap that fills later, with instances writing at once', async () => {
+    const writers = [store, await another(), await another()];
+    const reader = await another();
+    let writing = true;
+    const seen: ChangeRecord[] = [];
+    const tail = (async () => {
+      // A consumer that trusts the feed: it only ever asks for what comes after its cursor.
+      for (let cursor = 0; ;) {
+        const batch = await reader.listChanges({ after: cursor, limit: 50 });
+        seen.push(...batch);
+        if (batch.length > 0) cursor = batch[batch.length - 1].seq;
+        else if (!writing) return;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const deliveries = Array.from({ length: 150 }, (_, i) =>
+      sync({
+        segmentId: i % 5,
+        taskId: `t${i % 3}`,
+        pageNumber: i,
+        totalPages: 150,
+        add: [`u${i}`],
+      }),
+    );
+    await Promise.all(deliveries.map((d, i) => writers[i % writers.length].applyDelivery(d)));
+    writing = false;
+    await tail;
+    const feed = await reader.listChanges({ after: 0, limit: 1000 });
+    expect(feed).toHaveLength(150);
+    expect(seen.map((c) => c.seq)).toEqual(feed.map((c) => c.seq));
+    for (let i = 1; i < feed.length; i++) expect(feed[i].seq).toBeGreaterThan(feed[i - 1].seq);
+  });
+
+  it('reports a closed store as unavailable, not as a bug', async () => {
+    await store.close();
+    await expect(store.applyDelivery(sync({ add: ['a'] }))).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+    await expect(store.getSegment('env-1', 10)).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('keeps connections, deletes the token on disconnect, and links deliveries', async () => {
