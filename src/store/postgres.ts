@@ -1,5 +1,6 @@
 // The scale-out Store: PostgreSQL via a pg pool, the SQLite store's semantics, safe for many app instances at once.
 import pg, { type PoolClient, type QueryResultRow } from 'pg';
+import { StoreUnavailableError } from './errors';
 import { asPostgresStoreError, isConnectionFailure } from './postgresErrors';
 import {
   applyMigrations,
@@ -445,34 +446,42 @@ export class PostgresStore implements Store {
     if (!this.pool.ended) await this.pool.end();
   }
 
-  /** One statement on any pooled connection (autocommit). */
-  private async run<T>(work: (query: Query) => Promise<T>): Promise<T> {
-    try {
-      return await work((text, values) => this.pool.query(text, values));
-    } catch (error) {
-      throw asPostgresStoreError(error);
-    }
+  /** Statements on a pooled connection, each committed on its own. */
+  private run<T>(work: (query: Query) => Promise<T>): Promise<T> {
+    return this.withClient(work, false);
   }
 
   /** One transaction on one connection: committed before it resolves, rolled back on any error. */
-  private async transaction<T>(work: (query: Query) => Promise<T>): Promise<T> {
+  private transaction<T>(work: (query: Query) => Promise<T>): Promise<T> {
+    return this.withClient(work, true);
+  }
+
+  private async withClient<T>(work: (query: Query) => Promise<T>, atomic: boolean): Promise<T> {
     let client: PoolClient;
     try {
       client = await this.pool.connect();
     } catch (error) {
-      throw asPostgresStoreError(error);
+      // Whatever stops us getting a connection (refused, timed out, the database not accepting
+      // connections, a login refused mid-rotation) is the store being unavailable.
+      throw new StoreUnavailableError('PostgreSQL is unavailable (no connection)', {
+        cause: error,
+      });
     }
     let failure: unknown;
     try {
+      const query: Query = (text, values) => client.query(text, values);
+      if (!atomic) return await work(query);
       await client.query('BEGIN');
-      const result = await work((text, values) => client.query(text, values));
+      const result = await work(query);
       await client.query('COMMIT');
       return result;
     } catch (error) {
       failure = error;
       // A healthy connection is rolled back and reused; a broken or timed-out one is discarded
       // (closing it makes the server abort the transaction) instead of waiting on it again.
-      if (!isConnectionFailure(error)) await client.query('ROLLBACK').catch(() => undefined);
+      if (atomic && !isConnectionFailure(error)) {
+        await client.query('ROLLBACK').catch(() => undefined);
+      }
       throw asPostgresStoreError(error);
     } finally {
       client.release(isConnectionFailure(failure) ? (failure as Error) : undefined);

@@ -6,17 +6,19 @@ import { createApp } from '../../src/app';
 import { loadConfig, type Config, type Environment } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createSandboxEmulator } from '../../src/sandbox';
-import { SqliteStore } from '../../src/store/sqlite';
+import { openStore } from '../../src/store';
+import type { Store } from '../../src/store/types';
 import { tempDir, TEST_SECRET } from './testApp';
 
 export type LiveApp = {
   url: string;
   config: Config;
-  store: SqliteStore;
+  store: Store;
   logs: string[];
   close: () => Promise<void>;
 };
 
+/** The app on a real port; DATABASE_URL in `env` puts it on PostgreSQL instead of SQLite. */
 export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
   const dataDir = tempDir('hpa-live-');
   const server = http.createServer();
@@ -42,9 +44,10 @@ export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
       callback();
     },
   });
-  const store = new SqliteStore({ file: config.sqlite.file });
+  const logger = createLogger('debug', sink);
+  const store = await openStore(config, logger);
   const sandbox = createSandboxEmulator(config);
-  server.on('request', createApp({ config, store, logger: createLogger('debug', sink), sandbox }));
+  server.on('request', createApp({ config, store, logger, sandbox }));
   return {
     url: `http://127.0.0.1:${port}`,
     config,
