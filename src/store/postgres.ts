@@ -467,6 +467,11 @@ export class PostgresStore implements Store {
         cause: error,
       });
     }
+    // A checked-out connection that dies between two statements emits 'error', which would
+    // crash the process unheard; the next statement then fails and is handled below.
+    let lost: Error | undefined;
+    const onLost = (error: Error) => (lost = error);
+    client.on('error', onLost);
     let failure: unknown;
     try {
       const query: Query = (text, values) => client.query(text, values);
@@ -484,7 +489,8 @@ export class PostgresStore implements Store {
       }
       throw asPostgresStoreError(error);
     } finally {
-      client.release(isConnectionFailure(failure) ? (failure as Error) : undefined);
+      client.off('error', onLost);
+      client.release(lost ?? (isConnectionFailure(failure) ? (failure as Error) : undefined));
     }
   }
 

@@ -21,6 +21,12 @@ export type Cluster = {
   stop: () => void;
   /** Stops (if running) and deletes the cluster's files. */
   destroy: () => void;
+  /**
+   * SIGSTOPs the server and its backends (a hung database: connections open but nothing
+   * answers), or SIGCONTs them again.
+   */
+  freeze: () => void;
+  thaw: () => void;
 };
 
 /** The bin directory of the newest PostgreSQL with initdb and pg_ctl, or undefined. */
@@ -108,6 +114,7 @@ export async function startCluster(bin: string): Promise<Cluster> {
     '-c max_connections=200',
   ].join(' ');
   let running = false;
+  let frozen: number[] = [];
   const cluster: Cluster = {
     port,
     dir,
@@ -134,14 +141,41 @@ export async function startCluster(bin: string): Promise<Cluster> {
     },
     destroy: () => {
       try {
+        cluster.thaw();
         cluster.stop();
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     },
+    freeze: () => {
+      frozen = serverProcesses(data);
+      for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    },
+    thaw: () => {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+      frozen = [];
+    },
   };
   cluster.start();
   return cluster;
+}
+
+/** The postmaster of a data directory and its children (backends and helpers). */
+function serverProcesses(data: string): number[] {
+  const postmaster = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const children = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so split after ")".
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  return [postmaster, ...children];
 }
 
 /** Creates a fresh, empty database on a cluster and returns its URL. */
