@@ -2,6 +2,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { createApp } from './app';
 import { loadConfig, readEnvironment, type Config, type Environment } from './config';
 import { createLogger } from './logger';
@@ -92,7 +93,7 @@ function startingHandler(retryAfterSeconds: number) {
   };
 }
 
-async function openStoreOrExit(config: Config, logger: ReturnType<typeof createLogger>) {
+async function openStoreOrExit(config: Config, logger: Logger): Promise<Store> {
   try {
     return await openStore(config, logger);
   } catch (error) {
@@ -110,7 +111,7 @@ async function serve(server: http.Server, config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const starting = startingHandler(config.retryAfterSeconds);
   server.on('request', starting);
-  const store: Store = await openStoreOrExit(config, logger);
+  const store = await openStoreOrExit(config, logger);
   server.off('request', starting);
   const sandbox = createSandboxEmulator(config);
   server.on('request', createApp({ config, store, logger, sandbox }));

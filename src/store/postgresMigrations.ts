@@ -28,7 +28,7 @@ const FILE_NAME = /^(\d+)_([a-z0-9_]+)\.sql$/;
  * at once queues on it, and the first one through applies what is pending for all of them.
  * Two int4 halves ("hpa" and 1) keep it apart from other applications' lock numbers.
  */
-const MIGRATION_LOCK = [0x687061, 1] as const;
+export const MIGRATION_LOCK = [0x687061, 1] as const;
 
 const CREATE_HISTORY = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version integer PRIMARY KEY,

@@ -3,8 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
 import { PostgresStore, runMigrations } from '../../src/store/postgres';
-import { loadMigrations } from '../../src/store/postgresMigrations';
-import { createDatabase, describePostgres } from '../support/postgres';
+import { loadMigrations, MIGRATION_LOCK } from '../../src/store/postgresMigrations';
+import { createDatabase, describePostgres, freePort } from '../support/postgres';
 import { repoRoot, serverEntry, startServer, type ServerProcess } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
 
@@ -138,6 +138,39 @@ describePostgres('PostgreSQL migrations', (baseUrl) => {
     expect(running.stdout() + running.stderr()).not.toContain(PASSWORD);
     const health = await fetch(`${running.url}/healthcheck`);
     expect(health.status).toBe(200);
+  });
+
+  it('a starting instance answers 503 store_unavailable while another holds the migration lock', async () => {
+    const url = await createDatabase(baseUrl);
+    const migrating = new pg.Client({ connectionString: url });
+    await migrating.connect();
+    await migrating.query('BEGIN');
+    await migrating.query('SELECT pg_advisory_xact_lock($1, $2)', [...MIGRATION_LOCK]);
+    const port = await freePort();
+    const starting = startServer({
+      DATABASE_URL: url,
+      PORT: String(port),
+      DATA_DIR: tempDir(),
+      WEBHOOK_SECRET: 's',
+      RETRY_AFTER_SECONDS: '3',
+    });
+    let answer: Response | undefined;
+    while (!answer) {
+      answer = await fetch(`http://127.0.0.1:${port}/healthcheck`).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return undefined;
+      });
+    }
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('3');
+    expect(await answer.json()).toEqual({
+      error: 'store_unavailable',
+      message: expect.any(String),
+    });
+    await migrating.query('COMMIT');
+    await migrating.end();
+    running = await starting;
+    expect((await fetch(`${running.url}/healthcheck`)).status).toBe(200);
   });
 
   it('the server refuses to start on an unmigrated database with DATABASE_MIGRATE_ON_START=false, or an unreachable one', async () => {
