@@ -9,7 +9,7 @@ import {
   type VerifiedSignature,
 } from '../middleware/validateHeapHeader';
 import type { Config } from '../src/config';
-import { parseWebhookBody } from '../src/payload';
+import { parseWebhookBody, specValidator } from '../src/payload';
 import { applyDelivery, tenantLabel, tenantOf } from '../src/segments';
 import type { RequestMeta, Store } from '../src/store/types';
 
@@ -20,6 +20,8 @@ export type WebhookDeps = { config: Config; store: Store; logger: Logger };
 
 export function webhookRouter({ config, store, logger }: WebhookDeps): Router {
   const router = Router();
+  // Compile the spec's validator now, not on the first delivery (which would wait for it).
+  specValidator('WebhookRequest');
 
   const requestMeta = (req: Request): RequestMeta => ({
     receivedAt: Date.now(),
