@@ -25,6 +25,8 @@ export default async function setup(): Promise<void> {
   globalThis.hpaPostgresCluster = cluster;
   // Workers inherit this environment: the URL without a database name, suites add theirs.
   process.env[SHARED_URL_ENV] = cluster.url('');
-  // Also when jest dies or is interrupted and the teardown does not run.
-  process.once('exit', () => globalThis.hpaPostgresCluster?.destroy());
+  // Ctrl-C would end jest without its teardown or exit hooks; exiting normally runs the hook
+  // startCluster registered, which stops the cluster.
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
 }

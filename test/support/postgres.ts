@@ -156,6 +156,8 @@ export async function startCluster(bin: string): Promise<Cluster> {
       frozen = [];
     },
   };
+  // Never leave a server behind, even when the process that started it ends abruptly.
+  process.once('exit', () => cluster.destroy());
   cluster.start();
   return cluster;
 }
