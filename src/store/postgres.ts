@@ -166,6 +166,7 @@ export class PostgresStore implements Store {
 
   getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined> {
     return this.run(async (query) => {
+      if (hasNul(tenant)) return undefined;
       const { rows } = await query('SELECT * FROM segments WHERE tenant = $1 AND segment_id = $2', [
         tenant,
         segmentId,
@@ -176,6 +177,7 @@ export class PostgresStore implements Store {
 
   listSegments(options: { tenant?: string }): Promise<SegmentRecord[]> {
     return this.run(async (query) => {
+      if (hasNul(options.tenant)) return [];
       const { rows } =
         options.tenant === undefined
           ? await query('SELECT * FROM segments ORDER BY tenant, segment_id')
@@ -194,7 +196,7 @@ export class PostgresStore implements Store {
     return this.run(async (query) => {
       // No stored id contains NUL (PostgreSQL text cannot), so an id with one matches nothing,
       // and "after p\0…" is exactly "after p".
-      if (options.prefix?.includes('\0')) return { items: [], nextCursor: null };
+      if (hasNul(tenant, options.prefix)) return { items: [], nextCursor: null };
       const after = (options.after ?? '').split('\0')[0];
       const values: unknown[] = [tenant, segmentId, after, options.limit];
       let range = '';

@@ -244,6 +244,13 @@ function contract(create: Backend['create'], open: Backend['open']) {
     ]);
     expect((await store.listMembers('env-1', 10, { limit: 10, prefix: 'a\0' })).items).toEqual([]);
     expect(await store.segmentsOfUser('env-1', 'a\0')).toEqual([]);
+    expect(await store.getSegment('env\0', 10)).toBeUndefined();
+    expect(await store.listSegments({ tenant: 'env\0' })).toEqual([]);
+    expect(await store.listMembers('env\0', 10, { limit: 10 })).toEqual({
+      items: [],
+      nextCursor: null,
+    });
+    expect(await store.listChanges({ after: 0, limit: 10, tenant: 'env\0' })).toEqual([]);
     expect(await store.getConnection('env\0')).toBeUndefined();
     expect(await store.listDeliveries({ limit: 10, tenant: 'env\0' })).toEqual([]);
     expect(await store.consumeOAuthState('h\0', Date.now())).toBe(false);
