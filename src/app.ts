@@ -2,13 +2,18 @@
 import cookieParser from 'cookie-parser';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
+import { adminApiRouter } from '../api/admin';
+import { adminSessionRouter } from '../api/adminSession';
 import { authorizationRouter } from '../api/authorization';
+import { dashboardRouter } from '../api/dashboard';
+import { docsRouter } from '../api/docs';
 import { healthRouter } from '../api/health';
 import { webhookRouter } from '../api/webhooks';
 import { errorHandler, notFound } from '../middleware/errors';
+import { AdminAccess } from './admin/access';
+import { AdminService } from './admin/service';
 import { SANDBOX_EMULATOR_PATH, type Config } from './config';
 import type { Emulator } from './emulator';
-import { landingPage } from './pages/landingPage';
 import { sandboxHubUrl } from './sandbox';
 import type { Store } from './store/types';
 
@@ -18,30 +23,31 @@ export type AppDeps = {
   logger: Logger;
   /** The sandbox's Heap emulator (src/sandbox), mounted when given; never in production. */
   sandbox?: Emulator;
+  /** Admin sign-in state; given by the server so its banner can print a one-click sign-in link. */
+  adminAccess?: AdminAccess;
 };
 
 export function createApp(deps: AppDeps): Express {
+  const { config, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', deps.config.trustProxy);
+  app.set('trust proxy', config.trustProxy);
   app.use(healthRouter());
   // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
   app.use(webhookRouter(deps));
-  app.use(cookieParser(deps.config.sessionSecret));
-  const hubUrl = deps.sandbox ? sandboxHubUrl(deps.config) : undefined;
-  if (deps.sandbox && !deps.config.production) {
+  app.use(cookieParser(config.sessionSecret || undefined));
+  const hubUrl = deps.sandbox ? sandboxHubUrl(config) : undefined;
+  if (deps.sandbox && !config.production) {
     app.use(SANDBOX_EMULATOR_PATH, deps.sandbox.router);
   }
   app.use(authorizationRouter({ ...deps, hubUrl }));
-  const landing = landingPage({
-    publicUrl: deps.config.publicUrl,
-    oauthEnabled: deps.config.oauth.enabled,
-    hubUrl,
-  });
-  app.get(['/', '/app'], (_req, res) => {
-    res.type('html').send(landing);
-  });
+  app.use(docsRouter());
+  const access = deps.adminAccess ?? new AdminAccess(config.admin, config.sessionSecret);
+  app.use(adminSessionRouter({ access, logger }));
+  // Everything else under /api is the admin API and needs admin credentials.
+  app.use(adminApiRouter({ access, service: new AdminService(deps.store), logger }));
+  app.use(dashboardRouter({ config, hubUrl }));
   app.use(notFound);
-  app.use(errorHandler(deps.logger, deps.config.retryAfterSeconds));
+  app.use(errorHandler(logger, config.retryAfterSeconds));
   return app;
 }

@@ -37,8 +37,9 @@ export type Config = {
   publicUrl: string;
   /** Express "trust proxy": whether X-Forwarded-* (https) from a load balancer is believed. */
   trustProxy: boolean;
-  /** Signs cookies (OAuth state, admin sessions). */
+  /** Signs cookies (OAuth state, admin sessions); empty only in production without SESSION_SECRET. */
   sessionSecret: string;
+  admin: AdminConfig;
   /** AES-256-GCM key for access tokens at rest; undefined only when OAuth is not configured. */
   tokenEncryptionKey: Buffer | undefined;
   oauth: OAuthConfig;
@@ -76,6 +77,15 @@ export type OAuthConfig =
     }
   | { enabled: false; missing: string[] };
 
+export type AdminConfig = {
+  /** The bearer token of the admin API and the dashboard's sign-in. */
+  token: string;
+  tokenSource: SecretSource;
+  /** Where the generated development token lives (only when tokenSource is 'generated'). */
+  tokenFile?: string;
+  sessionTtlMs: number;
+};
+
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
 export const DEFAULT_PORT = 3000;
@@ -84,6 +94,9 @@ export const DEFAULT_BODY_LIMIT = '16mb';
 export const WEBHOOK_SECRET_FILE = 'webhook-secret';
 export const SESSION_SECRET_FILE = 'session-secret';
 export const TOKEN_KEY_FILE = 'token-encryption-key';
+export const ADMIN_TOKEN_FILE = 'admin-token';
+/** A shorter admin token could be guessed despite the login throttle. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
 export const DEFAULT_HEAP_SERVER = 'heapanalytics.com';
 /** Where the app mounts the Heap emulator in the zero-config sandbox. */
 export const SANDBOX_EMULATOR_PATH = '/heap-emulator';
@@ -155,6 +168,13 @@ export function loadConfig(
     (production || problems.length > 0
       ? ''
       : readOrCreateSecretFile(dataFile(SESSION_SECRET_FILE)));
+
+  const admin = adminConfig(env, production, dataDir, problems);
+  if (production && !sessionSecret) {
+    warnings.push(
+      'Dashboard sign-in is disabled until SESSION_SECRET is set; the admin API accepts ADMIN_TOKEN as a bearer token',
+    );
+  }
 
   let tokenEncryptionKey: Buffer | undefined;
   const rawKey = nonEmpty(env.TOKEN_ENCRYPTION_KEY);
@@ -235,12 +255,41 @@ export function loadConfig(
       publicUrl,
       trustProxy,
       sessionSecret,
+      admin,
       tokenEncryptionKey,
       oauth,
       unknownIdToken,
       warnings,
     },
   };
+}
+
+function adminConfig(
+  env: Environment,
+  production: boolean,
+  dataDir: string,
+  problems: string[],
+): AdminConfig {
+  const sessionHours = integer(env, 'ADMIN_SESSION_HOURS', 12, 1, 720, problems);
+  const base = { sessionTtlMs: sessionHours * 3_600_000 };
+  const token = nonEmpty(env.ADMIN_TOKEN)?.trim();
+  if (token) {
+    if (token.length < MIN_ADMIN_TOKEN_LENGTH) {
+      problems.push(
+        `ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (for example: openssl rand -base64 32)`,
+      );
+    }
+    return { ...base, token, tokenSource: 'env' };
+  }
+  if (production) {
+    problems.push(
+      'ADMIN_TOKEN is required when NODE_ENV=production (it protects the admin API and the dashboard; for example: openssl rand -base64 32)',
+    );
+    return { ...base, token: '', tokenSource: 'env' };
+  }
+  if (problems.length > 0) return { ...base, token: '', tokenSource: 'generated' };
+  const tokenFile = path.join(dataDir, ADMIN_TOKEN_FILE);
+  return { ...base, token: readOrCreateSecretFile(tokenFile), tokenSource: 'generated', tokenFile };
 }
 
 /**

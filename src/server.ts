@@ -3,6 +3,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { AdminAccess } from './admin/access';
 import { createApp } from './app';
 import { loadConfig, readEnvironment, type Config, type Environment } from './config';
 import { createLogger } from './logger';
@@ -13,7 +14,21 @@ import type { Store } from './store/types';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
-function banner(config: Config): string {
+/** Where to sign in to the dashboard; in development with a single-use one-click code. */
+function dashboardLines(config: Config, loginCode: string | undefined): string[] {
+  const base = config.publicUrl;
+  const where =
+    config.admin.tokenSource === 'generated'
+      ? `the admin token was generated for development, in ${config.admin.tokenFile}`
+      : 'sign in with ADMIN_TOKEN';
+  if (!loginCode) return [`  Dashboard:      ${base}/   (${where})`];
+  return [
+    `  Dashboard:      ${base}/login#code=${loginCode}`,
+    `                  (one-click sign-in, works once; afterwards ${where})`,
+  ];
+}
+
+function banner(config: Config, loginCode: string | undefined): string {
   const base = config.publicUrl;
   const cli = path.relative(
     process.cwd(),
@@ -32,7 +47,9 @@ function banner(config: Config): string {
   const lines = [
     '',
     `heap-partner-api is listening on ${base} (${config.production ? 'production' : 'development'})`,
+    ...dashboardLines(config, loginCode),
     `  Connect Heap:   ${base}/   (${oauthLine})`,
+    `  Admin API:      ${base}/docs   (Authorization: Bearer <ADMIN_TOKEN>)`,
     `  Webhook URL:    POST ${base}/webhook   (the one to register in Heap's Developers Hub)`,
     `                  POST ${base}/users_sync and ${base}/users_drain also accept every action`,
     `  Webhook secret: ${secret}`,
@@ -43,6 +60,7 @@ function banner(config: Config): string {
     lines.push(
       `  Sandbox:        1. open ${base}/ and click Connect Heap, then Approve`,
       `                  2. open ${oauth.heapBaseUrl}/developers-hub and press Send sample segment`,
+      `                  3. see the segment and its members in the dashboard`,
     );
   }
   for (const warning of config.warnings) lines.push(`  Warning:        ${warning}`);
@@ -114,8 +132,12 @@ async function serve(server: http.Server, config: Config): Promise<void> {
   const store = await openStoreOrExit(config, logger);
   server.off('request', starting);
   const sandbox = createSandboxEmulator(config);
-  server.on('request', createApp({ config, store, logger, sandbox }));
-  process.stderr.write(banner(config));
+  const adminAccess = new AdminAccess(config.admin, config.sessionSecret);
+  server.on('request', createApp({ config, store, logger, sandbox, adminAccess }));
+  // The one-click link carries a credential, so only a development banner prints one.
+  const loginCode =
+    !config.production && adminAccess.sessionsEnabled ? adminAccess.issueLoginCode() : undefined;
+  process.stderr.write(banner(config, loginCode));
   for (const warning of config.warnings) logger.warn(warning);
   logger.info({ port: config.port, production: config.production }, 'listening');
 

@@ -95,6 +95,7 @@ describePostgres('several app instances on one PostgreSQL database', (baseUrl) =
           WEBHOOK_SECRET: SECRET,
           DATA_DIR: tempDir('hpa-multi-'),
           NODE_ENV: 'production',
+          ADMIN_TOKEN: 'multi-instance-admin-token',
         }),
       ),
     );

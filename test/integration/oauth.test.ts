@@ -370,7 +370,7 @@ describe('the zero-config sandbox', () => {
   });
 
   it('is never mounted in production, where missing OAuth settings disable Connect Heap', async () => {
-    app = await startLiveApp({ NODE_ENV: 'production' });
+    app = await startLiveApp({ NODE_ENV: 'production', ADMIN_TOKEN: 'production-admin-token' });
     expect(app.config.warnings.join()).toMatch(/OAuth .* disabled until CLIENT_ID, CLIENT_SECRET/);
     expect((await fetch(`${app.url}/heap-emulator/developers-hub`)).status).toBe(404);
     const authorize = await fetch(`${app.url}/api/authorize`, { redirect: 'manual' });

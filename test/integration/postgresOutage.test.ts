@@ -47,6 +47,7 @@ describePostgres('a PostgreSQL outage under load', () => {
           WEBHOOK_SECRET: SECRET,
           DATA_DIR: tempDir('hpa-outage-'),
           NODE_ENV: 'production',
+          ADMIN_TOKEN: 'multi-instance-admin-token',
         }),
       ),
     );

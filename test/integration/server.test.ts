@@ -27,13 +27,14 @@ afterEach(() => {
   running = undefined;
 });
 
-it('refuses to start in production without WEBHOOK_SECRET and names it', () => {
+it('refuses to start in production without WEBHOOK_SECRET or ADMIN_TOKEN and names them', () => {
   const result = spawnSync(process.execPath, [serverEntry], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', DATA_DIR: tempDir() },
     encoding: 'utf8',
   });
   expect(result.status).toBe(1);
   expect(result.stderr).toContain('WEBHOOK_SECRET is required when NODE_ENV=production');
+  expect(result.stderr).toContain('ADMIN_TOKEN is required when NODE_ENV=production');
 });
 
 it('refuses an invalid setting in any environment', () => {
@@ -61,6 +62,46 @@ it('generates a development secret (mode 0600) and prints where it is, never the
   expect(banner + running.stdout()).not.toContain(secret);
   const res = await post(running, syncBody({ add: ['dev-user'] }), secret);
   expect(res.status).toBe(200);
+});
+
+it('prints a one-click dashboard sign-in link in development that works once, never the token', async () => {
+  const dataDir = tempDir();
+  running = await startServer({ DATA_DIR: dataDir });
+  const banner = running.stderr();
+  const token = readSecretFile(path.join(dataDir, 'admin-token'));
+  expect(statSync(path.join(dataDir, 'admin-token')).mode & 0o777).toBe(0o600);
+  expect(banner).toContain(path.join(dataDir, 'admin-token'));
+  expect(banner + running.stdout()).not.toContain(token);
+  const link = new RegExp(`http://localhost:${running.port}/login#code=([A-Za-z0-9_-]{43})`).exec(
+    banner,
+  );
+  expect(link).not.toBeNull();
+  const signIn = () =>
+    fetch(`${running!.url}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: link![1] }),
+    });
+  const first = await signIn();
+  expect(first.status).toBe(200);
+  expect(first.headers.getSetCookie()[0]).toMatch(/^hpa_admin=.*HttpOnly; SameSite=Strict/);
+  expect((await signIn()).status).toBe(401);
+  expect(running.stdout()).not.toContain(link![1]);
+});
+
+it('prints no sign-in link in production', async () => {
+  running = await startServer({
+    DATA_DIR: tempDir(),
+    NODE_ENV: 'production',
+    WEBHOOK_SECRET: SECRET,
+    ADMIN_TOKEN: 'production-admin-token-xyz',
+    SESSION_SECRET: 'production-session-secret',
+  });
+  expect(running.stderr()).toContain(
+    `Dashboard:      http://localhost:${running.port}/   (sign in with ADMIN_TOKEN)`,
+  );
+  expect(running.stderr()).not.toContain('#code=');
+  expect(running.stderr() + running.stdout()).not.toContain('production-admin-token-xyz');
 });
 
 it('keeps a delivery answered 200 through kill -9, and recognises it after a restart', async () => {

@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { AdminAccess } from '../../src/admin/access';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config, type Environment } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -14,6 +15,8 @@ export type LiveApp = {
   url: string;
   config: Config;
   store: Store;
+  /** The app's admin sign-in state (issues one-click codes, as the server's banner does). */
+  adminAccess: AdminAccess;
   logs: string[];
   close: () => Promise<void>;
 };
@@ -47,11 +50,13 @@ export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
   const logger = createLogger('debug', sink);
   const store = await openStore(config, logger);
   const sandbox = createSandboxEmulator(config);
-  server.on('request', createApp({ config, store, logger, sandbox }));
+  const adminAccess = new AdminAccess(config.admin, config.sessionSecret);
+  server.on('request', createApp({ config, store, logger, sandbox, adminAccess }));
   return {
     url: `http://127.0.0.1:${port}`,
     config,
     store,
+    adminAccess,
     logs,
     close: async () => {
       await sandbox?.close();

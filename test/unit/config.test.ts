@@ -10,6 +10,8 @@ import {
 } from '../../src/config';
 import { tempDir } from '../support/testApp';
 
+const PRODUCTION_ADMIN_TOKEN = 'a-production-admin-token';
+
 describe('loadConfig', () => {
   it('needs nothing in development: defaults and a generated secret in DATA_DIR', () => {
     const cwd = tempDir();
@@ -37,16 +39,24 @@ describe('loadConfig', () => {
     expect(again.ok && again.config.webhook.secrets).toEqual(config.webhook.secrets);
   });
 
-  it('refuses production without WEBHOOK_SECRET, naming it', () => {
+  it('refuses production without WEBHOOK_SECRET or ADMIN_TOKEN, naming them', () => {
     expect(loadConfig({ NODE_ENV: 'production' }, tempDir())).toEqual({
       ok: false,
-      problems: [expect.stringContaining('WEBHOOK_SECRET is required')],
+      problems: [
+        expect.stringContaining('WEBHOOK_SECRET is required'),
+        expect.stringContaining('ADMIN_TOKEN is required when NODE_ENV=production'),
+      ],
     });
   });
 
   it('uses WEBHOOK_SECRET and WEBHOOK_SECRET_PREVIOUS, current first', () => {
     const result = loadConfig(
-      { NODE_ENV: 'production', WEBHOOK_SECRET: 'new', WEBHOOK_SECRET_PREVIOUS: 'old' },
+      {
+        NODE_ENV: 'production',
+        WEBHOOK_SECRET: 'new',
+        WEBHOOK_SECRET_PREVIOUS: 'old',
+        ADMIN_TOKEN: PRODUCTION_ADMIN_TOKEN,
+      },
       tempDir(),
     );
     expect(result.ok && result.config.webhook).toMatchObject({
@@ -89,6 +99,61 @@ describe('loadConfig', () => {
       expect.stringContaining('RETRY_AFTER_SECONDS'),
       expect.stringContaining('WEBHOOK_BODY_LIMIT'),
     ]);
+  });
+});
+
+describe('admin settings', () => {
+  it('generates a development admin token in DATA_DIR (mode 0600) and keeps it', () => {
+    const cwd = tempDir();
+    const first = loadConfig({}, cwd);
+    if (!first.ok) throw new Error(first.problems.join());
+    const { admin } = first.config;
+    expect(admin).toMatchObject({
+      tokenSource: 'generated',
+      tokenFile: path.join(cwd, 'data', 'admin-token'),
+      sessionTtlMs: 12 * 3_600_000,
+    });
+    expect(admin.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(statSync(admin.tokenFile!).mode & 0o777).toBe(0o600);
+    const again = loadConfig({}, cwd);
+    expect(again.ok && again.config.admin.token).toBe(admin.token);
+  });
+
+  it('uses ADMIN_TOKEN and ADMIN_SESSION_HOURS from the environment', () => {
+    const result = loadConfig(
+      {
+        NODE_ENV: 'production',
+        WEBHOOK_SECRET: 's',
+        ADMIN_TOKEN: `  ${PRODUCTION_ADMIN_TOKEN}  `,
+        ADMIN_SESSION_HOURS: '2',
+        SESSION_SECRET: 'session',
+      },
+      tempDir(),
+    );
+    expect(result.ok && result.config.admin).toEqual({
+      token: PRODUCTION_ADMIN_TOKEN,
+      tokenSource: 'env',
+      sessionTtlMs: 2 * 3_600_000,
+    });
+    expect(result.ok && result.config.warnings.join()).not.toContain('Dashboard sign-in');
+  });
+
+  it('refuses an ADMIN_TOKEN short enough to guess, in any environment', () => {
+    const result = loadConfig({ ADMIN_TOKEN: 'short', ADMIN_SESSION_HOURS: '0' }, tempDir());
+    expect(!result.ok && result.problems).toEqual([
+      expect.stringContaining('ADMIN_SESSION_HOURS must be a whole number from 1 to 720'),
+      expect.stringContaining('ADMIN_TOKEN must be at least 16 characters'),
+    ]);
+  });
+
+  it('warns that dashboard sign-in is off in production without SESSION_SECRET', () => {
+    const result = loadConfig(
+      { NODE_ENV: 'production', WEBHOOK_SECRET: 's', ADMIN_TOKEN: PRODUCTION_ADMIN_TOKEN },
+      tempDir(),
+    );
+    expect(result.ok && result.config.warnings).toContainEqual(
+      expect.stringContaining('Dashboard sign-in is disabled until SESSION_SECRET is set'),
+    );
   });
 });
 

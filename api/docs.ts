@@ -1,0 +1,28 @@
+// The admin API's OpenAPI document at /api/openapi.json and Swagger UI at /docs, served locally (no CDN).
+import path from 'node:path';
+import { Router } from 'express';
+import { loadAdminApiSpec } from '../src/admin/openapi';
+import { docsPage } from '../src/pages/docsPage';
+
+/** The only Swagger UI files /docs needs (the package also ships a demo page we do not serve). */
+const SWAGGER_FILES = ['swagger-ui.css', 'swagger-ui-bundle.js'];
+
+export function docsRouter(): Router {
+  const router = Router();
+  const spec = JSON.stringify(loadAdminApiSpec());
+  const page = docsPage();
+  const root = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+
+  router.get('/api/openapi.json', (_req, res) => {
+    res.type('json').send(spec);
+  });
+  router.get('/docs', (_req, res) => {
+    res.type('html').send(page);
+  });
+  for (const file of SWAGGER_FILES) {
+    router.get(`/docs/${file}`, (_req, res, next) => {
+      res.sendFile(path.join(root, file), { maxAge: '1h' }, (error) => error && next(error));
+    });
+  }
+  return router;
+}

@@ -1,0 +1,202 @@
+// The admin service: what the admin API and dashboard ask of the store, with the few rules on top.
+import type {
+  ChangeRecord,
+  ConnectionRecord,
+  DeliveryQuery,
+  DeliveryRecord,
+  Page,
+  SegmentRecord,
+  SizePoint,
+  Store,
+  SyncTaskRecord,
+  UserSegment,
+} from '../store/types';
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Rows fetched per store call when the service walks a whole result (CSV, size history). */
+const WALK_PAGE = 5000;
+
+export type Overview = {
+  connections: { active: number; disconnected: number };
+  segments: { count: number; members: number };
+  deliveries: {
+    since: number;
+    accepted: number;
+    rejected: number;
+    byStatus: Record<DeliveryRecord['status'], number>;
+    rejectedByReason: { reason: string; count: number }[];
+  };
+};
+
+export type SizeHistory = { points: SizePoint[]; downsampled: boolean };
+
+export class AdminService {
+  private readonly now: () => number;
+  private readonly walkPage: number;
+
+  constructor(
+    private readonly store: Store,
+    options: { now?: () => number; walkPage?: number } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.walkPage = options.walkPage ?? WALK_PAGE;
+  }
+
+  /** Connections, segments, and the last 24 hours of deliveries: accepted vs rejected by reason. */
+  async overview(): Promise<Overview> {
+    const since = this.now() - DAY_MS;
+    const [connections, segments, stats] = await Promise.all([
+      this.store.listConnections(),
+      this.store.listSegments({}),
+      this.store.deliveryStats(since),
+    ]);
+    const byStatus = { applied: 0, duplicate: 0, ignored: 0, rejected: 0 };
+    const rejectedByReason = new Map<string, number>();
+    for (const stat of stats) {
+      byStatus[stat.status] += stat.count;
+      if (stat.status === 'rejected') {
+        const reason = stat.reason ?? 'unknown';
+        rejectedByReason.set(reason, (rejectedByReason.get(reason) ?? 0) + stat.count);
+      }
+    }
+    const active = connections.filter((connection) => connection.active).length;
+    return {
+      connections: { active, disconnected: connections.length - active },
+      segments: {
+        count: segments.length,
+        members: segments.reduce((sum, segment) => sum + segment.memberCount, 0),
+      },
+      deliveries: {
+        since,
+        accepted: byStatus.applied + byStatus.duplicate + byStatus.ignored,
+        rejected: byStatus.rejected,
+        byStatus,
+        rejectedByReason: [...rejectedByReason]
+          .map(([reason, count]) => ({ reason, count }))
+          .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason)),
+      },
+    };
+  }
+
+  listConnections(): Promise<ConnectionRecord[]> {
+    return this.store.listConnections();
+  }
+
+  getConnection(tenant: string): Promise<ConnectionRecord | undefined> {
+    return this.store.getConnection(tenant);
+  }
+
+  /** Disconnects (idempotently); undefined when there never was such a connection. */
+  async disconnect(tenant: string): Promise<ConnectionRecord | undefined> {
+    await this.store.disconnect(tenant, this.now());
+    return this.store.getConnection(tenant);
+  }
+
+  listSegments(tenant?: string): Promise<SegmentRecord[]> {
+    return this.store.listSegments({ tenant });
+  }
+
+  getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined> {
+    return this.store.getSegment(tenant, segmentId);
+  }
+
+  /** One keyset page of members; undefined when the segment does not exist. */
+  async members(
+    tenant: string,
+    segmentId: number,
+    options: { after?: string; limit: number; prefix?: string },
+  ): Promise<Page<string> | undefined> {
+    if (!(await this.store.getSegment(tenant, segmentId))) return undefined;
+    return this.store.listMembers(tenant, segmentId, options);
+  }
+
+  segmentsOfUser(tenant: string, userId: string): Promise<UserSegment[]> {
+    return this.store.segmentsOfUser(tenant, userId);
+  }
+
+  listSyncTasks(tenant: string, segmentId: number, limit: number): Promise<SyncTaskRecord[]> {
+    return this.store.listSyncTasks(tenant, segmentId, { limit });
+  }
+
+  getSyncTask(
+    tenant: string,
+    segmentId: number,
+    taskId: string,
+  ): Promise<SyncTaskRecord | undefined> {
+    return this.store.getSyncTask(tenant, segmentId, taskId);
+  }
+
+  listDeliveries(query: DeliveryQuery): Promise<DeliveryRecord[]> {
+    return this.store.listDeliveries(query);
+  }
+
+  listChanges(options: {
+    after: number;
+    limit: number;
+    tenant?: string;
+    segmentId?: number;
+  }): Promise<ChangeRecord[]> {
+    return this.store.listChanges(options);
+  }
+
+  /**
+   * The segment's size after each change since `since`, thinned to at most `maxPoints` (the
+   * latest point is always kept). It walks the history a page at a time and halves what it keeps
+   * whenever that grows past the budget, so memory stays bounded however long the history is.
+   */
+  async sizeHistory(
+    tenant: string,
+    segmentId: number,
+    options: { since: number; maxPoints: number },
+  ): Promise<SizeHistory> {
+    const budget = Math.max(1, options.maxPoints - 1);
+    let kept: SizePoint[] = [];
+    let stride = 1;
+    let seen = 0;
+    let last: SizePoint | undefined;
+    let since = options.since;
+    for (;;) {
+      const page = await this.store.segmentSizeHistory(tenant, segmentId, {
+        since,
+        limit: this.walkPage,
+      });
+      // Pages resume at the last point's time; points sharing that millisecond come again.
+      const fresh = last ? page.filter((point) => point.seq > (last as SizePoint).seq) : page;
+      for (const point of fresh) {
+        if (seen % stride === 0) kept.push(point);
+        seen += 1;
+        while (kept.length > budget) {
+          kept = kept.filter((_, index) => index % 2 === 0);
+          stride *= 2;
+        }
+      }
+      if (fresh.length > 0) last = fresh[fresh.length - 1];
+      // Also stops if a whole page shares one millisecond, which would otherwise never advance.
+      if (page.length < this.walkPage || fresh.length === 0 || !last) break;
+      since = last.at;
+    }
+    if (last && kept[kept.length - 1] !== last) kept.push(last);
+    return { points: kept, downsampled: stride > 1 };
+  }
+
+  /**
+   * A segment's members as CSV, produced a page at a time as the reader asks for more (keyset
+   * pages: memory stays flat, and a member present throughout the export appears exactly once).
+   */
+  async *membersCsv(tenant: string, segmentId: number): AsyncGenerator<string> {
+    yield 'user_id\r\n';
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.listMembers(tenant, segmentId, { after, limit: this.walkPage });
+      if (page.items.length > 0) yield `${page.items.map(csvField).join('\r\n')}\r\n`;
+      if (!page.nextCursor) return;
+      after = page.nextCursor;
+    }
+  }
+}
+
+/** RFC 4180: quote a field containing a comma, quote or line break (or edge spaces), doubling quotes. */
+export function csvField(value: string): string {
+  return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
