@@ -7,7 +7,7 @@ import type { Environment } from '../../src/config';
 import { signHeapHash } from '../../src/signature';
 import { decryptToken } from '../../src/tokenCipher';
 import { Browser, connectThroughEmulator, startLiveApp, type LiveApp } from '../support/liveApp';
-import { describeEachStore, type StoreBackend } from '../support/postgres';
+import { describeEachStore, type StoreBackend } from '../support/backends';
 import { allMembers, syncBody, TEST_SECRET } from '../support/testApp';
 
 const HUB_API = '/heap-emulator/api/hub';

@@ -15,27 +15,13 @@ import {
   TEST_SECRET,
   type TestApp,
 } from '../support/testApp';
-import {
-  createDatabase,
-  describeEachStore,
-  describePostgres,
-  type StoreBackend,
-} from '../support/postgres';
+import { describeEachStore, onFreshStore } from '../support/backends';
+import { createDatabase, describePostgres } from '../support/postgres';
 
 let t: TestApp;
 
-/** The app on a new, empty store of the given backend, closed after each test. */
-function onFreshStore(backend: StoreBackend) {
-  beforeEach(async () => {
-    t = await openTestApp(await backend.env());
-  });
-  afterEach(async () => {
-    await t.close();
-  });
-}
-
 describeEachStore('accepted deliveries', (backend) => {
-  onFreshStore(backend);
+  onFreshStore(backend, (app) => (t = app));
 
   it('applies a sync page and answers the documented 200 body', async () => {
     const res = await signedPost(
@@ -144,7 +130,7 @@ describeEachStore('accepted deliveries', (backend) => {
 });
 
 describeEachStore('idempotency and replay', (backend) => {
-  onFreshStore(backend);
+  onFreshStore(backend, (app) => (t = app));
 
   it('treats a redelivered page (new timestamp) as a duplicate that changes nothing', async () => {
     const page = syncBody({ taskId: 'T', add: ['a', 'b'] });
@@ -249,7 +235,7 @@ describeEachStore('idempotency and replay', (backend) => {
 });
 
 describeEachStore('refused deliveries', (backend) => {
-  onFreshStore(backend);
+  onFreshStore(backend, (app) => (t = app));
 
   const expectedHmac = (body: string, ts: number) =>
     createHmac('sha256', TEST_SECRET).update(`${ts}${body}`).digest('base64');

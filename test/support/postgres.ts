@@ -213,23 +213,3 @@ export function describePostgres(name: string, body: (baseUrl: string) => void):
   }
   describe(name, () => body(shared.url));
 }
-
-export type StoreBackend = {
-  name: 'sqlite' | 'postgres';
-  /** Environment for a new, empty store: nothing (SQLite in DATA_DIR) or a fresh DATABASE_URL. */
-  env: () => Promise<Record<string, string>>;
-};
-
-/**
- * Runs a describe block once per store backend, to show the app behaves identically on both:
- * SQLite, and PostgreSQL when there is a cluster (skipped with a message otherwise).
- */
-export function describeEachStore(title: string, body: (backend: StoreBackend) => void): void {
-  describe(`${title} [sqlite]`, () => body({ name: 'sqlite', env: async () => ({}) }));
-  describePostgres(`${title} [postgres]`, (baseUrl) =>
-    body({
-      name: 'postgres',
-      env: async () => ({ DATABASE_URL: await createDatabase(baseUrl) }),
-    }),
-  );
-}

@@ -151,14 +151,19 @@ export async function allMembers(store: Store, tenant: string, segmentId: number
 }
 
 /**
- * The newest refused delivery in the log. The router records refusals without delaying the
- * answer, so on a store with network round trips the row lands just after the response.
+ * The newest `count` refused deliveries, once they are in the log. The router records refusals
+ * without delaying the answer, so with a networked store the rows land just after the response.
  */
-export async function latestRejection(store: Store): Promise<DeliveryRecord | undefined> {
+export async function loggedRejections(store: Store, count: number): Promise<DeliveryRecord[]> {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const [logged] = await store.listDeliveries({ limit: 1, status: 'rejected' });
-    if (logged || Date.now() > deadline) return logged;
+    const logged = await store.listDeliveries({ limit: count, status: 'rejected' });
+    if (logged.length >= count || Date.now() > deadline) return logged;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** The newest refused delivery, once it is in the log. */
+export async function latestRejection(store: Store): Promise<DeliveryRecord | undefined> {
+  return (await loggedRejections(store, 1))[0];
 }
