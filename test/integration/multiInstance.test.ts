@@ -140,10 +140,12 @@ describePostgres('several app instances on one PostgreSQL database', (baseUrl) =
     // A feed consumer running through the load: it only ever asks for what follows its cursor.
     const tail = (async () => {
       for (let cursor = 0; ;) {
+        // Stop only on an empty read that began after the last delivery was answered.
+        const finalRead = !loading;
         const batch = await reader!.listChanges({ after: cursor, limit: 200 });
         seen.push(...batch);
         if (batch.length > 0) cursor = batch[batch.length - 1].seq;
-        else if (!loading) return;
+        else if (finalRead) return;
         else await new Promise((resolve) => setTimeout(resolve, 5));
       }
     })();

@@ -310,10 +310,12 @@ function contract(create: Backend['create'], open: Backend['open']) {
     const tail = (async () => {
       // A consumer that trusts the feed: it only ever asks for what comes after its cursor.
       for (let cursor = 0; ;) {
+        // Stop only on an empty read that began after the last write had committed.
+        const finalRead = !writing;
         const batch = await reader.listChanges({ after: cursor, limit: 50 });
         seen.push(...batch);
         if (batch.length > 0) cursor = batch[batch.length - 1].seq;
-        else if (!writing) return;
+        else if (finalRead) return;
         await new Promise((resolve) => setImmediate(resolve));
       }
     })();
