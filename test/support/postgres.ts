@@ -148,12 +148,16 @@ export async function startCluster(bin: string): Promise<Cluster> {
       }
     },
     freeze: () => {
-      frozen = serverProcesses(data);
-      for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+      // The postmaster first, so that it forks no backend we would miss; then its children.
+      const postmaster = postmasterOf(data);
+      signal(postmaster, 'SIGSTOP');
+      frozen = [postmaster, ...childrenOf(postmaster)];
+      for (const pid of frozen.slice(1)) signal(pid, 'SIGSTOP');
     },
     thaw: () => {
-      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+      const stopped = frozen;
       frozen = [];
+      for (const pid of stopped) signal(pid, 'SIGCONT');
     },
   };
   // Never leave a server behind, even when the process that started it ends abruptly.
@@ -162,22 +166,37 @@ export async function startCluster(bin: string): Promise<Cluster> {
   return cluster;
 }
 
-/** The postmaster of a data directory and its children (backends and helpers). */
-function serverProcesses(data: string): number[] {
-  const postmaster = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const children = readdirSync('/proc')
+/**
+ * Signals a server process that may have ended meanwhile: a backend that was exiting as we froze
+ * the server is reaped by the postmaster as soon as it runs again.
+ */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+/** The postmaster's process id, from its data directory. */
+function postmasterOf(data: string): number {
+  return Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+/** The processes whose parent is `parent` (a postmaster's backends and helpers). */
+function childrenOf(parent: number): number[] {
+  return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .filter((pid) => {
       try {
         // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so split after ")".
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
       } catch {
         return false;
       }
     })
     .map(Number);
-  return [postmaster, ...children];
 }
 
 /** Creates a fresh, empty database on a cluster and returns its URL. */
