@@ -6,4 +6,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 30000,
+  // One throwaway PostgreSQL cluster per run for the PostgreSQL suites (skipped without one).
+  globalSetup: '<rootDir>/test/support/pgGlobalSetup.ts',
+  globalTeardown: '<rootDir>/test/support/pgGlobalTeardown.ts',
 };

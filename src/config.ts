@@ -29,6 +29,8 @@ export type Config = {
     file: string;
     busyTimeoutMs: number;
   };
+  /** Set when DATABASE_URL is: PostgreSQL replaces SQLite (many instances, one database). */
+  postgres: PostgresConfig | undefined;
   /** Seconds a client is told to wait after a 503. */
   retryAfterSeconds: number;
   /** Origin the app is reached at (links in pages, the sandbox's redirect URI). */
@@ -45,6 +47,20 @@ export type Config = {
   unknownIdToken: 'accept' | 'reject';
   /** Non-fatal problems to report at start-up. */
   warnings: string[];
+};
+
+export type PostgresConfig = {
+  /** The connection string as given; holds the password, so never log or print it. */
+  url: string;
+  /** `host:port/database`, safe for banners and logs (no user, no password). */
+  display: string;
+  poolSize: number;
+  /** Bound on getting a connection, from the pool or a new one. */
+  connectTimeoutMs: number;
+  /** Bound on each statement; together they keep a request from hanging on a sick database. */
+  statementTimeoutMs: number;
+  /** Apply pending migrations at start-up (false: `npm run migrate` does it, start-up checks). */
+  migrateOnStart: boolean;
 };
 
 export type OAuthConfig =
@@ -122,6 +138,7 @@ export function loadConfig(
   const busyTimeoutMs = integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 5000, 0, 600_000, problems);
   const retryAfterSeconds = integer(env, 'RETRY_AFTER_SECONDS', 5, 1, 3600, problems);
   const bodyLimitBytes = byteSize(env, 'WEBHOOK_BODY_LIMIT', DEFAULT_BODY_LIMIT, problems);
+  const postgres = postgresConfig(env, problems);
 
   const current = nonEmpty(env.WEBHOOK_SECRET);
   const previous = nonEmpty(env.WEBHOOK_SECRET_PREVIOUS);
@@ -233,6 +250,7 @@ export function loadConfig(
         bodyLimitBytes,
       },
       sqlite: { file: path.join(dataDir, 'heap-partner.sqlite'), busyTimeoutMs },
+      postgres,
       retryAfterSeconds,
       publicUrl,
       trustProxy,
@@ -272,6 +290,65 @@ function adminConfig(
   if (problems.length > 0) return { ...base, token: '', tokenSource: 'generated' };
   const tokenFile = path.join(dataDir, ADMIN_TOKEN_FILE);
   return { ...base, token: readOrCreateSecretFile(tokenFile), tokenSource: 'generated', tokenFile };
+}
+
+/**
+ * Only the database settings, for tools that need nothing else (`npm run migrate` runs where the
+ * webhook secret may not be set).
+ */
+export function loadDatabaseConfig(
+  env: Environment = readEnvironment(),
+): { ok: true; postgres: PostgresConfig | undefined } | { ok: false; problems: string[] } {
+  const problems: string[] = [];
+  const postgres = postgresConfig(env, problems);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, postgres };
+}
+
+function postgresConfig(env: Environment, problems: string[]): PostgresConfig | undefined {
+  const url = nonEmpty(env.DATABASE_URL)?.trim();
+  if (url === undefined) return undefined;
+  const display = describeDatabaseUrl(url);
+  if (display === undefined) {
+    // The value may hold a password: name the variable, never echo it.
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  const flag = nonEmpty(env.DATABASE_MIGRATE_ON_START) ?? 'true';
+  if (!['true', 'false'].includes(flag)) {
+    problems.push(`DATABASE_MIGRATE_ON_START must be true or false (got "${flag}")`);
+  }
+  return {
+    url,
+    display: display ?? '',
+    poolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000, problems),
+    connectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600_000, problems),
+    statementTimeoutMs: integer(
+      env,
+      'DATABASE_STATEMENT_TIMEOUT_MS',
+      15_000,
+      100,
+      3_600_000,
+      problems,
+    ),
+    migrateOnStart: flag !== 'false',
+  };
+}
+
+/**
+ * `host:port/database` of a PostgreSQL URL, without user or password, or undefined when the
+ * value is not a postgres:// URL. A socket directory given as `?host=` is shown as the host.
+ */
+export function describeDatabaseUrl(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return undefined;
+  const host = url.hostname || url.searchParams.get('host') || 'localhost';
+  const port = url.port || url.searchParams.get('port') || '5432';
+  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || '(default database)';
+  return `${host}:${port}/${database}`;
 }
 
 /** A 32-byte key from base64 (44 chars) or hex (64 chars), or undefined if it is neither. */

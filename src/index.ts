@@ -15,4 +15,6 @@ export { parseWebhookBody, type WebhookDelivery, type ParseResult } from './payl
 export { createApp, type AppDeps } from './app';
 export { loadConfig, type Config } from './config';
 export { SqliteStore } from './store/sqlite';
+export { PostgresStore } from './store/postgres';
+export { openStore } from './store';
 export type { Store } from './store/types';

@@ -17,3 +17,11 @@ export const webhookSpecPath = path.join(projectRoot, 'webhook_spec.yaml');
 export const adminApiSpecPath = path.join(projectRoot, 'admin_api.yaml');
 /** The dashboard's static assets (HTML/CSS/JS modules, no build step). */
 export const publicDir = path.join(projectRoot, 'public');
+/** The PostgreSQL store's versioned migrations (SQL files, read at run time from source or dist). */
+export const postgresMigrationsDir = path.join(
+  projectRoot,
+  'src',
+  'store',
+  'migrations',
+  'postgres',
+);

@@ -2,12 +2,15 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { AdminAccess } from './admin/access';
 import { createApp } from './app';
 import { loadConfig, readEnvironment, type Config, type Environment } from './config';
 import { createLogger } from './logger';
 import { createSandboxEmulator } from './sandbox';
-import { SqliteStore } from './store/sqlite';
+import { isStoreUnavailable } from './store/errors';
+import { describeStore, openStore } from './store';
+import type { Store } from './store/types';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -50,7 +53,7 @@ function banner(config: Config, loginCode: string | undefined): string {
     `  Webhook URL:    POST ${base}/webhook   (the one to register in Heap's Developers Hub)`,
     `                  POST ${base}/users_sync and ${base}/users_drain also accept every action`,
     `  Webhook secret: ${secret}`,
-    `  Store:          SQLite at ${config.sqlite.file}`,
+    `  Store:          ${describeStore(config)}`,
     `  Try it:         node ${cli || 'bin/generateTestHeapHeaders.js'} -t sync -u ${base.replace(/^http:\/\//, '')}/users_sync`,
   ];
   if (oauth.enabled && oauth.sandbox) {
@@ -88,16 +91,46 @@ function main(): void {
   server.listen(initial.port, () => {
     const { port } = server.address() as AddressInfo;
     const config = port === initial.port ? initial : configOrExit({ ...env, PORT: String(port) });
-    serve(server, config);
+    void serve(server, config);
   });
 }
 
-function serve(server: http.Server, config: Config): void {
+/** Answers while the store opens (PostgreSQL migrations may take a moment): retry shortly. */
+function startingHandler(retryAfterSeconds: number) {
+  return (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(503, {
+      'content-type': 'application/json; charset=utf-8',
+      'retry-after': String(retryAfterSeconds),
+    });
+    res.end(
+      JSON.stringify({
+        error: 'store_unavailable',
+        message: 'The service is starting; retry later.',
+      }),
+    );
+  };
+}
+
+async function openStoreOrExit(config: Config, logger: Logger): Promise<Store> {
+  try {
+    return await openStore(config, logger);
+  } catch (error) {
+    const where = describeStore(config);
+    const why = isStoreUnavailable(error)
+      ? `it is unreachable (${error.message})`
+      : (error as Error).message;
+    logger.error({ err: error }, 'could not open the store');
+    process.stderr.write(`heap-partner-api cannot start: the store (${where}): ${why}\n`);
+    process.exit(1);
+  }
+}
+
+async function serve(server: http.Server, config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
-  const store = new SqliteStore({
-    file: config.sqlite.file,
-    busyTimeoutMs: config.sqlite.busyTimeoutMs,
-  });
+  const starting = startingHandler(config.retryAfterSeconds);
+  server.on('request', starting);
+  const store = await openStoreOrExit(config, logger);
+  server.off('request', starting);
   const sandbox = createSandboxEmulator(config);
   const adminAccess = new AdminAccess(config.admin, config.sessionSecret);
   server.on('request', createApp({ config, store, logger, sandbox, adminAccess }));

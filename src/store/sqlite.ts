@@ -793,7 +793,10 @@ function asStoreError(error: unknown): unknown {
   if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
     return new StoreUnavailableError(`SQLite is unavailable (${code})`, { cause: error });
   }
-  if (error instanceof TypeError && /database connection is not open/.test(error.message)) {
+  // By message, not `instanceof TypeError`: the native addon's errors come from another realm
+  // under jest's module sandbox, where instanceof fails.
+  const message = (error as { message?: unknown }).message;
+  if (typeof message === 'string' && /database connection is not open/.test(message)) {
     return new StoreUnavailableError('SQLite store is closed', { cause: error });
   }
   return error;

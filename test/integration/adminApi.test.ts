@@ -1,18 +1,19 @@
-// The admin API over HTTP against real SQLite: paging, user lookups, change feed, deliveries, sizes, CSV.
+// The admin API over HTTP against real SQLite and PostgreSQL: paging, user lookups, change feed, deliveries, sizes, CSV.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { adminGet, adminPost, type CheckedBody } from '../support/adminClient';
-import { drainBody, makeTestApp, signedPost, syncBody, type TestApp } from '../support/testApp';
+import { describeEachStore, onFreshStore } from '../support/backends';
+import {
+  drainBody,
+  loggedRejections,
+  signedPost,
+  syncBody,
+  type TestApp,
+} from '../support/testApp';
 
 const SEGMENT = '/api/connections/{connection}/segments/{segment_id}';
 let t: TestApp;
-beforeEach(() => {
-  t = makeTestApp();
-});
-afterEach(async () => {
-  await t.close();
-});
 
 const pad = (n: number) => String(n).padStart(4, '0');
 
@@ -65,7 +66,9 @@ async function pageThrough(
   return { seen, pages };
 }
 
-describe('members', () => {
+describeEachStore('members', (backend) => {
+  onFreshStore(backend, (app) => (t = app));
+
   const base = [...Array(2500).keys()].map((i) => `user-${pad(i)}`);
 
   it('pages 2,500 members with limit=100: each exactly once, in order', async () => {
@@ -146,7 +149,9 @@ describe('members', () => {
   });
 });
 
-describe('segments of a user', () => {
+describeEachStore('segments of a user', (backend) => {
+  onFreshStore(backend, (app) => (t = app));
+
   it("answers a connection's segments a user is in, and only that connection's", async () => {
     await syncUsers(['alice', 'bob'], { idToken: 'env-a', segmentId: 1 });
     await syncUsers(['bob'], { idToken: 'env-a', segmentId: 2 });
@@ -176,7 +181,9 @@ describe('segments of a user', () => {
   });
 });
 
-describe('change feed', () => {
+describeEachStore('change feed', (backend) => {
+  onFreshStore(backend, (app) => (t = app));
+
   it('lists applied deliveries in strict seq order, resumably, with their adds, removes and drains', async () => {
     const task = await syncUsers(['a', 'b', 'c'], { segmentId: 1 });
     await syncUsers(['x'], { idToken: 'env-b', segmentId: 2 });
@@ -250,7 +257,9 @@ describe('change feed', () => {
   });
 });
 
-describe('deliveries, overview and sizes', () => {
+describeEachStore('deliveries, overview and sizes', (backend) => {
+  onFreshStore(backend, (app) => (t = app));
+
   it('filters the deliveries log by status, reason, connection and time, paged by cursor', async () => {
     const before = Date.now() - 1;
     await syncUsers(['a'], { segmentId: 1 });
@@ -258,6 +267,7 @@ describe('deliveries, overview and sizes', () => {
     await signedPost(t.app, '/webhook', syncBody({ add: ['z'] }), { secret: 'wrong' });
     await signedPost(t.app, '/webhook', '{"not": "a delivery"}');
     await signedPost(t.app, '/webhook', syncBody({ add: ['y'] }), { timestampMs: 1 });
+    await loggedRejections(t.store, 3);
 
     const all = await adminGet(t, '/api/deliveries', '/api/deliveries');
     expect(all.deliveries).toHaveLength(5);
@@ -321,6 +331,7 @@ describe('deliveries, overview and sizes', () => {
     await signedPost(t.app, '/webhook', syncBody({}), { secret: 'wrong' });
     await signedPost(t.app, '/webhook', syncBody({}), { secret: 'wrong' });
     await signedPost(t.app, '/webhook', '{');
+    await loggedRejections(t.store, 3);
     const overview = await adminGet(t, '/api/overview', '/api/overview');
     expect(overview).toMatchObject({
       connections: { active: 1, disconnected: 0 },
@@ -427,7 +438,9 @@ describe('deliveries, overview and sizes', () => {
   });
 });
 
-describe('CSV export', () => {
+describeEachStore('CSV export', (backend) => {
+  onFreshStore(backend, (app) => (t = app));
+
   it('equals the member set, with RFC 4180 quoting', async () => {
     const users = [...Array(2500).keys()].map((i) => `user-${pad(i)}`);
     const odd = ['comma,id', 'quote"id', ' leading', '=formula'];

@@ -1,10 +1,13 @@
-// Connect Heap over real HTTP: the app and its sandbox Heap emulator, no mocked axios.
+// Connect Heap over real HTTP: the app and its sandbox Heap emulator, no mocked axios; on SQLite and PostgreSQL.
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
+import type { Environment } from '../../src/config';
 import { signHeapHash } from '../../src/signature';
 import { decryptToken } from '../../src/tokenCipher';
 import { Browser, connectThroughEmulator, startLiveApp, type LiveApp } from '../support/liveApp';
+import { describeEachStore, type StoreBackend } from '../support/backends';
 import { allMembers, syncBody, TEST_SECRET } from '../support/testApp';
 
 const HUB_API = '/heap-emulator/api/hub';
@@ -33,7 +36,59 @@ async function webhook(body: unknown) {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-describe('Connect Heap through the emulator', () => {
+/** Starts the live app on a new, empty store of the backend. */
+const starter =
+  (backend: StoreBackend) =>
+  async (env: Environment = {}) =>
+    startLiveApp({ ...(await backend.env()), ...env });
+
+/** Runs SQL on the app's database directly, whichever backend (to age data, say). */
+async function execOnStore(target: LiveApp, sql: string, values: unknown[]): Promise<void> {
+  if (target.config.postgres) {
+    const client = new pg.Client({ connectionString: target.config.postgres.url });
+    await client.connect();
+    await client.query(sql, values).finally(() => client.end());
+    return;
+  }
+  const db = new Database(target.config.sqlite.file);
+  try {
+    db.prepare(sql.replace(/\$\d+/g, '?')).run(...values);
+  } finally {
+    db.close();
+  }
+}
+
+/** Whether a string is anywhere in the stored data: the SQLite files, or every PostgreSQL table. */
+async function storedDataContains(target: LiveApp, needle: string): Promise<boolean> {
+  if (target.config.postgres) {
+    const client = new pg.Client({ connectionString: target.config.postgres.url });
+    await client.connect();
+    try {
+      const tables = await client.query<{ name: string }>(
+        `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'`,
+      );
+      expect(tables.rows.length).toBeGreaterThan(5);
+      for (const { name } of tables.rows) {
+        const dump = await client.query<{ text: string | null }>(
+          `SELECT json_agg(t)::text AS text FROM "${name}" t`,
+        );
+        if (dump.rows[0].text?.includes(needle)) return true;
+      }
+      return false;
+    } finally {
+      await client.end();
+    }
+  }
+  await target.store.close();
+  const dir = path.dirname(target.config.sqlite.file);
+  const dbFiles = readdirSync(dir).filter((f) => f.startsWith('heap-partner.sqlite'));
+  expect(dbFiles.length).toBeGreaterThanOrEqual(1);
+  return dbFiles.some((file) => readFileSync(path.join(dir, file)).includes(Buffer.from(needle)));
+}
+
+describeEachStore('Connect Heap through the emulator', (backend) => {
+  const startLiveApp = starter(backend);
+
   it('redirects to Heap with client_id, redirect_uri, code, scope and a 256-bit state cookie', async () => {
     app = await startLiveApp();
     const browser = new Browser();
@@ -99,14 +154,9 @@ describe('Connect Heap through the emulator', () => {
     expect(token).toBeTruthy();
     expect(token!.length).toBeGreaterThanOrEqual(20);
 
-    // The plaintext token is nowhere: not in any database file, not in the logs, not on the page.
-    await app.store.close();
-    const dir = path.dirname(app.config.sqlite.file);
-    const dbFiles = readdirSync(dir).filter((f) => f.startsWith('heap-partner.sqlite'));
-    expect(dbFiles.length).toBeGreaterThanOrEqual(1);
-    for (const file of dbFiles) {
-      expect(readFileSync(path.join(dir, file)).includes(Buffer.from(token!))).toBe(false);
-    }
+    // The plaintext token is nowhere: not in the stored data, not in the logs, not on the page.
+    expect(await storedDataContains(app, connection.idToken)).toBe(true);
+    expect(await storedDataContains(app, token!)).toBe(false);
     expect(app.logs.join('\n')).not.toContain(token);
     expect(app.logs.join('\n')).toContain('Heap connection stored');
     expect(flow.page).not.toContain(token);
@@ -147,7 +197,9 @@ describe('Connect Heap through the emulator', () => {
   });
 });
 
-describe('state (CSRF) checks happen before any request to Heap', () => {
+describeEachStore('state (CSRF) checks happen before any request to Heap', (backend) => {
+  const startLiveApp = starter(backend);
+
   /** Approves in the emulator but stops before following the redirect back to the app. */
   async function approvedButNotReturned() {
     const browser = new Browser();
@@ -210,9 +262,7 @@ describe('state (CSRF) checks happen before any request to Heap', () => {
   it('refuses an expired state', async () => {
     app = await startLiveApp();
     const { browser, callback } = await approvedButNotReturned();
-    const db = new Database(app.config.sqlite.file);
-    db.prepare('UPDATE oauth_states SET expires_at = ?').run(Date.now() - 1);
-    db.close();
+    await execOnStore(app, 'UPDATE oauth_states SET expires_at = $1', [Date.now() - 1]);
     const res = await browser.request(callback.href);
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('expired');
@@ -254,7 +304,9 @@ describe('Heap failures become a 502 page and store nothing', () => {
   });
 });
 
-describe('webhooks meet connections', () => {
+describeEachStore('webhooks meet connections', (backend) => {
+  const startLiveApp = starter(backend);
+
   it('accepts an unknown id_token as unlinked by default, linked once connected', async () => {
     app = await startLiveApp();
     expect((await webhook(syncBody({ idToken: 'stranger', add: ['a'] }))).status).toBe(200);

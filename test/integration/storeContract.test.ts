@@ -1,16 +1,33 @@
 // The Store contract, one suite for every backend: atomic, idempotent delivery and the admin queries.
 import path from 'node:path';
+import { PostgresStore } from '../../src/store/postgres';
 import { SqliteStore } from '../../src/store/sqlite';
-import type { AcceptedDelivery, Store, SyncPage } from '../../src/store/types';
+import { StoreUnavailableError } from '../../src/store/errors';
+import type { AcceptedDelivery, ChangeRecord, Store, SyncPage } from '../../src/store/types';
+import { createDatabase, sharedPostgres } from '../support/postgres';
 import { tempDir } from '../support/testApp';
 
-type Backend = { name: string; open: () => Promise<Store> };
+type Backend = {
+  name: string;
+  /** Why this backend cannot run here (the suite is skipped with a visible message). */
+  skip?: string;
+  /** A new, empty database; `open` may be called on it more than once (several instances). */
+  create: () => Promise<string>;
+  open: (location: string) => Promise<Store>;
+};
 
+const postgres = sharedPostgres();
 const backends: Backend[] = [
   {
     name: 'sqlite',
-    open: async () =>
-      new SqliteStore({ file: path.join(tempDir('hpa-contract-'), 'store.sqlite') }),
+    create: async () => path.join(tempDir('hpa-contract-'), 'store.sqlite'),
+    open: async (file) => new SqliteStore({ file }),
+  },
+  {
+    name: 'postgres',
+    skip: 'skip' in postgres ? postgres.skip : undefined,
+    create: () => createDatabase('url' in postgres ? postgres.url : '', 'contract'),
+    open: async (url) => (await PostgresStore.open({ url, migrations: 'apply' })).store,
   },
 ];
 
@@ -62,13 +79,27 @@ async function members(store: Store, tenant = 'env-1', segmentId = 10) {
   }
 }
 
-describe.each(backends)('Store contract: $name', ({ open }) => {
+for (const { name, skip, create, open } of backends) {
+  if (skip) console.warn(`SKIPPED "Store contract: ${name}": ${skip}`);
+  (skip ? describe.skip : describe)(`Store contract: ${name}`, () => contract(create, open));
+}
+
+function contract(create: Backend['create'], open: Backend['open']) {
+  let location: string;
   let store: Store;
+  const others: Store[] = [];
+  /** Another store on the same database, as a second app instance would have. */
+  const another = async () => {
+    const other = await open(location);
+    others.push(other);
+    return other;
+  };
   beforeEach(async () => {
-    store = await open();
+    location = await create();
+    store = await open(location);
   });
   afterEach(async () => {
-    await store.close();
+    await Promise.all([store, ...others.splice(0)].map((s) => s.close()));
   });
 
   it('applies a sync page and reports effective changes', async () => {
@@ -189,13 +220,129 @@ describe.each(backends)('Store contract: $name', ({ open }) => {
     expect(rejected).toHaveLength(2);
     expect(await store.listDeliveries({ limit: 10, before: rejected[1].id })).toHaveLength(1);
     expect(await store.listDeliveries({ limit: 10, since: Date.now() + 1000 })).toEqual([]);
-    expect(await store.deliveryStats(since)).toEqual(
-      expect.arrayContaining([
-        { status: 'applied', reason: null, count: 1 },
-        { status: 'rejected', reason: 'invalid_signature', count: 2 },
-        { status: 'duplicate', reason: 'duplicate_page', count: 1 },
-      ]),
+    expect(await store.deliveryStats(since)).toEqual([
+      { status: 'applied', reason: null, count: 1 },
+      { status: 'duplicate', reason: 'duplicate_page', count: 1 },
+      { status: 'rejected', reason: 'invalid_signature', count: 2 },
+    ]);
+  });
+
+  it('orders members by byte order, whatever the database collation', async () => {
+    await store.applyDelivery(sync({ add: ['b', 'B', 'a', '_z', 'é', 'e', 'ab'] }));
+    expect(await members(store)).toEqual(['B', '_z', 'a', 'ab', 'b', 'e', 'é']);
+    expect((await store.listMembers('env-1', 10, { limit: 10, prefix: 'a' })).items).toEqual([
+      'a',
+      'ab',
+    ]);
+  });
+
+  it('finds nothing, and does not fail, for lookups containing a NUL character', async () => {
+    await store.applyDelivery(sync({ add: ['a', 'ab', 'b'] }));
+    expect((await store.listMembers('env-1', 10, { limit: 10, after: 'a\0' })).items).toEqual([
+      'ab',
+      'b',
+    ]);
+    expect((await store.listMembers('env-1', 10, { limit: 10, prefix: 'a\0' })).items).toEqual([]);
+    expect(await store.segmentsOfUser('env-1', 'a\0')).toEqual([]);
+    expect(await store.getSegment('env\0', 10)).toBeUndefined();
+    expect(await store.listSegments({ tenant: 'env\0' })).toEqual([]);
+    expect(await store.listMembers('env\0', 10, { limit: 10 })).toEqual({
+      items: [],
+      nextCursor: null,
+    });
+    expect(await store.listChanges({ after: 0, limit: 10, tenant: 'env\0' })).toEqual([]);
+    expect(await store.getConnection('env\0')).toBeUndefined();
+    expect(await store.listDeliveries({ limit: 10, tenant: 'env\0' })).toEqual([]);
+    expect(await store.consumeOAuthState('h\0', Date.now())).toBe(false);
+  });
+
+  it('applies a large page in one statement per list', async () => {
+    const users = Array.from({ length: 50_000 }, (_, i) => `user-${i}@example.com`);
+    expect(await store.applyDelivery(sync({ add: users }))).toMatchObject({
+      status: 'applied',
+      added: 50_000,
+      memberCount: 50_000,
+    });
+    const outcome = await store.applyDelivery(
+      sync({ taskId: 'task-2', add: ['new'], remove: users.slice(0, 25_000) }),
     );
+    expect(outcome).toMatchObject({ added: 1, removed: 25_000, memberCount: 25_001 });
+    expect((await store.getSegment('env-1', 10))?.memberCount).toBe(25_001);
+  });
+
+  it('applies a page once when two instances race on it: one applied, one duplicate', async () => {
+    const second = await another();
+    for (let page = 1; page <= 20; page++) {
+      const users = [`u${page}-a`, `u${page}-b`];
+      const outcomes = await Promise.all([
+        store.applyDelivery(sync({ taskId: 'race', pageNumber: page, totalPages: 20, add: users })),
+        second.applyDelivery(
+          sync({ taskId: 'race', pageNumber: page, totalPages: 20, add: users }),
+        ),
+      ]);
+      expect(outcomes.map((o) => o.status).sort()).toEqual(['applied', 'duplicate']);
+      expect(outcomes.find((o) => o.status === 'duplicate')).toMatchObject({
+        duplicateOf: 'page',
+        added: 0,
+      });
+    }
+    // An exact replay racing itself (same signature) applies once too.
+    const replay = sync({ taskId: 'replay', add: ['r'] }, 'one-signature');
+    const outcomes = await Promise.all([store.applyDelivery(replay), second.applyDelivery(replay)]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['applied', 'duplicate']);
+
+    expect(await members(second)).toHaveLength(41);
+    expect(await store.getSegment('env-1', 10)).toMatchObject({ memberCount: 41 });
+    expect(await second.getSyncTask('env-1', 10, 'race')).toMatchObject({
+      pagesReceived: 20,
+      complete: true,
+    });
+    const feed = await store.listChanges({ after: 0, limit: 100 });
+    expect(feed).toHaveLength(21);
+    expect(new Set(feed.map((c) => `${c.taskId}/${c.pageNumber}`)).size).toBe(21);
+  });
+
+  it('never shows a change-feed reader a gap that fills later, with instances writing at once', async () => {
+    const writers = [store, await another(), await another()];
+    const reader = await another();
+    let writing = true;
+    const seen: ChangeRecord[] = [];
+    const tail = (async () => {
+      // A consumer that trusts the feed: it only ever asks for what comes after its cursor.
+      for (let cursor = 0; ;) {
+        // Stop only on an empty read that began after the last write had committed.
+        const finalRead = !writing;
+        const batch = await reader.listChanges({ after: cursor, limit: 50 });
+        seen.push(...batch);
+        if (batch.length > 0) cursor = batch[batch.length - 1].seq;
+        else if (finalRead) return;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const deliveries = Array.from({ length: 150 }, (_, i) =>
+      sync({
+        segmentId: i % 5,
+        taskId: `t${i % 3}`,
+        pageNumber: i,
+        totalPages: 150,
+        add: [`u${i}`],
+      }),
+    );
+    await Promise.all(deliveries.map((d, i) => writers[i % writers.length].applyDelivery(d)));
+    writing = false;
+    await tail;
+    const feed = await reader.listChanges({ after: 0, limit: 1000 });
+    expect(feed).toHaveLength(150);
+    expect(seen.map((c) => c.seq)).toEqual(feed.map((c) => c.seq));
+    for (let i = 1; i < feed.length; i++) expect(feed[i].seq).toBeGreaterThan(feed[i - 1].seq);
+  });
+
+  it('reports a closed store as unavailable, not as a bug', async () => {
+    await store.close();
+    await expect(store.applyDelivery(sync({ add: ['a'] }))).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+    await expect(store.getSegment('env-1', 10)).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
   it('keeps connections, deletes the token on disconnect, and links deliveries', async () => {
@@ -240,4 +387,4 @@ describe.each(backends)('Store contract: $name', ({ open }) => {
     expect(await store.consumeOAuthState('h2', now + 2)).toBe(false);
     expect(await store.consumeOAuthState('unknown', now)).toBe(false);
   });
-});
+}

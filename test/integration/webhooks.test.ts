@@ -1,27 +1,28 @@
-// The webhook contract over real HTTP on a real SQLite file: every response code, idempotency, replay.
+// The webhook contract over real HTTP on real SQLite and PostgreSQL stores: every response code, idempotency, replay.
 import { createHmac } from 'node:crypto';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import request from 'supertest';
 import { signHeapHash } from '../../src/signature';
 import {
   allMembers,
   drainBody,
+  latestRejection,
   makeTestApp,
+  openTestApp,
   signedPost,
   syncBody,
   TEST_SECRET,
   type TestApp,
 } from '../support/testApp';
+import { describeEachStore, onFreshStore } from '../support/backends';
+import { createDatabase, describePostgres } from '../support/postgres';
 
 let t: TestApp;
-beforeEach(() => {
-  t = makeTestApp();
-});
-afterEach(async () => {
-  await t.close();
-});
 
-describe('accepted deliveries', () => {
+describeEachStore('accepted deliveries', (backend) => {
+  onFreshStore(backend, (app) => (t = app));
+
   it('applies a sync page and answers the documented 200 body', async () => {
     const res = await signedPost(
       t.app,
@@ -148,7 +149,9 @@ describe('accepted deliveries', () => {
   });
 });
 
-describe('idempotency and replay', () => {
+describeEachStore('idempotency and replay', (backend) => {
+  onFreshStore(backend, (app) => (t = app));
+
   it('treats a redelivered page (new timestamp) as a duplicate that changes nothing', async () => {
     const page = syncBody({ taskId: 'T', add: ['a', 'b'] });
     await signedPost(t.app, '/webhook', page, { timestampMs: Date.now() - 5000 }).expect(200);
@@ -251,7 +254,9 @@ describe('idempotency and replay', () => {
   });
 });
 
-describe('refused deliveries', () => {
+describeEachStore('refused deliveries', (backend) => {
+  onFreshStore(backend, (app) => (t = app));
+
   const expectedHmac = (body: string, ts: number) =>
     createHmac('sha256', TEST_SECRET).update(`${ts}${body}`).digest('base64');
 
@@ -273,7 +278,7 @@ describe('refused deliveries', () => {
     expect(res.text).not.toContain(expectedHmac(body, ts));
     expect(res.text).not.toContain(TEST_SECRET);
     expect(await t.store.getSegment('', 42)).toBeUndefined();
-    const [logged] = await t.store.listDeliveries({ limit: 1 });
+    const logged = await latestRejection(t.store);
     expect(logged).toMatchObject({ status: 'rejected', httpStatus: 403, reason });
   });
 
@@ -299,7 +304,7 @@ describe('refused deliveries', () => {
       message: '$.data.sync_info.page_number: must be integer',
     });
     expect(await t.store.getSegment('', 42)).toBeUndefined();
-    const [logged] = await t.store.listDeliveries({ limit: 1 });
+    const logged = await latestRejection(t.store);
     expect(logged).toMatchObject({
       status: 'rejected',
       httpStatus: 400,
@@ -308,7 +313,7 @@ describe('refused deliveries', () => {
   });
 
   it('answers 413 payload_too_large above WEBHOOK_BODY_LIMIT', async () => {
-    const small = makeTestApp({ WEBHOOK_BODY_LIMIT: '2kb' });
+    const small = await openTestApp({ ...(await backend.env()), WEBHOOK_BODY_LIMIT: '2kb' });
     try {
       const body = syncBody({ add: Array.from({ length: 200 }, (_, i) => `user-${i}`) });
       const res = await signedPost(small.app, '/webhook', body);
@@ -317,30 +322,10 @@ describe('refused deliveries', () => {
         error: 'payload_too_large',
         message: expect.stringMatching(/2048/),
       });
-      const [logged] = await small.store.listDeliveries({ limit: 1 });
+      const logged = await latestRejection(small.store);
       expect(logged).toMatchObject({ status: 'rejected', httpStatus: 413 });
     } finally {
       await small.close();
-    }
-  });
-
-  it('answers 503 store_unavailable with Retry-After while the database is locked, then recovers', async () => {
-    const locked = makeTestApp({ SQLITE_BUSY_TIMEOUT_MS: '50', RETRY_AFTER_SECONDS: '7' });
-    const blocker = new Database(locked.config.sqlite.file);
-    try {
-      blocker.exec('BEGIN EXCLUSIVE');
-      const page = syncBody({ add: ['a'] });
-      const res = await signedPost(locked.app, '/webhook', page);
-      expect(res.status).toBe(503);
-      expect(res.headers['retry-after']).toBe('7');
-      expect(res.body).toEqual({ error: 'store_unavailable', message: expect.any(String) });
-      blocker.exec('COMMIT');
-      const retried = await signedPost(locked.app, '/webhook', page).expect(200);
-      expect(retried.body.status).toBe('applied');
-      expect(await allMembers(locked.store, '', 42)).toEqual(['a']);
-    } finally {
-      blocker.close();
-      await locked.close();
     }
   });
 
@@ -370,7 +355,67 @@ describe('refused deliveries', () => {
   });
 });
 
+describe('store unavailable', () => {
+  it('answers 503 store_unavailable with Retry-After while the database is locked, then recovers', async () => {
+    const locked = makeTestApp({ SQLITE_BUSY_TIMEOUT_MS: '50', RETRY_AFTER_SECONDS: '7' });
+    const blocker = new Database(locked.config.sqlite.file);
+    try {
+      blocker.exec('BEGIN EXCLUSIVE');
+      const page = syncBody({ add: ['a'] });
+      const res = await signedPost(locked.app, '/webhook', page);
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('7');
+      expect(res.body).toEqual({ error: 'store_unavailable', message: expect.any(String) });
+      blocker.exec('COMMIT');
+      const retried = await signedPost(locked.app, '/webhook', page).expect(200);
+      expect(retried.body.status).toBe('applied');
+      expect(await allMembers(locked.store, '', 42)).toEqual(['a']);
+    } finally {
+      blocker.close();
+      await locked.close();
+    }
+  });
+
+  describePostgres('on PostgreSQL', (baseUrl) => {
+    it('answers 503 store_unavailable with Retry-After while the database refuses connections, then recovers', async () => {
+      const url = await createDatabase(baseUrl);
+      const name = new URL(url).pathname.slice(1);
+      const app = await openTestApp({ DATABASE_URL: url, RETRY_AFTER_SECONDS: '7' });
+      const admin = new pg.Client({ connectionString: `${baseUrl}postgres` });
+      await admin.connect();
+      try {
+        // What a failover or a restart looks like from the app: every connection cut, and no
+        // new ones accepted for a while.
+        await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+        await admin.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1',
+          [name],
+        );
+        const page = syncBody({ add: ['a'] });
+        const res = await signedPost(app.app, '/webhook', page);
+        expect(res.status).toBe(503);
+        expect(res.headers['retry-after']).toBe('7');
+        expect(res.body).toEqual({ error: 'store_unavailable', message: expect.any(String) });
+        await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+        const retried = await signedPost(app.app, '/webhook', page).expect(200);
+        expect(retried.body.status).toBe('applied');
+        expect(await allMembers(app.store, '', 42)).toEqual(['a']);
+      } finally {
+        await admin.end();
+        await app.close();
+      }
+    });
+  });
+});
+
 describe('logs', () => {
+  beforeEach(() => {
+    t = makeTestApp();
+  });
+  afterEach(async () => {
+    await t.close();
+  });
+
   it('never contain the secret, an HMAC, the id_token or a user id at info level', async () => {
     const body = JSON.stringify(syncBody({ idToken: 'secret-env-token', add: ['pii@x.io'] }));
     const header = signHeapHash(TEST_SECRET, body, Date.now());

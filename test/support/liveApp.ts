@@ -7,19 +7,21 @@ import { createApp } from '../../src/app';
 import { loadConfig, type Config, type Environment } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createSandboxEmulator } from '../../src/sandbox';
-import { SqliteStore } from '../../src/store/sqlite';
+import { openStore } from '../../src/store';
+import type { Store } from '../../src/store/types';
 import { tempDir, TEST_SECRET } from './testApp';
 
 export type LiveApp = {
   url: string;
   config: Config;
-  store: SqliteStore;
+  store: Store;
   /** The app's admin sign-in state (issues one-click codes, as the server's banner does). */
   adminAccess: AdminAccess;
   logs: string[];
   close: () => Promise<void>;
 };
 
+/** The app on a real port; DATABASE_URL in `env` puts it on PostgreSQL instead of SQLite. */
 export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
   const dataDir = tempDir('hpa-live-');
   const server = http.createServer();
@@ -45,13 +47,11 @@ export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
       callback();
     },
   });
-  const store = new SqliteStore({ file: config.sqlite.file });
+  const logger = createLogger('debug', sink);
+  const store = await openStore(config, logger);
   const sandbox = createSandboxEmulator(config);
   const adminAccess = new AdminAccess(config.admin, config.sessionSecret);
-  server.on(
-    'request',
-    createApp({ config, store, logger: createLogger('debug', sink), sandbox, adminAccess }),
-  );
+  server.on('request', createApp({ config, store, logger, sandbox, adminAccess }));
   return {
     url: `http://127.0.0.1:${port}`,
     config,

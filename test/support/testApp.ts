@@ -1,4 +1,4 @@
-// Builds a real app on a temporary SQLite file for tests, with captured log lines.
+// Builds a real app on a temporary SQLite file (or DATABASE_URL's PostgreSQL) for tests, with captured log lines.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,13 +8,15 @@ import { createApp } from '../../src/app';
 import { loadConfig, type Config, type Environment } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { signHeapHash } from '../../src/signature';
+import { openStore } from '../../src/store';
 import { SqliteStore } from '../../src/store/sqlite';
+import type { DeliveryRecord, Store } from '../../src/store/types';
 
 export const TEST_SECRET = 'test-webhook-secret';
 
 export type TestApp = {
   app: ReturnType<typeof createApp>;
-  store: SqliteStore;
+  store: Store;
   config: Config;
   dataDir: string;
   logs: string[];
@@ -34,8 +36,7 @@ export function testConfig(env: Environment = {}, dataDir = tempDir()): Config {
   return loaded.config;
 }
 
-export function makeTestApp(env: Environment = {}, dataDir = tempDir()): TestApp {
-  const config = testConfig(env, dataDir);
+function logCapture(): { logs: string[]; sink: Writable } {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -43,10 +44,32 @@ export function makeTestApp(env: Environment = {}, dataDir = tempDir()): TestApp
       callback();
     },
   });
+  return { logs, sink };
+}
+
+export function makeTestApp(env: Environment = {}, dataDir = tempDir()): TestApp {
+  const config = testConfig(env, dataDir);
   const store = new SqliteStore({
     file: config.sqlite.file,
     busyTimeoutMs: config.sqlite.busyTimeoutMs,
   });
+  return assemble(config, store, dataDir);
+}
+
+/** Like makeTestApp, with the store the server would open: PostgreSQL when DATABASE_URL is set. */
+export async function openTestApp(env: Environment = {}, dataDir = tempDir()): Promise<TestApp> {
+  const config = testConfig(env, dataDir);
+  const capture = logCapture();
+  const store = await openStore(config, createLogger(config.logLevel, capture.sink));
+  return assemble(config, store, dataDir, capture);
+}
+
+function assemble(
+  config: Config,
+  store: Store,
+  dataDir: string,
+  { logs, sink } = logCapture(),
+): TestApp {
   const app = createApp({ config, store, logger: createLogger(config.logLevel, sink) });
   return {
     app,
@@ -116,7 +139,7 @@ export function drainBody(options: { idToken?: string; segmentId?: number } = {}
 }
 
 /** Every member of a segment, following the store's cursor. */
-export async function allMembers(store: SqliteStore, tenant: string, segmentId: number) {
+export async function allMembers(store: Store, tenant: string, segmentId: number) {
   const members: string[] = [];
   let after: string | undefined;
   for (;;) {
@@ -125,4 +148,22 @@ export async function allMembers(store: SqliteStore, tenant: string, segmentId: 
     if (!page.nextCursor) return members;
     after = page.nextCursor;
   }
+}
+
+/**
+ * The newest `count` refused deliveries, once they are in the log. The router records refusals
+ * without delaying the answer, so with a networked store the rows land just after the response.
+ */
+export async function loggedRejections(store: Store, count: number): Promise<DeliveryRecord[]> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const logged = await store.listDeliveries({ limit: count, status: 'rejected' });
+    if (logged.length >= count || Date.now() > deadline) return logged;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The newest refused delivery, once it is in the log. */
+export async function latestRejection(store: Store): Promise<DeliveryRecord | undefined> {
+  return (await loggedRejections(store, 1))[0];
 }

@@ -1,7 +1,13 @@
 // Configuration: defaults, validation, production refusals, generated development secret, .env.
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, readEnvironment, readOrCreateSecretFile } from '../../src/config';
+import {
+  describeDatabaseUrl,
+  loadConfig,
+  loadDatabaseConfig,
+  readEnvironment,
+  readOrCreateSecretFile,
+} from '../../src/config';
 import { tempDir } from '../support/testApp';
 
 const PRODUCTION_ADMIN_TOKEN = 'a-production-admin-token';
@@ -148,6 +154,70 @@ describe('admin settings', () => {
     expect(result.ok && result.config.warnings).toContainEqual(
       expect.stringContaining('Dashboard sign-in is disabled until SESSION_SECRET is set'),
     );
+  });
+});
+
+describe('DATABASE_URL', () => {
+  it('keeps SQLite without it, and selects PostgreSQL with defaults when set', () => {
+    const sqlite = loadConfig({ WEBHOOK_SECRET: 's' }, tempDir());
+    expect(sqlite.ok && sqlite.config.postgres).toBeUndefined();
+    const url = 'postgres://app:secret-pw@db.internal:6432/heap?sslmode=require';
+    const result = loadConfig({ WEBHOOK_SECRET: 's', DATABASE_URL: url }, tempDir());
+    expect(result.ok && result.config.postgres).toEqual({
+      url,
+      display: 'db.internal:6432/heap',
+      poolSize: 10,
+      connectTimeoutMs: 5000,
+      statementTimeoutMs: 15_000,
+      migrateOnStart: true,
+    });
+  });
+
+  it('reads pool size, timeouts and DATABASE_MIGRATE_ON_START', () => {
+    const result = loadDatabaseConfig({
+      DATABASE_URL: 'postgresql://db/heap',
+      DATABASE_POOL_SIZE: '25',
+      DATABASE_CONNECT_TIMEOUT_MS: '1500',
+      DATABASE_STATEMENT_TIMEOUT_MS: '30000',
+      DATABASE_MIGRATE_ON_START: 'false',
+    });
+    expect(result).toEqual({
+      ok: true,
+      postgres: expect.objectContaining({
+        display: 'db:5432/heap',
+        poolSize: 25,
+        connectTimeoutMs: 1500,
+        statementTimeoutMs: 30_000,
+        migrateOnStart: false,
+      }),
+    });
+  });
+
+  it('refuses a bad value without ever repeating the URL (it may hold a password)', () => {
+    const result = loadDatabaseConfig({
+      DATABASE_URL: 'mysql://root:secret-pw@db/x',
+      DATABASE_POOL_SIZE: '0',
+      DATABASE_MIGRATE_ON_START: 'yes',
+    });
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        'DATABASE_URL must be a postgres:// or postgresql:// URL',
+        expect.stringContaining('DATABASE_MIGRATE_ON_START must be true or false'),
+        expect.stringContaining('DATABASE_POOL_SIZE must be a whole number from 1 to 1000'),
+      ],
+    });
+    expect(JSON.stringify(result)).not.toContain('secret-pw');
+  });
+
+  it('describes a URL by host, port and database only', () => {
+    expect(describeDatabaseUrl('postgres://u:p@h/d')).toBe('h:5432/d');
+    expect(describeDatabaseUrl('postgres:///heap?host=/var/run/postgresql')).toBe(
+      '/var/run/postgresql:5432/heap',
+    );
+    expect(describeDatabaseUrl('postgres://u:p@[::1]:5433/')).toBe('[::1]:5433/(default database)');
+    expect(describeDatabaseUrl('not a url')).toBeUndefined();
+    expect(describeDatabaseUrl('https://h/d')).toBeUndefined();
   });
 });
 

@@ -86,6 +86,14 @@ describe('parseWebhookBody', () => {
       /^\$\.data\.segment\.id: must be integer$/,
     ],
     ['{"action_type":"segment.users.sync","id_token":"","data":{}}', 'invalid_payload', /id_token/],
+    // PostgreSQL text cannot hold NUL, so neither store accepts it in a string it keeps.
+    [
+      JSON.stringify(sync({ add: [{ id: 'a\u0000b' }] })),
+      'invalid_payload',
+      /^\$\.data\.add\[0\]\.id: must match pattern/,
+    ],
+    [JSON.stringify(sync({}, { id_token: 'env\u0000' })), 'invalid_payload', /^\$\.id_token/],
+    ['{"action_type":"x\\u0000"}', 'invalid_payload', /^\$\.action_type: must match pattern/],
   ])('refuses %j as %s', (body, error, message) => {
     const result = parse(body);
     expect(result).toMatchObject({ ok: false, error });

@@ -1,0 +1,73 @@
+// `npm run migrate`: applies (or, with --check, only lists) pending PostgreSQL migrations for DATABASE_URL.
+import { loadDatabaseConfig, readEnvironment, type Environment } from '../config';
+import { isStoreUnavailable } from '../store/errors';
+import { postgresStoreOptions } from '../store';
+import { runMigrations } from '../store/postgres';
+
+const USAGE = `Usage: npm run migrate [-- --check]
+
+Applies the pending PostgreSQL migrations to the database in DATABASE_URL (environment or .env),
+under the same advisory lock the app takes at start-up, so running it beside live instances is safe.
+  --check   only list pending migrations; exit 1 if there are any
+Exit status: 0 done (or nothing pending), 1 pending (--check) or the database failed, 2 bad usage.`;
+
+/** Runs the CLI; resolves to the exit code. `write` receives what a person should read. */
+export async function main(
+  argv: string[],
+  env: Environment = readEnvironment(),
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    write(USAGE);
+    return 0;
+  }
+  const unknown = argv.filter((arg) => arg !== '--check');
+  if (unknown.length > 0) {
+    write(`unknown argument ${unknown[0]}\n\n${USAGE}`);
+    return 2;
+  }
+  const loaded = loadDatabaseConfig(env);
+  if (!loaded.ok) {
+    write(loaded.problems.join('\n'));
+    return 2;
+  }
+  if (!loaded.postgres) {
+    write('DATABASE_URL is not set: the SQLite store migrates itself when the app starts.');
+    return 2;
+  }
+  const where = loaded.postgres.display;
+  const check = argv.includes('--check');
+  try {
+    const report = await runMigrations(
+      postgresStoreOptions(loaded.postgres),
+      check ? 'verify' : 'apply',
+    );
+    if (report.unknown.length > 0) {
+      write(`note: ${where} has migrations this build does not know: ${report.unknown.join(', ')}`);
+    }
+    if (check) {
+      write(
+        report.pending.length > 0
+          ? `${where}: pending ${report.pending.join(', ')}`
+          : `${where}: up to date`,
+      );
+      return report.pending.length > 0 ? 1 : 0;
+    }
+    write(
+      report.applied.length > 0
+        ? `${where}: applied ${report.applied.join(', ')}`
+        : `${where}: up to date, nothing to apply`,
+    );
+    return 0;
+  } catch (error) {
+    const message = isStoreUnavailable(error) ? error.message : (error as Error).message;
+    write(`${where}: migration failed: ${message}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

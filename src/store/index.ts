@@ -1,0 +1,55 @@
+// Opens the configured Store: PostgreSQL when DATABASE_URL is set, the embedded SQLite file otherwise.
+import type { Logger } from 'pino';
+import type { Config, PostgresConfig } from '../config';
+import { PostgresStore, type PostgresStoreOptions } from './postgres';
+import { SqliteStore } from './sqlite';
+import type { Store } from './types';
+
+/** The store options a PostgreSQL configuration stands for. */
+export function postgresStoreOptions(
+  postgres: PostgresConfig,
+  logger?: Logger,
+): PostgresStoreOptions {
+  return {
+    url: postgres.url,
+    poolSize: postgres.poolSize,
+    connectTimeoutMs: postgres.connectTimeoutMs,
+    statementTimeoutMs: postgres.statementTimeoutMs,
+    onIdleError: (error) =>
+      logger?.warn({ err: error }, 'an idle PostgreSQL connection failed; the pool replaces it'),
+  };
+}
+
+/**
+ * Opens the store. For PostgreSQL this applies pending migrations first (or, with
+ * DATABASE_MIGRATE_ON_START=false, refuses to start while any are pending).
+ */
+export async function openStore(config: Config, logger: Logger): Promise<Store> {
+  if (!config.postgres) {
+    return new SqliteStore({
+      file: config.sqlite.file,
+      busyTimeoutMs: config.sqlite.busyTimeoutMs,
+    });
+  }
+  const { store, migrations } = await PostgresStore.open({
+    ...postgresStoreOptions(config.postgres, logger),
+    migrations: config.postgres.migrateOnStart ? 'apply' : 'verify',
+  });
+  if (migrations.applied.length > 0) {
+    logger.info({ migrations: migrations.applied }, 'applied PostgreSQL migrations');
+  }
+  if (migrations.unknown.length > 0) {
+    logger.warn(
+      { versions: migrations.unknown },
+      'the database has migrations this build does not know (a newer build applied them)',
+    );
+  }
+  return store;
+}
+
+/** One line for the start-up banner: where the data lives, never a password. */
+export function describeStore(config: Config): string {
+  return config.postgres
+    ? `PostgreSQL at ${config.postgres.display} (pool of ${config.postgres.poolSize} per instance)`
+    : `SQLite at ${config.sqlite.file}`;
+}

@@ -1,0 +1,828 @@
+// The scale-out Store: PostgreSQL via a pg pool, the SQLite store's semantics, safe for many app instances at once.
+import pg, { type PoolClient, type QueryResultRow } from 'pg';
+import { StoreUnavailableError } from './errors';
+import { asPostgresStoreError, isConnectionFailure } from './postgresErrors';
+import {
+  applyMigrations,
+  loadMigrations,
+  migrationStatus,
+  MigrationError,
+  type Migration,
+} from './postgresMigrations';
+import {
+  OWN_ENVIRONMENT,
+  type AcceptedDelivery,
+  type ApplyOutcome,
+  type ChangeRecord,
+  type ConnectionInput,
+  type ConnectionRecord,
+  type DeliveryQuery,
+  type DeliveryRecord,
+  type DeliveryStat,
+  type Page,
+  type RejectedDelivery,
+  type SegmentDrain,
+  type SegmentRecord,
+  type SizePoint,
+  type Store,
+  type SyncPage,
+  type SyncTaskRecord,
+  type UserSegment,
+} from './types';
+
+export type PostgresStoreOptions = {
+  /** postgres:// connection string (may carry sslmode and the like). */
+  url: string;
+  poolSize?: number;
+  /** Bound on getting a connection, from the pool or a new one. */
+  connectTimeoutMs?: number;
+  /** Server-side bound on each statement; the client gives up a little later (lost server). */
+  statementTimeoutMs?: number;
+  /** An idle pooled connection failed (e.g. the server restarted); the pool replaces it. */
+  onIdleError?: (error: Error) => void;
+};
+
+export type OpenPostgresOptions = PostgresStoreOptions & {
+  /** 'apply' runs pending migrations; 'verify' refuses to start while any are pending. */
+  migrations: 'apply' | 'verify';
+};
+
+type Query = <R extends QueryResultRow = QueryResultRow>(
+  text: string,
+  values?: unknown[],
+) => Promise<pg.QueryResult<R>>;
+
+type Unlinked = Omit<ApplyOutcome, 'linked'>;
+
+/** What a delivery did, and the change-feed entry (INSERT_CHANGE's values) it appends, if any. */
+type Applied = { outcome: Unlinked; change?: unknown[] };
+
+type DeliveryRow = {
+  receivedAt: number;
+  path: string;
+  actionType: string | null;
+  tenant: string | null;
+  segmentId: number | null;
+  taskId: string | null;
+  pageNumber: number | null;
+  status: DeliveryRecord['status'];
+  httpStatus: number;
+  reason: string | null;
+  bodySha256: string | null;
+  added: number;
+  removed: number;
+  linked: boolean | null;
+};
+
+// Every bigint we store is a JavaScript safe integer (ids up to 2^53-1, unix ms, counts), so
+// int8 is read as a number, not node-postgres's default string.
+const typeParsers: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+/** The highest code point: `prefix || U+10FFFF` is above every id that starts with prefix. */
+const MAX_CHAR = String.fromCodePoint(0x10ffff);
+
+// The change feed's ordering point. Each applying transaction takes the single head row's lock
+// as its last write and keeps it until it commits, so seq is handed out in commit order: a reader
+// that has seen seq n will never see a smaller seq appear later, and there are no holes.
+const INSERT_CHANGE = `
+  WITH head AS (UPDATE change_feed_head SET last_seq = last_seq + 1 RETURNING last_seq)
+  INSERT INTO changes (seq, at, tenant, segment_id, kind, task_id, page_number, added, removed,
+                       removed_count, member_count)
+  SELECT last_seq, $1, $2, $3, $4, $5, $6, $7::text[], $8::text[], $9, $10 FROM head`;
+
+const INSERT_DELIVERY = `
+  INSERT INTO deliveries (received_at, path, action_type, tenant, segment_id, task_id, page_number,
+                          status, http_status, reason, body_sha256, added, removed, linked)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`;
+
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+
+  constructor(options: PostgresStoreOptions) {
+    const statementTimeoutMs = options.statementTimeoutMs ?? 15_000;
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      statement_timeout: statementTimeoutMs,
+      // The server may never answer (network partition); give up shortly after it would have.
+      query_timeout: statementTimeoutMs + 5000,
+      // A transaction left open by a lost client must not hold locks (the change feed's) for long.
+      idle_in_transaction_session_timeout: statementTimeoutMs * 2,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: 'heap-partner-api',
+      types: typeParsers,
+    });
+    // Without a listener an idle connection's failure would crash the process.
+    this.pool.on('error', (error) => options.onIdleError?.(error));
+  }
+
+  /**
+   * Opens a store on a migrated database: applies pending migrations (under the migration
+   * lock, so instances starting together are safe) or verifies there are none.
+   */
+  static async open(
+    options: OpenPostgresOptions,
+  ): Promise<{ store: PostgresStore; migrations: MigrationReport }> {
+    const migrations = await runMigrations(options, options.migrations);
+    if (migrations.pending.length > 0) {
+      throw new MigrationError(
+        `the database lacks migrations ${migrations.pending.join(', ')}; run npm run migrate (or set DATABASE_MIGRATE_ON_START=true)`,
+      );
+    }
+    return { store: new PostgresStore(options), migrations };
+  }
+
+  applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {
+    return this.transaction((query) => this.apply(query, delivery));
+  }
+
+  recordRejected(rejection: RejectedDelivery): Promise<void> {
+    return this.run(async (query) => {
+      await insertDelivery(query, {
+        receivedAt: rejection.meta.receivedAt,
+        path: rejection.meta.path,
+        actionType: rejection.actionType ?? null,
+        tenant: rejection.tenant ?? null,
+        segmentId: rejection.segmentId ?? null,
+        taskId: null,
+        pageNumber: null,
+        status: 'rejected',
+        httpStatus: rejection.httpStatus,
+        reason: rejection.reason,
+        bodySha256: rejection.meta.bodySha256,
+        added: 0,
+        removed: 0,
+        linked: null,
+      });
+    });
+  }
+
+  getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined> {
+    return this.run(async (query) => {
+      if (hasNul(tenant)) return undefined;
+      const { rows } = await query('SELECT * FROM segments WHERE tenant = $1 AND segment_id = $2', [
+        tenant,
+        segmentId,
+      ]);
+      return rows[0] && toSegmentRecord(rows[0]);
+    });
+  }
+
+  listSegments(options: { tenant?: string }): Promise<SegmentRecord[]> {
+    return this.run(async (query) => {
+      if (hasNul(options.tenant)) return [];
+      const { rows } =
+        options.tenant === undefined
+          ? await query('SELECT * FROM segments ORDER BY tenant, segment_id')
+          : await query('SELECT * FROM segments WHERE tenant = $1 ORDER BY segment_id', [
+              options.tenant,
+            ]);
+      return rows.map(toSegmentRecord);
+    });
+  }
+
+  listMembers(
+    tenant: string,
+    segmentId: number,
+    options: { after?: string; limit: number; prefix?: string },
+  ): Promise<Page<string>> {
+    return this.run(async (query) => {
+      // No stored id contains NUL (PostgreSQL text cannot), so an id with one matches nothing,
+      // and "after p\0…" is exactly "after p".
+      if (hasNul(tenant, options.prefix)) return { items: [], nextCursor: null };
+      const after = (options.after ?? '').split('\0')[0];
+      const values: unknown[] = [tenant, segmentId, after, options.limit];
+      let range = '';
+      if (options.prefix) {
+        // A prefix is a key range, so the primary key serves it (as in SQLite).
+        values.push(options.prefix, options.prefix + MAX_CHAR);
+        range = 'AND m.user_id >= $5 AND m.user_id < $6';
+      }
+      const { rows } = await query<{ user_id: string }>(
+        `SELECT m.user_id FROM segments s JOIN members m ON m.sid = s.sid
+         WHERE s.tenant = $1 AND s.segment_id = $2 AND m.user_id > $3 ${range}
+         ORDER BY m.user_id LIMIT $4`,
+        values,
+      );
+      const items = rows.map((row) => row.user_id);
+      const nextCursor = items.length === options.limit ? items[items.length - 1] : null;
+      return { items, nextCursor };
+    });
+  }
+
+  segmentsOfUser(tenant: string, userId: string): Promise<UserSegment[]> {
+    return this.run(async (query) => {
+      if (hasNul(tenant, userId)) return [];
+      const { rows } = await query<{ segment_id: number; name: string | null; added_at: number }>(
+        `SELECT s.segment_id, s.name, m.added_at FROM members m JOIN segments s ON s.sid = m.sid
+         WHERE m.user_id = $1 AND s.tenant = $2 ORDER BY s.segment_id`,
+        [userId, tenant],
+      );
+      return rows.map((row) => ({
+        segmentId: row.segment_id,
+        name: row.name,
+        addedAt: row.added_at,
+      }));
+    });
+  }
+
+  getSyncTask(
+    tenant: string,
+    segmentId: number,
+    taskId: string,
+  ): Promise<SyncTaskRecord | undefined> {
+    return this.run(async (query) => {
+      if (hasNul(tenant, taskId)) return undefined;
+      const { rows } = await query(
+        'SELECT * FROM sync_tasks WHERE tenant = $1 AND segment_id = $2 AND task_id = $3',
+        [tenant, segmentId, taskId],
+      );
+      return rows[0] && toSyncTaskRecord(rows[0]);
+    });
+  }
+
+  listSyncTasks(
+    tenant: string,
+    segmentId: number,
+    options: { limit: number },
+  ): Promise<SyncTaskRecord[]> {
+    return this.run(async (query) => {
+      if (hasNul(tenant)) return [];
+      const { rows } = await query(
+        `SELECT * FROM sync_tasks WHERE tenant = $1 AND segment_id = $2
+         ORDER BY last_delivery_at DESC, task_id LIMIT $3`,
+        [tenant, segmentId, options.limit],
+      );
+      return rows.map(toSyncTaskRecord);
+    });
+  }
+
+  listChanges(options: {
+    after: number;
+    limit: number;
+    tenant?: string;
+    segmentId?: number;
+  }): Promise<ChangeRecord[]> {
+    return this.run(async (query) => {
+      if (hasNul(options.tenant)) return [];
+      const where = new Conditions([options.after, options.limit]);
+      where.add('tenant = $', options.tenant);
+      where.add('segment_id = $', options.segmentId);
+      const { rows } = await query(
+        `SELECT * FROM changes WHERE seq > $1 ${where.sql()} ORDER BY seq LIMIT $2`,
+        where.values,
+      );
+      return rows.map((row) => ({
+        seq: row.seq as number,
+        at: row.at as number,
+        tenant: row.tenant as string,
+        segmentId: row.segment_id as number,
+        kind: row.kind as 'sync' | 'drain',
+        taskId: row.task_id as string | null,
+        pageNumber: row.page_number as number | null,
+        added: row.added as string[],
+        removed: row.removed as string[],
+        removedCount: row.removed_count as number,
+        memberCount: row.member_count as number,
+      }));
+    });
+  }
+
+  segmentSizeHistory(
+    tenant: string,
+    segmentId: number,
+    options: { since?: number; limit: number },
+  ): Promise<SizePoint[]> {
+    return this.run(async (query) => {
+      if (hasNul(tenant)) return [];
+      const { rows } = await query<{ seq: number; at: number; member_count: number }>(
+        `SELECT seq, at, member_count FROM changes
+         WHERE tenant = $1 AND segment_id = $2 AND at >= $3 ORDER BY seq LIMIT $4`,
+        [tenant, segmentId, options.since ?? 0, options.limit],
+      );
+      return rows.map((row) => ({ seq: row.seq, at: row.at, memberCount: row.member_count }));
+    });
+  }
+
+  listDeliveries(options: DeliveryQuery): Promise<DeliveryRecord[]> {
+    return this.run(async (query) => {
+      if (hasNul(options.reason, options.tenant, options.status)) return [];
+      const where = new Conditions([options.limit]);
+      where.add('id < $', options.before);
+      where.add('status = $', options.status);
+      where.add('reason = $', options.reason);
+      where.add('tenant = $', options.tenant);
+      where.add('received_at >= $', options.since);
+      where.add('received_at < $', options.until);
+      const { rows } = await query(
+        `SELECT * FROM deliveries WHERE true ${where.sql()} ORDER BY id DESC LIMIT $1`,
+        where.values,
+      );
+      return rows.map((row) => ({
+        id: row.id as number,
+        receivedAt: row.received_at as number,
+        path: row.path as string,
+        actionType: row.action_type as string | null,
+        tenant: row.tenant as string | null,
+        segmentId: row.segment_id as number | null,
+        taskId: row.task_id as string | null,
+        pageNumber: row.page_number as number | null,
+        status: row.status as DeliveryRecord['status'],
+        httpStatus: row.http_status as number,
+        reason: row.reason as string | null,
+        bodySha256: row.body_sha256 as string | null,
+        added: row.added as number,
+        removed: row.removed as number,
+        linked: row.linked as boolean | null,
+      }));
+    });
+  }
+
+  deliveryStats(since: number): Promise<DeliveryStat[]> {
+    return this.run(async (query) => {
+      // NULLS FIRST: SQLite's order, so both backends list the same way.
+      const { rows } = await query<DeliveryStat>(
+        `SELECT status, reason, count(*) AS count FROM deliveries WHERE received_at >= $1
+         GROUP BY status, reason ORDER BY status, reason NULLS FIRST`,
+        [since],
+      );
+      return rows;
+    });
+  }
+
+  upsertConnection(connection: ConnectionInput): Promise<{ created: boolean }> {
+    return this.run(async (query) => {
+      const { rows } = await query<{ created: boolean }>(
+        `INSERT INTO connections (id_token, env_id, partner_app_id, authorized_by, authorized_scope,
+                                  authorized_at_utc, access_token_sealed, connected_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+         ON CONFLICT (id_token) DO UPDATE SET
+           env_id = excluded.env_id, partner_app_id = excluded.partner_app_id,
+           authorized_by = excluded.authorized_by, authorized_scope = excluded.authorized_scope,
+           authorized_at_utc = excluded.authorized_at_utc,
+           access_token_sealed = excluded.access_token_sealed,
+           updated_at = excluded.updated_at, disconnected_at = NULL
+         RETURNING (xmax = 0) AS created`,
+        [
+          connection.idToken,
+          connection.envId,
+          connection.partnerAppId,
+          connection.authorizedBy,
+          connection.authorizedScope,
+          connection.authorizedAtUtc,
+          connection.accessTokenSealed,
+          connection.at,
+        ],
+      );
+      return { created: rows[0].created };
+    });
+  }
+
+  getConnection(idToken: string): Promise<ConnectionRecord | undefined> {
+    return this.run(async (query) => {
+      if (hasNul(idToken)) return undefined;
+      const { rows } = await query('SELECT * FROM connections WHERE id_token = $1', [idToken]);
+      return rows[0] && toConnectionRecord(rows[0]);
+    });
+  }
+
+  listConnections(): Promise<ConnectionRecord[]> {
+    return this.run(async (query) => {
+      const { rows } = await query('SELECT * FROM connections ORDER BY connected_at, id_token');
+      return rows.map(toConnectionRecord);
+    });
+  }
+
+  getSealedAccessToken(idToken: string): Promise<string | undefined> {
+    return this.run(async (query) => {
+      if (hasNul(idToken)) return undefined;
+      const { rows } = await query<{ access_token_sealed: string | null }>(
+        'SELECT access_token_sealed FROM connections WHERE id_token = $1',
+        [idToken],
+      );
+      return rows[0]?.access_token_sealed ?? undefined;
+    });
+  }
+
+  disconnect(idToken: string, at: number): Promise<boolean> {
+    return this.run(async (query) => {
+      if (hasNul(idToken)) return false;
+      const result = await query(
+        `UPDATE connections SET access_token_sealed = NULL, disconnected_at = $1, updated_at = $1
+         WHERE id_token = $2 AND disconnected_at IS NULL`,
+        [at, idToken],
+      );
+      return (result.rowCount ?? 0) > 0;
+    });
+  }
+
+  saveOAuthState(stateHash: string, expiresAt: number): Promise<void> {
+    return this.run(async (query) => {
+      await query(
+        `WITH pruned AS (DELETE FROM oauth_states WHERE expires_at <= $3)
+         INSERT INTO oauth_states (state_hash, expires_at) VALUES ($1, $2)`,
+        [stateHash, expiresAt, Date.now()],
+      );
+    });
+  }
+
+  consumeOAuthState(stateHash: string, now: number): Promise<boolean> {
+    return this.run(async (query) => {
+      if (hasNul(stateHash)) return false;
+      const result = await query(
+        'DELETE FROM oauth_states WHERE state_hash = $1 AND expires_at > $2',
+        [stateHash, now],
+      );
+      return (result.rowCount ?? 0) > 0;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+
+  /** Statements on a pooled connection, each committed on its own. */
+  private run<T>(work: (query: Query) => Promise<T>): Promise<T> {
+    return this.withClient(work, false);
+  }
+
+  /** One transaction on one connection: committed before it resolves, rolled back on any error. */
+  private transaction<T>(work: (query: Query) => Promise<T>): Promise<T> {
+    return this.withClient(work, true);
+  }
+
+  private async withClient<T>(work: (query: Query) => Promise<T>, atomic: boolean): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      // Whatever stops us getting a connection (refused, timed out, the database not accepting
+      // connections, a login refused mid-rotation) is the store being unavailable.
+      throw new StoreUnavailableError('PostgreSQL is unavailable (no connection)', {
+        cause: error,
+      });
+    }
+    // A checked-out connection that dies between two statements emits 'error', which would
+    // crash the process unheard; the next statement then fails and is handled below.
+    let lost: Error | undefined;
+    const onLost = (error: Error) => (lost = error);
+    client.on('error', onLost);
+    let failure: unknown;
+    try {
+      const query: Query = (text, values) => client.query(text, values);
+      if (!atomic) return await work(query);
+      await client.query('BEGIN');
+      const result = await work(query);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      failure = error;
+      // A healthy connection is rolled back and reused; a broken or timed-out one is discarded
+      // (closing it makes the server abort the transaction) instead of waiting on it again.
+      if (atomic && !isConnectionFailure(error)) {
+        await client.query('ROLLBACK').catch(() => undefined);
+      }
+      throw asPostgresStoreError(error);
+    } finally {
+      client.off('error', onLost);
+      client.release(lost ?? (isConnectionFailure(failure) ? (failure as Error) : undefined));
+    }
+  }
+
+  private async apply(query: Query, delivery: AcceptedDelivery): Promise<ApplyOutcome> {
+    const { meta, work } = delivery;
+    const now = meta.receivedAt;
+    const { rows } = await query<{ accepted: boolean; linked: boolean }>(
+      `WITH accepted AS (
+         INSERT INTO accepted_signatures (signature_key, received_at) VALUES ($1, $2)
+         ON CONFLICT DO NOTHING RETURNING 1)
+       SELECT EXISTS (SELECT 1 FROM accepted) AS accepted,
+              EXISTS (SELECT 1 FROM connections
+                      WHERE id_token = $3 AND access_token_sealed IS NOT NULL) AS linked`,
+      [delivery.signatureKey, now, work.tenant],
+    );
+    const replay = !rows[0].accepted;
+    const linked = work.tenant === OWN_ENVIRONMENT || rows[0].linked;
+
+    let result: Applied;
+    if (replay) {
+      const segmentId = 'segmentId' in work ? work.segmentId : null;
+      result = { outcome: await duplicate(query, work.tenant, segmentId, 'signature') };
+    } else if (work.kind === 'sync') {
+      result = await applySyncPage(query, work, meta.bodySha256, now);
+    } else if (work.kind === 'drain') {
+      result = await applyDrain(query, work, now);
+    } else {
+      result = {
+        outcome: {
+          status: 'ignored',
+          segmentId: work.segmentId,
+          memberCount: null,
+          added: 0,
+          removed: 0,
+        },
+      };
+    }
+    const { outcome, change } = result;
+
+    await insertDelivery(query, {
+      receivedAt: now,
+      path: meta.path,
+      actionType: delivery.actionType,
+      tenant: work.tenant,
+      segmentId: outcome.segmentId,
+      taskId: work.kind === 'sync' ? work.taskId : null,
+      pageNumber: work.kind === 'sync' ? work.pageNumber : null,
+      status: outcome.status,
+      httpStatus: 200,
+      reason: outcome.duplicateOf ? `duplicate_${outcome.duplicateOf}` : null,
+      bodySha256: meta.bodySha256,
+      added: outcome.added,
+      removed: outcome.removed,
+      linked,
+    });
+    // Last, so the transaction holds the change feed's head row only until its commit.
+    if (change) await query(INSERT_CHANGE, change);
+    return { ...outcome, linked };
+  }
+}
+
+async function applySyncPage(
+  query: Query,
+  page: SyncPage,
+  bodySha256: string | null,
+  now: number,
+): Promise<Applied> {
+  const pageKey = [page.tenant, page.segmentId, page.taskId, page.pageNumber];
+  // The page claim: under concurrency the second claimant waits for the first to commit, then
+  // finds the row and reports a duplicate (no exception, so the transaction stays usable).
+  const claim = await query(
+    `INSERT INTO sync_pages (tenant, segment_id, task_id, page_number, body_sha256, received_at)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+    [...pageKey, bodySha256, now],
+  );
+  if (claim.rowCount === 0) {
+    const previous = await query<{ body_sha256: string | null }>(
+      `SELECT body_sha256 FROM sync_pages
+       WHERE tenant = $1 AND segment_id = $2 AND task_id = $3 AND page_number = $4`,
+      pageKey,
+    );
+    const outcome = await duplicate(query, page.tenant, page.segmentId, 'page');
+    return { outcome: { ...outcome, contentDiffers: previous.rows[0].body_sha256 !== bodySha256 } };
+  }
+  const sid = await upsertSegment(query, page, now);
+  const removed =
+    page.remove.length > 0
+      ? (
+          await query<{ user_id: string }>(
+            'DELETE FROM members WHERE sid = $1 AND user_id = ANY ($2::text[]) RETURNING user_id',
+            [sid, page.remove],
+          )
+        ).rows.map((row) => row.user_id)
+      : [];
+  const added =
+    page.add.length > 0
+      ? (
+          await query<{ user_id: string }>(
+            `INSERT INTO members (sid, user_id, added_at)
+             SELECT $1, user_id, $2 FROM unnest($3::text[]) AS user_id
+             ON CONFLICT DO NOTHING RETURNING user_id`,
+            [sid, now, page.add],
+          )
+        ).rows.map((row) => row.user_id)
+      : [];
+  const segment = await query<{ member_count: number }>(
+    `UPDATE segments SET member_count = member_count + $1, last_sync_at = $2, updated_at = $2
+     WHERE sid = $3 RETURNING member_count`,
+    [added.length - removed.length, now, sid],
+  );
+  const memberCount = segment.rows[0].member_count;
+  const task = await query<{ completed_at: number | null }>(
+    `INSERT INTO sync_tasks (tenant, segment_id, task_id, total_pages, pages_received,
+                             first_delivery_at, last_delivery_at, completed_at)
+     VALUES ($1, $2, $3, $4::bigint, 1, $5::bigint, $5::bigint,
+             CASE WHEN $4::bigint <= 1 THEN $5::bigint END)
+     ON CONFLICT (tenant, segment_id, task_id) DO UPDATE SET
+       total_pages = excluded.total_pages,
+       pages_received = sync_tasks.pages_received + 1,
+       last_delivery_at = excluded.last_delivery_at,
+       completed_at = coalesce(sync_tasks.completed_at,
+         CASE WHEN sync_tasks.pages_received + 1 >= excluded.total_pages
+              THEN excluded.last_delivery_at END)
+     RETURNING completed_at`,
+    [page.tenant, page.segmentId, page.taskId, page.totalPages, now],
+  );
+  const outcome: Unlinked = {
+    status: 'applied',
+    segmentId: page.segmentId,
+    memberCount,
+    added: added.length,
+    removed: removed.length,
+    taskComplete: task.rows[0].completed_at !== null,
+  };
+  const change = [
+    now,
+    page.tenant,
+    page.segmentId,
+    'sync',
+    page.taskId,
+    page.pageNumber,
+    added,
+    removed,
+    removed.length,
+    memberCount,
+  ];
+  return { outcome, change };
+}
+
+async function applyDrain(query: Query, drain: SegmentDrain, now: number): Promise<Applied> {
+  const sid = await upsertSegment(query, drain, now);
+  const removed = (await query('DELETE FROM members WHERE sid = $1', [sid])).rowCount ?? 0;
+  await query(
+    `UPDATE segments SET member_count = 0, last_drain_at = $1, updated_at = $1 WHERE sid = $2`,
+    [now, sid],
+  );
+  const outcome: Unlinked = {
+    status: 'applied',
+    segmentId: drain.segmentId,
+    memberCount: 0,
+    added: 0,
+    removed,
+  };
+  const change = [now, drain.tenant, drain.segmentId, 'drain', null, null, [], [], removed, 0];
+  return { outcome, change };
+}
+
+/** Creates or refreshes the segment row; its row lock serialises deliveries to one segment. */
+async function upsertSegment(
+  query: Query,
+  work: SyncPage | SegmentDrain,
+  now: number,
+): Promise<number> {
+  const { rows } = await query<{ sid: number }>(
+    `INSERT INTO segments (tenant, segment_id, name, customer_config, created_at, updated_at)
+     VALUES ($1, $2, $3, $4::json, $5, $5)
+     ON CONFLICT (tenant, segment_id) DO UPDATE SET
+       name = coalesce(excluded.name, segments.name),
+       customer_config = coalesce(excluded.customer_config, segments.customer_config),
+       updated_at = excluded.updated_at
+     RETURNING sid`,
+    [
+      work.tenant,
+      work.segmentId,
+      work.segmentName ?? null,
+      work.customerConfig === null || work.customerConfig === undefined
+        ? null
+        : JSON.stringify(work.customerConfig),
+      now,
+    ],
+  );
+  return rows[0].sid;
+}
+
+async function duplicate(
+  query: Query,
+  tenant: string,
+  segmentId: number | null,
+  duplicateOf: 'signature' | 'page',
+): Promise<Unlinked> {
+  let memberCount: number | null = null;
+  if (segmentId !== null) {
+    const { rows } = await query<{ member_count: number }>(
+      'SELECT member_count FROM segments WHERE tenant = $1 AND segment_id = $2',
+      [tenant, segmentId],
+    );
+    memberCount = rows[0]?.member_count ?? 0;
+  }
+  return { status: 'duplicate', segmentId, memberCount, added: 0, removed: 0, duplicateOf };
+}
+
+async function insertDelivery(query: Query, row: DeliveryRow): Promise<void> {
+  await query(INSERT_DELIVERY, [
+    row.receivedAt,
+    row.path,
+    row.actionType,
+    row.tenant,
+    row.segmentId,
+    row.taskId,
+    row.pageNumber,
+    row.status,
+    row.httpStatus,
+    row.reason,
+    row.bodySha256,
+    row.added,
+    row.removed,
+    row.linked,
+  ]);
+}
+
+/** Optional `column = $n` filters appended to a query's fixed parameters. */
+class Conditions {
+  private readonly clauses: string[] = [];
+  constructor(readonly values: unknown[]) {}
+
+  add(clause: string, value: unknown): void {
+    if (value === undefined) return;
+    this.values.push(value);
+    this.clauses.push(clause.replace('$', `$${this.values.length}`));
+  }
+
+  sql(): string {
+    return this.clauses.map((clause) => `AND ${clause}`).join(' ');
+  }
+}
+
+/** PostgreSQL text cannot hold NUL, so a lookup by such a string can only find nothing. */
+function hasNul(...values: (string | undefined)[]): boolean {
+  return values.some((value) => value?.includes('\0'));
+}
+
+/** Migration names: applied by this call, still pending, and unknown to this build (versions). */
+export type MigrationReport = { applied: string[]; pending: string[]; unknown: number[] };
+
+/**
+ * Applies pending migrations ('apply') or only reports them ('verify'), on a dedicated
+ * connection without a client-side timeout: a migration, or waiting for another instance's,
+ * may take long.
+ */
+export async function runMigrations(
+  options: PostgresStoreOptions,
+  mode: 'apply' | 'verify',
+): Promise<MigrationReport> {
+  const migrations = loadMigrations();
+  const client = new pg.Client({
+    connectionString: options.url,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    application_name: 'heap-partner-api migrations',
+    types: typeParsers,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    throw asPostgresStoreError(error);
+  }
+  try {
+    const names = (list: Migration[]) => list.map((migration) => migration.name);
+    if (mode === 'apply') {
+      const result = await applyMigrations(client, migrations);
+      return { applied: names(result.applied), pending: [], unknown: result.unknown };
+    }
+    const status = await migrationStatus(client, migrations);
+    return { applied: [], pending: names(status.pending), unknown: status.unknown };
+  } catch (error) {
+    throw asPostgresStoreError(error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function toSegmentRecord(row: QueryResultRow): SegmentRecord {
+  return {
+    tenant: row.tenant,
+    segmentId: row.segment_id,
+    name: row.name,
+    customerConfig: row.customer_config,
+    memberCount: row.member_count,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastSyncAt: row.last_sync_at,
+    lastDrainAt: row.last_drain_at,
+  };
+}
+
+function toSyncTaskRecord(row: QueryResultRow): SyncTaskRecord {
+  return {
+    tenant: row.tenant,
+    segmentId: row.segment_id,
+    taskId: row.task_id,
+    totalPages: row.total_pages,
+    pagesReceived: row.pages_received,
+    complete: row.completed_at !== null,
+    firstDeliveryAt: row.first_delivery_at,
+    lastDeliveryAt: row.last_delivery_at,
+    completedAt: row.completed_at,
+  };
+}
+
+function toConnectionRecord(row: QueryResultRow): ConnectionRecord {
+  return {
+    idToken: row.id_token,
+    envId: row.env_id,
+    partnerAppId: row.partner_app_id,
+    authorizedBy: row.authorized_by,
+    authorizedScope: row.authorized_scope,
+    authorizedAtUtc: row.authorized_at_utc,
+    connectedAt: row.connected_at,
+    updatedAt: row.updated_at,
+    disconnectedAt: row.disconnected_at,
+    active: row.access_token_sealed !== null,
+  };
+}

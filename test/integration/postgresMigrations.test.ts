@@ -1,0 +1,206 @@
+// PostgreSQL migrations: once under concurrency, verified or applied at start-up, npm run migrate, no secrets shown.
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import pg from 'pg';
+import { PostgresStore, runMigrations } from '../../src/store/postgres';
+import { loadMigrations, MIGRATION_LOCK } from '../../src/store/postgresMigrations';
+import { createDatabase, describePostgres, freePort } from '../support/postgres';
+import { repoRoot, serverEntry, startServer, type ServerProcess } from '../support/serverProcess';
+import { tempDir } from '../support/testApp';
+
+const migrateCli = path.join(repoRoot, 'dist', 'src', 'cli', 'migrate.js');
+const PASSWORD = 'pw-that-must-not-show';
+
+/** The URL with a password in it (the test cluster trusts loopback, so any password works). */
+const withPassword = (url: string) => url.replace('postgres@', `postgres:${PASSWORD}@`);
+
+function runCli(args: string[], env: Record<string, string>) {
+  return new Promise<{ code: number | null; output: string }>((resolve) => {
+    const child = spawn(process.execPath, [migrateCli, ...args], {
+      cwd: tempDir('hpa-migrate-cwd-'),
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describePostgres('PostgreSQL migrations', (baseUrl) => {
+  let running: ServerProcess | undefined;
+  afterEach(() => {
+    running?.child.kill('SIGKILL');
+    running = undefined;
+  });
+
+  it('applies each migration once when many instances migrate at the same moment', async () => {
+    const url = await createDatabase(baseUrl);
+    const reports = await Promise.all(
+      Array.from({ length: 6 }, () => runMigrations({ url }, 'apply')),
+    );
+    const names = loadMigrations().map((m) => m.name);
+    expect(reports.filter((r) => r.applied.length > 0)).toEqual([
+      { applied: names, pending: [], unknown: [] },
+    ]);
+    expect(await sql(url, 'SELECT version, name FROM schema_migrations')).toEqual(
+      loadMigrations().map((m) => ({ version: m.version, name: m.name })),
+    );
+    expect(await runMigrations({ url }, 'verify')).toEqual({
+      applied: [],
+      pending: [],
+      unknown: [],
+    });
+  });
+
+  it('refuses to open an unmigrated database in verify mode, and names the fix', async () => {
+    const url = await createDatabase(baseUrl);
+    await expect(PostgresStore.open({ url, migrations: 'verify' })).rejects.toThrow(
+      /lacks migrations 001_init; run npm run migrate/,
+    );
+  });
+
+  it('refuses a migration edited after it was applied, and tolerates a newer build’s', async () => {
+    const url = await createDatabase(baseUrl);
+    await runMigrations({ url }, 'apply');
+    await sql(
+      url,
+      `INSERT INTO schema_migrations (version, name, checksum) VALUES (999, '999_next', 'x')`,
+    );
+    expect(await runMigrations({ url }, 'verify')).toEqual({
+      applied: [],
+      pending: [],
+      unknown: [999],
+    });
+    await sql(url, `UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1`);
+    await expect(runMigrations({ url }, 'apply')).rejects.toThrow(
+      /001_init was changed after it was applied/,
+    );
+  });
+
+  it('npm run migrate: --check lists pending, then applies, never printing the password', async () => {
+    const url = withPassword(await createDatabase(baseUrl));
+    const env = { DATABASE_URL: url };
+    const check = await runCli(['--check'], env);
+    expect(check).toEqual({ code: 1, output: expect.stringMatching(/pending 001_init/) });
+    const apply = await runCli([], env);
+    expect(apply).toEqual({ code: 0, output: expect.stringMatching(/applied 001_init/) });
+    expect(await runCli([], env)).toEqual({ code: 0, output: expect.stringMatching(/up to date/) });
+    expect(await runCli(['--check'], env)).toEqual({
+      code: 0,
+      output: expect.stringMatching(/up to date/),
+    });
+    for (const output of [check.output, apply.output]) {
+      expect(output).toMatch(/^127\.0\.0\.1:\d+\/hpa_[0-9a-f]+: /);
+      expect(output).not.toContain(PASSWORD);
+    }
+  });
+
+  it('npm run migrate: exit 2 without DATABASE_URL or with a bad one, 1 when unreachable', async () => {
+    expect(await runCli([], {})).toEqual({
+      code: 2,
+      output: expect.stringMatching(/DATABASE_URL is not set/),
+    });
+    const bad = await runCli([], { DATABASE_URL: `mysql://root:${PASSWORD}@db/x` });
+    expect(bad.code).toBe(2);
+    expect(bad.output).toContain('DATABASE_URL must be a postgres:// or postgresql:// URL');
+    expect(bad.output).not.toContain(PASSWORD);
+    const down = await runCli([], {
+      DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/x`,
+      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+    });
+    expect(down).toEqual({
+      code: 1,
+      output: expect.stringMatching(
+        /127\.0\.0\.1:1\/x: migration failed: PostgreSQL is unavailable/,
+      ),
+    });
+    expect(down.output).not.toContain(PASSWORD);
+  });
+
+  it('the server migrates at start-up and shows the database without its password', async () => {
+    const url = withPassword(await createDatabase(baseUrl));
+    running = await startServer({ DATABASE_URL: url, DATA_DIR: tempDir(), WEBHOOK_SECRET: 's' });
+    expect(running.stdout()).toContain('"msg":"applied PostgreSQL migrations"');
+    expect(running.stderr()).toMatch(
+      /Store: +PostgreSQL at 127\.0\.0\.1:\d+\/hpa_[0-9a-f]+ \(pool of 10/,
+    );
+    expect(running.stdout() + running.stderr()).not.toContain(PASSWORD);
+    const health = await fetch(`${running.url}/healthcheck`);
+    expect(health.status).toBe(200);
+  });
+
+  it('a starting instance answers 503 store_unavailable while another holds the migration lock', async () => {
+    const url = await createDatabase(baseUrl);
+    const migrating = new pg.Client({ connectionString: url });
+    await migrating.connect();
+    await migrating.query('BEGIN');
+    await migrating.query('SELECT pg_advisory_xact_lock($1, $2)', [...MIGRATION_LOCK]);
+    const port = await freePort();
+    const starting = startServer({
+      DATABASE_URL: url,
+      PORT: String(port),
+      DATA_DIR: tempDir(),
+      WEBHOOK_SECRET: 's',
+      RETRY_AFTER_SECONDS: '3',
+    });
+    let answer: Response | undefined;
+    while (!answer) {
+      answer = await fetch(`http://127.0.0.1:${port}/healthcheck`).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return undefined;
+      });
+    }
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('3');
+    expect(await answer.json()).toEqual({
+      error: 'store_unavailable',
+      message: expect.any(String),
+    });
+    await migrating.query('COMMIT');
+    await migrating.end();
+    running = await starting;
+    expect((await fetch(`${running.url}/healthcheck`)).status).toBe(200);
+  });
+
+  it('the server refuses to start on an unmigrated database with DATABASE_MIGRATE_ON_START=false, or an unreachable one', async () => {
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [serverEntry], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          PORT: '0',
+          DATA_DIR: tempDir(),
+          WEBHOOK_SECRET: 's',
+          ...env,
+        },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+    const url = withPassword(await createDatabase(baseUrl));
+    const unmigrated = run({ DATABASE_URL: url, DATABASE_MIGRATE_ON_START: 'false' });
+    expect(unmigrated.status).toBe(1);
+    expect(unmigrated.stderr).toMatch(
+      /cannot start: the store \(PostgreSQL at .*\): the database lacks migrations 001_init; run npm run migrate/,
+    );
+    const unreachable = run({
+      DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/x`,
+      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+    });
+    expect(unreachable.status).toBe(1);
+    expect(unreachable.stderr).toContain('cannot start: the store (PostgreSQL at 127.0.0.1:1/x');
+    expect(unreachable.stderr).toContain('unreachable');
+    for (const result of [unmigrated, unreachable]) {
+      expect(result.stdout + result.stderr).not.toContain(PASSWORD);
+    }
+  });
+});
