@@ -1,51 +1,116 @@
-// The storage backends a bench scenario can run on, opened the way the server opens them.
-import { existsSync } from 'node:fs';
+// The storage backends a bench scenario runs on: where each run's data lives, opened as the server opens it.
+import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig, type Config } from '../src/config';
-import { SqliteStore } from '../src/store/sqlite';
+import pg from 'pg';
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+import { openStore } from '../src/store';
 import type { Store } from '../src/store/types';
+import { findPostgresBin, startCluster, type Cluster } from '../test/support/postgres';
 
-export type Backend = { kind: 'sqlite' } | { kind: 'postgres'; databaseUrl: string };
+export type Backend = { kind: 'sqlite' } | { kind: 'postgres'; serverUrl: string };
 
-/** The environment that selects `backend` for a server whose data lives in `dataDir`. */
-export function backendEnv(backend: Backend, dataDir: string): Record<string, string> {
-  return backend.kind === 'postgres'
-    ? { DATA_DIR: dataDir, DATABASE_URL: backend.databaseUrl }
-    : { DATA_DIR: dataDir };
+/** Where one run's data lives: a fresh DATA_DIR and, for PostgreSQL, a fresh database. */
+export type Place = { dataDir: string; databaseUrl?: string };
+
+/** The environment that points a server (or floor B) at `place`. */
+export function placeEnv(place: Place): Record<string, string> {
+  return place.databaseUrl
+    ? { DATA_DIR: place.dataDir, DATABASE_URL: place.databaseUrl }
+    : { DATA_DIR: place.dataDir };
 }
 
-/** The server's configuration for that environment: the store settings come from there. */
-function benchConfig(backend: Backend, dataDir: string): Config {
-  const loaded = loadConfig(
-    { ...backendEnv(backend, dataDir), WEBHOOK_SECRET: 'floor-b' },
-    dataDir,
-  );
+/** The store the server would open for `place`, through the same src/store openStore. */
+export async function openBenchStore(place: Place): Promise<Store> {
+  const loaded = loadConfig({ ...placeEnv(place), WEBHOOK_SECRET: 'floor-b' }, place.dataDir);
   if (!loaded.ok) throw new Error(loaded.problems.join('; '));
-  return loaded.config;
+  return openStore(loaded.config, createLogger('silent'));
 }
 
-// Where the compiled PostgreSQL store lives once the scale-out work has landed.
-const POSTGRES_MODULE = path.join(__dirname, '..', 'src', 'store', 'postgres.js');
-
-/** Why PostgreSQL scenarios cannot run in this build, or undefined when they can. */
-export function postgresUnavailable(): string | undefined {
-  return existsSync(POSTGRES_MODULE) ? undefined : 'PostgreSQL store not available';
+/** A URL on the same PostgreSQL server with another database. */
+function withDatabase(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
 }
 
-type PostgresModule = {
-  PostgresStore: {
-    open(options: { url: string; migrations: 'apply' }): Promise<{ store: Store }>;
+/** Makes fresh places; for PostgreSQL one database each, dropped by `cleanUp`. */
+export function placeMaker(backend: Backend, workDir: string) {
+  const databases: string[] = [];
+  return {
+    fresh: async (name: string): Promise<Place> => {
+      const dataDir = mkdtempSync(path.join(workDir, `${name}-`));
+      if (backend.kind === 'sqlite') return { dataDir };
+      // mkdtemp's names (letters, digits, '-') are unique, and safe as a quoted identifier.
+      const database = `bench-${path.basename(dataDir)}`;
+      const client = new pg.Client({ connectionString: backend.serverUrl });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE "${database}"`);
+      } finally {
+        await client.end();
+      }
+      databases.push(database);
+      return { dataDir, databaseUrl: withDatabase(backend.serverUrl, database) };
+    },
+    cleanUp: async () => {
+      if (backend.kind === 'sqlite' || databases.length === 0) return;
+      const client = new pg.Client({ connectionString: backend.serverUrl });
+      await client.connect();
+      try {
+        for (const database of databases.splice(0)) {
+          await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+        }
+      } finally {
+        await client.end();
+      }
+    },
   };
-};
+}
 
-export async function openBenchStore(backend: Backend, dataDir: string): Promise<Store> {
-  const config = benchConfig(backend, dataDir);
-  if (backend.kind === 'sqlite') {
-    return new SqliteStore({
-      file: config.sqlite.file,
-      busyTimeoutMs: config.sqlite.busyTimeoutMs,
-    });
+export type PostgresChoice =
+  | { backend: Backend; cluster?: Cluster; description: string }
+  | { skipped: string; backend?: undefined };
+
+/** The server's version and the settings that decide durability and caching. */
+async function describeServer(serverUrl: string, where: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    const show = async (name: string) =>
+      ((await client.query(`SHOW ${name}`)).rows[0] as Record<string, string>)[name];
+    return (
+      `PostgreSQL ${await show('server_version')} (${where}): fsync ${await show('fsync')}, ` +
+      `synchronous_commit ${await show('synchronous_commit')}, shared_buffers ${await show('shared_buffers')}`
+    );
+  } finally {
+    await client.end();
   }
-  const { PostgresStore } = (await import(POSTGRES_MODULE)) as PostgresModule;
-  return (await PostgresStore.open({ url: backend.databaseUrl, migrations: 'apply' })).store;
+}
+
+/**
+ * PostgreSQL for the bench: the server in DATABASE_URL (each run gets its own database there, so
+ * it needs CREATEDB), else a throwaway cluster started the way the tests start theirs, else a
+ * reason to skip.
+ */
+export async function choosePostgres(wanted: boolean): Promise<PostgresChoice> {
+  if (!wanted) return { skipped: 'not requested (--no-postgres)' };
+  const url = process.env.DATABASE_URL;
+  if (url) {
+    return {
+      backend: { kind: 'postgres', serverUrl: url },
+      description: await describeServer(url, 'the server in DATABASE_URL'),
+    };
+  }
+  const bin = findPostgresBin();
+  if (!bin) return { skipped: 'no DATABASE_URL and no PostgreSQL binaries (initdb, pg_ctl) found' };
+  const cluster = await startCluster(bin);
+  return {
+    backend: { kind: 'postgres', serverUrl: cluster.url() },
+    cluster,
+    description: await describeServer(
+      cluster.url(),
+      'a throwaway cluster on this machine, started as the tests start theirs, default settings',
+    ),
+  };
 }

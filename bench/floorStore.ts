@@ -1,6 +1,6 @@
 // Floor B, the storage ceiling: the store's own applyDelivery for the bench pages, no HTTP.
 import { performance } from 'node:perf_hooks';
-import { openBenchStore, type Backend } from './backends';
+import { openBenchStore, type Place } from './backends';
 import { percentile } from './load';
 import {
   acceptedPage,
@@ -16,8 +16,7 @@ import type { Store } from '../src/store/types';
 export type FloorStoreInput =
   | {
       mode: 'apply';
-      backend: Backend;
-      dataDir: string;
+      place: Place;
       workload: Workload;
       /** Deliveries kept in flight, as many as the HTTP scenario has connections. */
       concurrency: number;
@@ -26,11 +25,10 @@ export type FloorStoreInput =
       /** …or exactly this many pages. */
       count?: number;
     }
-  | { mode: 'populate'; backend: Backend; dataDir: string; population: LookupPopulation }
+  | { mode: 'populate'; place: Place; population: LookupPopulation }
   | {
       mode: 'lookup';
-      backend: Backend;
-      dataDir: string;
+      place: Place;
       population: LookupPopulation;
       queries: number;
     };
@@ -152,7 +150,7 @@ async function lookups(
 
 async function main(): Promise<void> {
   const input = JSON.parse(process.argv[2]) as FloorStoreInput;
-  const store = await openBenchStore(input.backend, input.dataDir);
+  const store = await openBenchStore(input.place);
   try {
     const result =
       input.mode === 'apply'

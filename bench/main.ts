@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { postgresUnavailable, type Backend } from './backends';
+import { choosePostgres, placeMaker, type Backend } from './backends';
 import { machineFacts } from './machine';
 import {
   checkTargets,
@@ -64,6 +64,13 @@ async function main(): Promise<number> {
       default: false,
       describe: 'Run the server under node --cpu-prof (profiles in bench/out/profiles)',
     })
+    .option('postgres', {
+      type: 'boolean',
+      default: true,
+      describe:
+        'Also run every scenario on PostgreSQL: the server in DATABASE_URL (a new database per run, ' +
+        'so it needs CREATEDB), else a throwaway cluster like the tests start (--no-postgres: skip)',
+    })
     .option('keep', { type: 'boolean', default: false, describe: 'Keep the temporary data' })
     .strict()
     .help()
@@ -82,27 +89,18 @@ async function main(): Promise<number> {
   if (argv.cpuProf) mkdirSync(profileDir, { recursive: true });
   const loadAverage = os.loadavg();
   const facts = machineFacts(workDir);
+  const postgres = await choosePostgres(argv.postgres);
   const backends: { label: BackendLabel; backend?: Backend; skipped?: string }[] = [
     { label: 'SQLite', backend: { kind: 'sqlite' } },
+    {
+      label: 'PostgreSQL',
+      backend: postgres.backend,
+      skipped: postgres.backend ? undefined : postgres.skipped,
+    },
   ];
-  const databaseUrl = process.env.DATABASE_URL;
-  const postgresSkip = postgresUnavailable() ?? (databaseUrl ? undefined : 'DATABASE_URL not set');
-  backends.push(
-    postgresSkip || !databaseUrl
-      ? { label: 'PostgreSQL', skipped: postgresSkip }
-      : { label: 'PostgreSQL', backend: { kind: 'postgres', databaseUrl } },
-  );
 
   const reports: ScenarioReport[] = [];
   const idle: IdleReport[] = [];
-  const contextFor = (backend: Backend): RunContext => ({
-    workDir,
-    secret: randomBytes(32).toString('base64url'),
-    adminToken: randomBytes(32).toString('base64url'),
-    backend,
-    serverNodeArgs: argv.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
-    settleMs: quick ? 200 : 1500,
-  });
   try {
     for (const { label, backend, skipped } of backends) {
       if (!backend) {
@@ -110,21 +108,34 @@ async function main(): Promise<number> {
         for (const scenario of selected) reports.push({ backend: label, scenario, skipped });
         continue;
       }
-      process.stderr.write(`bench: ${label} idle…\n`);
-      idle.push({
-        backend: label,
-        figures: await measureIdle(contextFor(backend), quick ? 0 : IDLE_SECONDS),
-      });
-      for (const scenario of selected) {
-        process.stderr.write(`bench: ${label} ${scenario}…\n`);
-        reports.push({
+      const places = placeMaker(backend, workDir);
+      const context: RunContext = {
+        freshPlace: places.fresh,
+        secret: randomBytes(32).toString('base64url'),
+        adminToken: randomBytes(32).toString('base64url'),
+        serverNodeArgs: argv.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+        settleMs: quick ? 200 : 1500,
+      };
+      try {
+        process.stderr.write(`bench: ${label} idle…\n`);
+        idle.push({
           backend: label,
-          scenario,
-          ...(await runScenario(contextFor(backend), scenarios, scenario)),
+          figures: await measureIdle(context, quick ? 0 : IDLE_SECONDS),
         });
+        for (const scenario of selected) {
+          process.stderr.write(`bench: ${label} ${scenario}…\n`);
+          reports.push({
+            backend: label,
+            scenario,
+            ...(await runScenario(context, scenarios, scenario)),
+          });
+        }
+      } finally {
+        await places.cleanUp();
       }
     }
   } finally {
+    if ('cluster' in postgres) postgres.cluster?.destroy();
     if (!argv.keep) rmSync(workDir, { recursive: true, force: true });
   }
 
@@ -152,6 +163,10 @@ async function main(): Promise<number> {
         'no HTTP, with as many calls in flight as the scenario has connections, on the same default ' +
         'durable configuration; pages are parsed outside the timing. For huge, each page alone; for ' +
         'lookup, `Store.segmentsOfUser` one call at a time.',
+      postgres.backend
+        ? `${postgres.description}. Its own processes count as "others" in the CPU column and not in ` +
+          'any RSS figure.'
+        : `PostgreSQL: skipped (${postgres.skipped}).`,
       "Peak RSS is the server process's VmHWM from /proc (a fresh server per scenario); RSS at start is " +
         'its VmRSS 1.5 s after start-up; idle RSS is VmRSS once the server has sat without a request ' +
         `until V8's memory reducer returned what start-up used transiently (at most ${quick ? 0 : IDLE_SECONDS} s).`,

@@ -1,10 +1,9 @@
 // Runs one scenario: floor B, floor A and the real server, one after another on this machine.
-import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backendEnv, openBenchStore, type Backend } from './backends';
+import { openBenchStore, placeEnv, type Place } from './backends';
 import type { ApplyFigures, FloorStoreInput, LookupFigures } from './floorStore';
 import { runLoad, runPaced, type LoadResult, type NextRequest } from './load';
 import { cpuMeter, type CpuShares } from './machine';
@@ -20,11 +19,11 @@ const FLOOR_STORE_ENTRY = path.join(__dirname, 'floorStore.js');
 const FLOOR_A_DISTINCT_PAGES = 2000;
 
 export type RunContext = {
-  workDir: string;
+  /** A fresh place for each run's data (a DATA_DIR, and a database on PostgreSQL). */
+  freshPlace: (name: string) => Promise<Place>;
   secret: string;
   /** Bearer token for the admin API (the lookup scenario). */
   adminToken: string;
-  backend: Backend;
   /** Node flags for the server process (e.g. --cpu-prof while profiling). */
   serverNodeArgs: string[];
   /** How long a server sits after start-up before its RSS at start is read. */
@@ -64,24 +63,16 @@ export type ScenarioRun = {
 
 const kbToMb = (kb: number) => (kb * 1024) / 1e6;
 
-function freshDir(context: RunContext, name: string): string {
-  return mkdtempSync(path.join(context.workDir, `${name}-`));
-}
-
 function rssMb(pid: number, field: 'rssKb' | 'hwmKb'): number {
   const status = procStatus(pid);
   return status ? kbToMb(status[field]) : NaN;
 }
 
-async function startServer(context: RunContext, dataDir: string): Promise<Listening> {
+async function startServer(context: RunContext, place: Place): Promise<Listening> {
   const server = await startListening(
     SERVER_ENTRY,
-    {
-      ...backendEnv(context.backend, dataDir),
-      WEBHOOK_SECRET: context.secret,
-      ADMIN_TOKEN: context.adminToken,
-    },
-    path.join(dataDir, 'server.log'),
+    { ...placeEnv(place), WEBHOOK_SECRET: context.secret, ADMIN_TOKEN: context.adminToken },
+    path.join(place.dataDir, 'server.log'),
     context.serverNodeArgs,
   );
   await sleep(context.settleMs);
@@ -90,13 +81,13 @@ async function startServer(context: RunContext, dataDir: string): Promise<Listen
 
 type Measured<T> = { result: T; cpu: CpuShares; startRssMb: number; peakRssMb: number };
 
-/** Runs `work` against a fresh server on `dataDir`, measuring its CPU and memory. */
+/** Runs `work` against a fresh server on `place`, measuring its CPU and memory. */
 async function measureServer<T>(
   context: RunContext,
-  dataDir: string,
+  place: Place,
   work: (server: Listening) => Promise<T>,
 ): Promise<Measured<T>> {
-  const server = await startServer(context, dataDir);
+  const server = await startServer(context, place);
   try {
     const startRssMb = rssMb(server.pid, 'rssKb');
     const meter = cpuMeter([server.pid]);
@@ -112,11 +103,11 @@ async function measureFloorA<T>(
   context: RunContext,
   work: (floor: Listening) => Promise<T>,
 ): Promise<Measured<T>> {
-  const logDir = freshDir(context, 'floor-a');
+  const { dataDir } = await context.freshPlace('floor-a');
   const floor = await startListening(
     FLOOR_HTTP_ENTRY,
     { WEBHOOK_SECRET: context.secret },
-    path.join(logDir, 'floor-a.log'),
+    path.join(dataDir, 'floor-a.log'),
   );
   try {
     const startRssMb = rssMb(floor.pid, 'rssKb');
@@ -237,13 +228,8 @@ const postPage =
   };
 
 /** Checks in the store that every answered page was applied once, none refused or duplicated. */
-async function checkApplied(
-  context: RunContext,
-  dataDir: string,
-  answered: number,
-  problems: string[],
-): Promise<void> {
-  const store = await openBenchStore(context.backend, dataDir);
+async function checkApplied(place: Place, answered: number, problems: string[]): Promise<void> {
+  const store = await openBenchStore(place);
   try {
     const stats = await store.deliveryStats(0);
     const count = (status: string) =>
@@ -283,7 +269,7 @@ export async function measureIdle(
 ): Promise<IdleFigures> {
   const { result, startRssMb } = await measureServer(
     context,
-    freshDir(context, 'idle'),
+    await context.freshPlace('idle'),
     async (server) => {
       const start = rssMb(server.pid, 'rssKb');
       let seconds = 0;
@@ -313,16 +299,17 @@ export async function runIngest(
       next,
     });
 
-  const floorB = () =>
-    measureFloorB<ApplyFigures>({
-      mode: 'apply',
-      backend: context.backend,
-      dataDir: freshDir(context, `${scenario.name}-floor-b`),
-      workload,
-      concurrency: connections,
-      durationSeconds: scenario.durationSeconds,
-      count: scenario.amount,
-    }).then(fromFloorB);
+  const floorB = async () =>
+    fromFloorB(
+      await measureFloorB<ApplyFigures>({
+        mode: 'apply',
+        place: await context.freshPlace(`${scenario.name}-floor-b`),
+        workload,
+        concurrency: connections,
+        durationSeconds: scenario.durationSeconds,
+        count: scenario.amount,
+      }),
+    );
 
   const floorAPages = Array.from({ length: FLOOR_A_DISTINCT_PAGES }, (_, i) =>
     signedPage(workload, i, context.secret),
@@ -342,13 +329,11 @@ export async function runIngest(
     scenario.amount ??
     Math.ceil((floorBBefore.pagesPerSec ?? 0) * scenario.durationSeconds * 1.25) + 100;
   const pool = pagePool(scenario, context.secret, poolSize);
-  const dataDir = freshDir(context, `${scenario.name}-server`);
-  const s = await measureServer(context, dataDir, (server) =>
-    load(server.url, postPage(pool.next)),
-  );
+  const place = await context.freshPlace(`${scenario.name}-server`);
+  const s = await measureServer(context, place, (server) => load(server.url, postPage(pool.next)));
   const floorBAfter = await floorB();
   loadProblems('server', s.result, problems);
-  await checkApplied(context, dataDir, s.result.ok, problems);
+  await checkApplied(place, s.result.ok, problems);
   const notes = [
     `floor B ran right before and right after the server: ${rate(floorBBefore)} and ${rate(floorBAfter)} pages/s`,
     `oldest signature used was ${Math.round(pool.oldestSignatureMs() / 1000)} s old`,
@@ -431,20 +416,21 @@ function fromTimings(measured: Measured<Timed>, users: number): Measurement {
 export async function runHuge(context: RunContext, scenario: HugeScenario): Promise<ScenarioRun> {
   const problems: string[] = [];
   const users = scenario.workload.usersPerPage;
-  const floorB = () =>
-    measureFloorB<ApplyFigures>({
-      mode: 'apply',
-      backend: context.backend,
-      dataDir: freshDir(context, 'huge-floor-b'),
-      workload: scenario.workload,
-      concurrency: 1,
-      count: scenario.pages,
-    }).then(fromFloorB);
+  const floorB = async () =>
+    fromFloorB(
+      await measureFloorB<ApplyFigures>({
+        mode: 'apply',
+        place: await context.freshPlace('huge-floor-b'),
+        workload: scenario.workload,
+        concurrency: 1,
+        count: scenario.pages,
+      }),
+    );
   const a = await measureFloorA(context, (floor) => postEach(floor.url, scenario, context.secret));
 
   const floorBBefore = await floorB();
-  const dataDir = freshDir(context, 'huge-server');
-  const s = await measureServer(context, dataDir, (server) =>
+  const place = await context.freshPlace('huge-server');
+  const s = await measureServer(context, place, (server) =>
     postEach(server.url, scenario, context.secret),
   );
   const floorBAfter = await floorB();
@@ -453,7 +439,7 @@ export async function runHuge(context: RunContext, scenario: HugeScenario): Prom
     const added = (JSON.parse(body) as { added?: number }).added;
     if (added !== users) problems.push(`server added ${added} of ${users} users: ${body}`);
   }
-  await checkApplied(context, dataDir, scenario.pages - s.result.non2xx, problems);
+  await checkApplied(place, scenario.pages - s.result.non2xx, problems);
   return {
     server: fromTimings(s, users),
     floorA: fromTimings(a, users),
@@ -494,11 +480,10 @@ export async function runLookup(
   const problems: string[] = [];
   const { population } = scenario;
   const memberships = population.segments * population.membersPerSegment;
-  const dataDir = freshDir(context, 'lookup');
+  const place = await context.freshPlace('lookup');
   const filled = await runJsonChild<{ pages: number; seconds: number }>(FLOOR_STORE_ENTRY, {
     mode: 'populate',
-    backend: context.backend,
-    dataDir,
+    place,
     population,
   } satisfies FloorStoreInput);
   const notes = [
@@ -510,8 +495,7 @@ export async function runLookup(
 
   const b = await measureFloorB<LookupFigures>({
     mode: 'lookup',
-    backend: context.backend,
-    dataDir,
+    place,
     population,
     queries: scenario.floorQueries,
   });
@@ -573,7 +557,7 @@ export async function runLookup(
 
   const a = split(await measureFloorA(context, (floor) => paceThenSaturate(floor, 'floor A')));
   const s = split(
-    await measureServer(context, dataDir, async (server) => {
+    await measureServer(context, place, async (server) => {
       const probe = await getOnce(server.url + next().path, headers);
       const found = (JSON.parse(probe.body) as { segments?: unknown[] }).segments?.length;
       if (found !== memberships / population.users) {
