@@ -24,10 +24,18 @@ export function normaliseUsers(
   add: string[],
   remove: string[],
 ): { add: string[]; remove: string[] } {
-  const removeSet = new Set(remove);
-  const addSet = new Set<string>();
-  for (const id of add) if (!removeSet.has(id)) addSet.add(id);
-  return { add: [...addSet], remove: [...removeSet] };
+  // One set of every user seen, removes first: a 2,000-user page is normalised in one pass
+  // over each list, and lists without repeats (Heap's) are returned as they came.
+  const seen = new Set(remove);
+  const uniqueRemove = seen.size === remove.length ? remove : [...seen];
+  const uniqueAdd: string[] = [];
+  for (const id of add) {
+    if (!seen.has(id)) {
+      seen.add(id);
+      uniqueAdd.push(id);
+    }
+  }
+  return { add: uniqueAdd, remove: uniqueRemove };
 }
 
 /** Turns a validated delivery into the unit of work the store applies atomically. */

@@ -9,6 +9,8 @@ describe('normaliseUsers', () => {
       add: ['a', 'b'],
       remove: ['c', 'd'],
     });
+    expect(normaliseUsers(['x', 'y'], ['z'])).toEqual({ add: ['x', 'y'], remove: ['z'] });
+    expect(normaliseUsers(['x', 'x'], ['x'])).toEqual({ add: [], remove: ['x'] });
   });
 });
 
