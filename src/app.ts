@@ -9,6 +9,7 @@ import { authorizationRouter } from '../api/authorization';
 import { dashboardRouter } from '../api/dashboard';
 import { docsRouter } from '../api/docs';
 import { healthRouter } from '../api/health';
+import { userSegmentsLookup } from '../api/userSegments';
 import { webhookReceiver } from '../api/webhooks';
 import { errorHandler, notFound } from '../middleware/errors';
 import { AdminAccess } from './admin/access';
@@ -45,16 +46,25 @@ export function createApp(deps: AppDeps): App {
   app.use(authorizationRouter({ ...deps, hubUrl }));
   app.use(docsRouter());
   const access = deps.adminAccess ?? new AdminAccess(config.admin, config.sessionSecret);
+  const service = new AdminService(deps.store);
   app.use(adminSessionRouter({ access, logger }));
   // Everything else under /api is the admin API and needs admin credentials.
-  app.use(adminApiRouter({ access, service: new AdminService(deps.store), logger }));
+  app.use(adminApiRouter({ access, service, logger }));
   app.use(dashboardRouter({ config, hubUrl }));
   app.use(notFound);
   app.use(errorHandler(logger, config.retryAfterSeconds));
-  // Webhooks are Heap's hot path and need nothing but raw bytes: they skip Express, whose
-  // routing and response helpers cost more per request than verifying and parsing the page.
+  // The two hot paths skip Express, whose routing and response helpers cost more per request
+  // than the work itself: webhooks (Heap's deliveries need nothing but raw bytes) and a
+  // partner product's user → segments lookups.
   const receiveWebhook = webhookReceiver(deps);
+  const lookUpUser = userSegmentsLookup({
+    access,
+    service,
+    trustProxy: config.trustProxy,
+    logger,
+    retryAfterSeconds: config.retryAfterSeconds,
+  });
   return (req, res) => {
-    if (!receiveWebhook(req, res)) app(req, res);
+    if (!receiveWebhook(req, res) && !lookUpUser(req, res)) app(req, res);
   };
 }
