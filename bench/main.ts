@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import prettier from 'prettier';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { choosePostgres, placeMaker, type Backend } from './backends';
@@ -174,7 +175,11 @@ async function main(): Promise<number> {
   });
   const out = argv.out ?? path.join(BENCH_DIR, quick ? 'out/RESULTS.quick.md' : 'RESULTS.md');
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, markdown);
+  // Formatted as the repository's other files are, so `npm test`'s Prettier check passes.
+  writeFileSync(
+    out,
+    await prettier.format(markdown, { ...(await prettier.resolveConfig(out)), filepath: out }),
+  );
   process.stdout.write(
     `${renderSummary(reports, idle, !quick)}\nwrote ${path.relative(process.cwd(), out)}\n`,
   );
