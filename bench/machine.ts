@@ -3,11 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import Database from 'better-sqlite3';
-import { cpuMsOf } from './processes';
+import { cpuMsOf, MS_PER_CLOCK_TICK } from './processes';
 
 export type MachineFacts = {
   date: string;
-  host: string;
   cpus: string;
   nproc: number;
   memoryGb: number;
@@ -34,7 +33,6 @@ export function machineFacts(dataDir: string): MachineFacts {
   const [device, type] = (tryRun('df', ['-T', dataDir]).split('\n').pop() ?? '').split(/\s+/);
   return {
     date: new Date().toISOString(),
-    host: os.hostname(),
     cpus: `${cpus.length} × ${cpus[0]?.model ?? 'unknown'}`,
     nproc: Number(tryRun('nproc', [])) || cpus.length,
     memoryGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
@@ -45,13 +43,11 @@ export function machineFacts(dataDir: string): MachineFacts {
   };
 }
 
-const MS_PER_TICK = 10;
-
 /** Busy CPU time of the whole machine (all cores), in ms, from /proc/stat. */
 function machineBusyMs(): number {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1);
   const [user, nice, system, , , irq, softirq, steal] = cpu.map(Number);
-  return (user + nice + system + irq + softirq + steal) * MS_PER_TICK;
+  return (user + nice + system + irq + softirq + steal) * MS_PER_CLOCK_TICK;
 }
 
 /** CPU used during a measurement, in cores (1.0 = one core busy for the whole time). */

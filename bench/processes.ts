@@ -1,13 +1,11 @@
 // Child processes of the bench (the server under test, floor A, floor B) and their /proc figures.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Listening = {
-  child: ChildProcess;
   pid: number;
   url: string;
-  logFile: string;
   stop: () => Promise<void>;
 };
 
@@ -41,10 +39,8 @@ export async function startListening(
     const match = /"port":(\d+)[^\n]*"msg":"listening"/.exec(log);
     if (match) {
       return {
-        child,
         pid: child.pid as number,
         url: `http://127.0.0.1:${match[1]}`,
-        logFile,
         stop: async () => {
           if (exitCode !== undefined) return;
           child.kill('SIGTERM');
@@ -94,7 +90,8 @@ export function procStatus(pid: number): ProcStatus | undefined {
   return { rssKb: field('VmRSS'), hwmKb: field('VmHWM') };
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
+/** /proc counts CPU time in clock ticks: USER_HZ, 100 a second on Linux. */
+export const MS_PER_CLOCK_TICK = 10;
 
 /** CPU time (user + system) a live process has used, in ms; 0 once it is gone. */
 export function cpuMsOf(pid: number): number {
@@ -102,7 +99,7 @@ export function cpuMsOf(pid: number): number {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    return (Number(fields[11]) + Number(fields[12])) * MS_PER_CLOCK_TICK;
   } catch {
     return 0;
   }

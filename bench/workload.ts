@@ -107,7 +107,7 @@ export type LookupPopulation = {
   pageSize: number;
 };
 
-export const LOOKUP_SEGMENT_BASE = 900_000;
+const LOOKUP_SEGMENT_BASE = 900_000;
 
 export function lookupUserId(n: number): string {
   return `member${n}@bench.example`;
