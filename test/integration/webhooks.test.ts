@@ -16,7 +16,8 @@ import {
   type TestApp,
 } from '../support/testApp';
 import { describeEachStore, onFreshStore } from '../support/backends';
-import { createDatabase, describePostgres } from '../support/postgres';
+import { createDatabase } from '../support/postgres';
+import { describePostgres } from '../support/describePostgres';
 
 let t: TestApp;
 
