@@ -1,15 +1,13 @@
-// Webhook receiver on plain node:http (Heap's hot path skips Express); every path accepts every action.
+// Webhook routes: every path accepts every Heap action and dispatches on action_type.
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { describeError, methodNotAllowed, sendError } from '../middleware/errors';
 import {
-  describeError,
-  respondWithError,
-  sendError,
-  sendJson,
-  sendMethodNotAllowed,
-} from '../middleware/errors';
-import { validateHeapHeader, type VerifiedSignature } from '../middleware/validateHeapHeader';
+  rawBody,
+  validateHeapHeader,
+  type VerifiedSignature,
+} from '../middleware/validateHeapHeader';
 import type { Config } from '../src/config';
 import { parseWebhookBody, specValidator } from '../src/payload';
 import { applyDelivery, tenantLabel, tenantOf } from '../src/segments';
@@ -20,61 +18,49 @@ export const WEBHOOK_PATHS = ['/webhook', '/users_sync', '/users_drain'] as cons
 
 export type WebhookDeps = { config: Config; store: Store; logger: Logger };
 
-/** Handles the request if it is for a webhook path (and returns true); otherwise leaves it alone. */
-export type WebhookReceiver = (req: IncomingMessage, res: ServerResponse) => boolean;
-
-/**
- * The path of a request as a webhook route sees it, or undefined for any other path. Matching
- * is as lenient as Express's default routing: any letter case, one optional trailing slash.
- */
-function webhookPath(url: string | undefined): string | undefined {
-  const pathname = (url ?? '').split('?', 1)[0];
-  const normalised = pathname.toLowerCase().replace(/(.)\/$/, '$1');
-  return (WEBHOOK_PATHS as readonly string[]).includes(normalised) ? pathname : undefined;
-}
-
-type WithBody = IncomingMessage & { body?: unknown };
-
-function requestMeta(req: IncomingMessage, path: string): RequestMeta {
-  const body = (req as WithBody).body;
-  return {
-    receivedAt: Date.now(),
-    path,
-    bodySha256: Buffer.isBuffer(body) ? createHash('sha256').update(body).digest('hex') : null,
-  };
-}
-
-export function webhookReceiver({ config, store, logger }: WebhookDeps): WebhookReceiver {
-  // Compiled now rather than on the first delivery, which would otherwise take ~400 ms.
+export function webhookRouter({ config, store, logger }: WebhookDeps): Router {
+  const router = Router();
+  // Compile the spec's validator now, not on the first delivery (which would wait for it).
   specValidator('WebhookRequest');
+
+  const requestMeta = (req: Request): RequestMeta => ({
+    receivedAt: Date.now(),
+    path: req.path,
+    bodySha256: Buffer.isBuffer(req.body)
+      ? createHash('sha256').update(req.body).digest('hex')
+      : null,
+  });
 
   // The deliveries log records refusals too; a failure to record must not change the answer.
   const recordRejected = (
-    req: IncomingMessage,
-    path: string,
+    req: Request,
     httpStatus: number,
     reason: string,
     extra: { actionType?: string; tenant?: string } = {},
   ) => {
-    logger.info({ path, status: httpStatus, reason }, 'webhook refused');
+    logger.info({ path: req.path, status: httpStatus, reason }, 'webhook refused');
     store
-      .recordRejected({ meta: requestMeta(req, path), httpStatus, reason, ...extra })
+      .recordRejected({ meta: requestMeta(req), httpStatus, reason, ...extra })
       .catch((error: unknown) =>
         logger.warn({ err: error }, 'could not record a refused delivery in the deliveries log'),
       );
   };
 
-  const receive = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    body: Buffer,
-    signature: VerifiedSignature,
-  ) => {
+  const verify = validateHeapHeader({
+    secrets: config.webhook.secrets,
+    toleranceOldMs: config.webhook.toleranceOldMs,
+    toleranceAheadMs: config.webhook.toleranceAheadMs,
+    bodyLimitBytes: config.webhook.bodyLimitBytes,
+    onRejected: (req, reason) => recordRejected(req, 403, reason),
+  });
+
+  const receive: RequestHandler = async (req, res) => {
     const started = process.hrtime.bigint();
+    const body = rawBody(req);
+    const signature = res.locals.heapSignature as VerifiedSignature;
     const parsed = parseWebhookBody(body);
     if (!parsed.ok) {
-      recordRejected(req, path, 400, parsed.error);
+      recordRejected(req, 400, parsed.error);
       sendError(res, 400, parsed.error, parsed.message);
       return;
     }
@@ -82,12 +68,12 @@ export function webhookReceiver({ config, store, logger }: WebhookDeps): Webhook
     const outcome = await applyDelivery(
       store,
       delivery,
-      requestMeta(req, path),
+      requestMeta(req),
       signature.replayKey,
       config.unknownIdToken,
     );
     if ('refused' in outcome) {
-      recordRejected(req, path, 403, outcome.refused, {
+      recordRejected(req, 403, outcome.refused, {
         actionType: delivery.actionType,
         tenant: tenantOf(delivery.idToken),
       });
@@ -99,7 +85,7 @@ export function webhookReceiver({ config, store, logger }: WebhookDeps): Webhook
       );
       return;
     }
-    sendJson(res, 200, {
+    res.json({
       status: outcome.status,
       action_type: delivery.actionType,
       segment_id: outcome.segmentId,
@@ -109,7 +95,7 @@ export function webhookReceiver({ config, store, logger }: WebhookDeps): Webhook
     });
 
     const logFields = {
-      path,
+      path: req.path,
       action: delivery.actionType,
       status: outcome.status,
       tenant: tenantLabel(tenantOf(delivery.idToken)),
@@ -138,40 +124,17 @@ export function webhookReceiver({ config, store, logger }: WebhookDeps): Webhook
     }
   };
 
-  const fail = (req: IncomingMessage, res: ServerResponse, path: string, error: unknown) =>
-    respondWithError(res, error, {
-      logger,
-      retryAfterSeconds: config.retryAfterSeconds,
-      method: req.method,
-      path,
-    });
-
-  const verified = validateHeapHeader<string>(
-    {
-      secrets: config.webhook.secrets,
-      toleranceOldMs: config.webhook.toleranceOldMs,
-      toleranceAheadMs: config.webhook.toleranceAheadMs,
-      bodyLimitBytes: config.webhook.bodyLimitBytes,
-      onRejected: (req, path, reason) => recordRejected(req, path, 403, reason),
-      // Body-reading failures (too large, aborted) are deliveries too: log them.
-      onBodyError: (req, res, path, error) => {
-        const { status, body } = describeError(error, config.retryAfterSeconds);
-        if (status < 500) recordRejected(req, path, status, body.error);
-        fail(req, res, path, error);
-      },
-    },
-    (req, res, path, body, signature) => {
-      receive(req, res, path, body, signature).catch((error: unknown) =>
-        fail(req, res, path, error),
-      );
-    },
-  );
-
-  return (req, res) => {
-    const path = webhookPath(req.url);
-    if (path === undefined) return false;
-    if (req.method === 'POST') verified(req, res, path);
-    else sendMethodNotAllowed(res, req.method, ['POST']);
-    return true;
+  // Body-reading failures (too large, aborted) on webhook paths are deliveries too: log them.
+  const bodyErrors: ErrorRequestHandler = (error, req, _res, next) => {
+    const { status, body } = describeError(error, config.retryAfterSeconds);
+    if (status < 500) recordRejected(req, status, body.error);
+    next(error);
   };
+
+  for (const path of WEBHOOK_PATHS) {
+    router.post(path, ...verify, receive);
+    router.all(path, methodNotAllowed(['POST']));
+  }
+  router.use(WEBHOOK_PATHS as unknown as string[], bodyErrors);
+  return router;
 }

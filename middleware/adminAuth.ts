@@ -1,5 +1,4 @@
 // Admin authentication for Express: a bearer token, or the dashboard's session cookie plus CSRF on writes.
-import type { ServerResponse } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import type { AdminAccess, CredentialFailure } from '../src/admin/access';
 import type { AdminSession } from '../src/admin/credentials';
@@ -11,9 +10,6 @@ export const CSRF_HEADER = 'X-CSRF-Token';
 
 export type AdminIdentity = { via: 'bearer' } | { via: 'session'; session: AdminSession };
 
-/** `Authorization: Bearer <token>`: the token is group 1. */
-export const BEARER = /^Bearer +(\S+) *$/i;
-
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The key the login throttle counts a request's failures under. */
@@ -21,13 +17,13 @@ export function throttleKey(req: Request): string {
   return clientKey(req.ip);
 }
 
-export function sendUnauthorized(res: ServerResponse, error: string, message: string): void {
+export function sendUnauthorized(res: Response, error: string, message: string): void {
   res.setHeader('WWW-Authenticate', 'Bearer realm="heap-partner-api admin"');
   sendError(res, 401, error, message);
 }
 
 /** 401 for a wrong credential, 429 with Retry-After while the client is locked out. */
-export function sendCredentialFailure(res: ServerResponse, failure: CredentialFailure): void {
+export function sendCredentialFailure(res: Response, failure: CredentialFailure): void {
   if (failure.reason === 'too_many_attempts') {
     res.setHeader('Retry-After', String(Math.ceil(failure.retryAfterMs / 1000)));
     sendError(
@@ -51,7 +47,7 @@ export function requireAdmin(access: AdminAccess): RequestHandler {
     res.setHeader('Cache-Control', 'no-store');
     const authorization = req.get('authorization');
     if (authorization !== undefined) {
-      const bearer = BEARER.exec(authorization);
+      const bearer = /^Bearer +(\S+) *$/i.exec(authorization);
       if (!bearer) {
         sendUnauthorized(res, 'invalid_credentials', 'Send Authorization: Bearer <ADMIN_TOKEN>.');
         return;

@@ -1,36 +1,12 @@
 // JSON error responses: the one shape every failure takes, and the handlers that guarantee it.
-import type { ServerResponse } from 'node:http';
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { isStoreUnavailable } from '../src/store/errors';
 
 export type ErrorBody = { error: string; message: string };
 
-/** Answers with a JSON body; plain node:http, so Express routes and the webhook receiver share it. */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const json = JSON.stringify(body);
-  res
-    .writeHead(status, {
-      ...headers,
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': String(Buffer.byteLength(json)),
-    })
-    .end(json);
-}
-
-export function sendError(
-  res: ServerResponse,
-  status: number,
-  error: string,
-  message: string,
-  headers?: Record<string, string>,
-): void {
-  sendJson(res, status, { error, message } satisfies ErrorBody, headers);
+export function sendError(res: Response, status: number, error: string, message: string): void {
+  res.status(status).json({ error, message } satisfies ErrorBody);
 }
 
 /** 404 for any path nobody serves. */
@@ -39,22 +15,16 @@ export const notFound: RequestHandler = (req, res) => {
 };
 
 /** 405 for a known path asked with a method it does not serve. */
-export function sendMethodNotAllowed(
-  res: ServerResponse,
-  method: string | undefined,
-  allowed: string[],
-): void {
-  sendError(
-    res,
-    405,
-    'method_not_allowed',
-    `${method} is not allowed here; use ${allowed.join(' or ')}.`,
-    { Allow: allowed.join(', ') },
-  );
-}
-
 export function methodNotAllowed(allowed: string[]): RequestHandler {
-  return (req, res) => sendMethodNotAllowed(res, req.method, allowed);
+  return (req, res) => {
+    res.setHeader('Allow', allowed.join(', '));
+    sendError(
+      res,
+      405,
+      'method_not_allowed',
+      `${req.method} is not allowed here; use ${allowed.join(' or ')}.`,
+    );
+  };
 }
 
 type HttpError = Error & { status?: number; statusCode?: number; type?: string; limit?: number };
@@ -102,27 +72,19 @@ export function describeError(
   };
 }
 
-/** Answers an error as JSON; only unexpected ones are logged, with their stack. */
-export function respondWithError(
-  res: ServerResponse,
-  error: unknown,
-  context: { logger: Logger; retryAfterSeconds: number; method?: string; path: string },
-): void {
-  const { status, body, headers } = describeError(error, context.retryAfterSeconds);
-  if (status >= 500) {
-    const level = status === 503 ? 'warn' : 'error';
-    context.logger[level]({ err: error, path: context.path, method: context.method }, body.message);
-  }
-  sendError(res, status, body.error, body.message, headers);
-}
-
-/** Last handler: every error becomes JSON. */
+/** Last handler: every error becomes JSON; only unexpected ones are logged with their stack. */
 export function errorHandler(logger: Logger, retryAfterSeconds: number): ErrorRequestHandler {
   return (error, req, res, next) => {
     if (res.headersSent) {
       next(error);
       return;
     }
-    respondWithError(res, error, { logger, retryAfterSeconds, method: req.method, path: req.path });
+    const { status, body, headers } = describeError(error, retryAfterSeconds);
+    if (status >= 500) {
+      const level = status === 503 ? 'warn' : 'error';
+      logger[level]({ err: error, path: req.path, method: req.method }, body.message);
+    }
+    for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
+    sendError(res, status, body.error, body.message);
   };
 }

@@ -1,7 +1,6 @@
-// createApp(deps): the request listener (no listen): webhooks on plain node:http, the rest on Express.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// createApp(deps): wires routers, middleware and error handling into an Express app (no listen).
 import cookieParser from 'cookie-parser';
-import express from 'express';
+import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { adminApiRouter } from '../api/admin';
 import { adminSessionRouter } from '../api/adminSession';
@@ -9,8 +8,7 @@ import { authorizationRouter } from '../api/authorization';
 import { dashboardRouter } from '../api/dashboard';
 import { docsRouter } from '../api/docs';
 import { healthRouter } from '../api/health';
-import { userSegmentsLookup } from '../api/userSegments';
-import { webhookReceiver } from '../api/webhooks';
+import { webhookRouter } from '../api/webhooks';
 import { errorHandler, notFound } from '../middleware/errors';
 import { AdminAccess } from './admin/access';
 import { AdminService } from './admin/service';
@@ -29,8 +27,8 @@ export type AppDeps = {
   adminAccess?: AdminAccess;
 };
 
-/** A node:http request listener: `http.createServer(app)`, `server.on('request', app)`, supertest. */
-export type App = (req: IncomingMessage, res: ServerResponse) => void;
+/** The Express app; also a node:http request listener (`http.createServer(app)`, supertest). */
+export type App = Express;
 
 export function createApp(deps: AppDeps): App {
   const { config, logger } = deps;
@@ -38,6 +36,8 @@ export function createApp(deps: AppDeps): App {
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   app.use(healthRouter());
+  // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
+  app.use(webhookRouter(deps));
   app.use(cookieParser(config.sessionSecret || undefined));
   const hubUrl = deps.sandbox ? sandboxHubUrl(config) : undefined;
   if (deps.sandbox && !config.production) {
@@ -46,25 +46,11 @@ export function createApp(deps: AppDeps): App {
   app.use(authorizationRouter({ ...deps, hubUrl }));
   app.use(docsRouter());
   const access = deps.adminAccess ?? new AdminAccess(config.admin, config.sessionSecret);
-  const service = new AdminService(deps.store);
   app.use(adminSessionRouter({ access, logger }));
   // Everything else under /api is the admin API and needs admin credentials.
-  app.use(adminApiRouter({ access, service, logger }));
+  app.use(adminApiRouter({ access, service: new AdminService(deps.store), logger }));
   app.use(dashboardRouter({ config, hubUrl }));
   app.use(notFound);
   app.use(errorHandler(logger, config.retryAfterSeconds));
-  // The two hot paths skip Express, whose routing and response helpers cost more per request
-  // than the work itself: webhooks (Heap's deliveries need nothing but raw bytes) and a
-  // partner product's user → segments lookups.
-  const receiveWebhook = webhookReceiver(deps);
-  const lookUpUser = userSegmentsLookup({
-    access,
-    service,
-    trustProxy: config.trustProxy,
-    logger,
-    retryAfterSeconds: config.retryAfterSeconds,
-  });
-  return (req, res) => {
-    if (!receiveWebhook(req, res) && !lookUpUser(req, res)) app(req, res);
-  };
+  return app;
 }

@@ -99,62 +99,6 @@ describe('bearer token', () => {
   });
 });
 
-describe('the user → segments lookup (served before Express with a bearer token)', () => {
-  const lookup = '/api/connections/env-1/users/alice/segments';
-
-  it('refuses a wrong token like every admin route, and counts it once in the same throttle', async () => {
-    t = makeTestApp();
-    const statuses: number[] = [];
-    // Three wrong tokens on the lookup, three elsewhere: all refused with 401, so each lookup
-    // counted once (twice would have locked the client out before the sixth).
-    for (const path of [
-      lookup,
-      lookup,
-      lookup,
-      '/api/overview',
-      '/api/overview',
-      '/api/overview',
-    ]) {
-      const res = await request(t.app).get(path).set('Authorization', 'Bearer wrong-token');
-      expect(res.body.error).toBe('invalid_credentials');
-      expect(res.headers['www-authenticate']).toMatch(/^Bearer realm=/);
-      expect(res.headers['cache-control']).toBe('no-store');
-      statuses.push(res.status);
-    }
-    expect(statuses).toEqual([401, 401, 401, 401, 401, 401]);
-    const locked = await request(t.app)
-      .get(lookup)
-      .set('Authorization', `Bearer ${t.config.admin.token}`);
-    expect(locked.status).toBe(429);
-    expect(locked.body.error).toBe('too_many_attempts');
-    expect(Number(locked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-  });
-
-  it('answers the same with a bearer token, a dashboard session, any case or a trailing slash', async () => {
-    t = makeTestApp();
-    const token = t.config.admin.token;
-    const bearer = await request(t.app).get(lookup).set('Authorization', `Bearer ${token}`);
-    expect(bearer.status).toBe(200);
-    expect(bearer.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(bearer.headers['cache-control']).toBe('no-store');
-    expect(bearer.body).toEqual({ segments: [] });
-    const { cookie } = await signIn(t.app, token);
-    const session = await request(t.app).get(lookup).set('Cookie', cookie);
-    expect(session.status).toBe(200);
-    expect(session.body).toEqual(bearer.body);
-    for (const variant of [`${lookup}/`, lookup.toUpperCase().replace('ENV-1', 'env-1')]) {
-      const res = await request(t.app).get(variant).set('Authorization', `Bearer ${token}`);
-      expect(res.status).toBe(200);
-    }
-    // A path that does not decode is Express's to refuse, as before.
-    const broken = await request(t.app)
-      .get('/api/connections/%E0%A4%A/users/alice/segments')
-      .set('Authorization', `Bearer ${token}`);
-    expect(broken.status).toBe(400);
-    expect(broken.body.error).toEqual(expect.any(String));
-  });
-});
-
 describe('dashboard session', () => {
   it('trades the token for an HttpOnly, SameSite=Strict cookie that authenticates reads', async () => {
     t = makeTestApp();

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -39,7 +39,7 @@ async function startServer(env: Environment, cwd: string): Promise<Running> {
   const store = new SqliteStore({ file: config.sqlite.file });
   const app = createApp({ config, store, logger: createLogger('silent') });
   const server = await new Promise<Server>((resolve) => {
-    const listening = createServer(app).listen(0, () => resolve(listening));
+    const listening = app.listen(0, () => resolve(listening));
   });
   const { port } = server.address() as AddressInfo;
   return {

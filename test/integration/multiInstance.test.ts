@@ -3,7 +3,8 @@ import { signHeapHash } from '../../src/signature';
 import { PostgresStore } from '../../src/store/postgres';
 import type { ChangeRecord } from '../../src/store/types';
 import { deliver, inParallel, seededRandom, shuffle, type Answer } from '../support/load';
-import { createDatabase, describePostgres } from '../support/postgres';
+import { createDatabase } from '../support/postgres';
+import { describePostgres } from '../support/describePostgres';
 import { startServer, type ServerProcess } from '../support/serverProcess';
 import { allMembers, syncBody, tempDir } from '../support/testApp';
 

@@ -4,7 +4,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { PostgresStore, runMigrations } from '../../src/store/postgres';
 import { loadMigrations, MIGRATION_LOCK } from '../../src/store/postgresMigrations';
-import { createDatabase, describePostgres, freePort } from '../support/postgres';
+import { createDatabase, freePort } from '../support/postgres';
+import { describePostgres } from '../support/describePostgres';
 import { repoRoot, serverEntry, startServer, type ServerProcess } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
 

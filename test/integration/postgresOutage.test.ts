@@ -2,13 +2,8 @@
 import { signHeapHash } from '../../src/signature';
 import { PostgresStore } from '../../src/store/postgres';
 import { deliver, inParallel, type Answer } from '../support/load';
-import {
-  createDatabase,
-  describePostgres,
-  findPostgresBin,
-  startCluster,
-  type Cluster,
-} from '../support/postgres';
+import { createDatabase, findPostgresBin, startCluster, type Cluster } from '../support/postgres';
+import { describePostgres } from '../support/describePostgres';
 import { startServer, type ServerProcess } from '../support/serverProcess';
 import { allMembers, syncBody, tempDir } from '../support/testApp';
 

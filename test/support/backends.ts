@@ -1,6 +1,7 @@
 // Runs HTTP-level suites once per store backend (SQLite, PostgreSQL) to show the app behaves the same on both.
 import type { Environment } from '../../src/config';
-import { createDatabase, describePostgres } from './postgres';
+import { createDatabase } from './postgres';
+import { describePostgres } from './describePostgres';
 import { openTestApp, type TestApp } from './testApp';
 
 export type StoreBackend = {

@@ -218,17 +218,3 @@ export function sharedPostgres(): { url: string } | { skip: string } {
   if (url) return { url };
   return { skip: process.env[SKIP_REASON_ENV] ?? 'the jest global setup did not run' };
 }
-
-/**
- * `describe` for PostgreSQL suites: skipped, with a visible message, when there is no cluster
- * (the global setup already failed the run if CI=true).
- */
-export function describePostgres(name: string, body: (baseUrl: string) => void): void {
-  const shared = sharedPostgres();
-  if ('skip' in shared) {
-    console.warn(`SKIPPED "${name}": PostgreSQL is not available (${shared.skip})`);
-    describe.skip(name, () => body(''));
-    return;
-  }
-  describe(name, () => body(shared.url));
-}
