@@ -34,6 +34,9 @@ export function createApp(deps: AppDeps): App {
   const { config, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // No ETag on res.send: admin API answers are Cache-Control: no-store and webhook answers are
+  // POST results, so nobody revalidates them; static files keep theirs (express.static).
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   app.use(healthRouter());
   // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.

@@ -1,5 +1,6 @@
 // Entry point: config → store → app → listen, with a startup banner and graceful shutdown.
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -7,6 +8,7 @@ import { AdminAccess } from './admin/access';
 import { createApp } from './app';
 import { loadConfig, readEnvironment, type Config, type Environment } from './config';
 import { createLogger } from './logger';
+import { createHttpServer, type HttpServer } from './httpServer';
 import { createSandboxEmulator } from './sandbox';
 import { isStoreUnavailable } from './store/errors';
 import { describeStore, openStore } from './store';
@@ -79,7 +81,7 @@ function configOrExit(env: Environment): Config {
 function main(): void {
   const env = readEnvironment();
   const initial = configOrExit(env);
-  const server = http.createServer();
+  const { server, adopt } = createHttpServer();
   server.on('error', (error) => {
     process.stderr.write(
       `heap-partner-api could not listen on port ${initial.port}: ${error.message}\n`,
@@ -91,7 +93,7 @@ function main(): void {
   server.listen(initial.port, () => {
     const { port } = server.address() as AddressInfo;
     const config = port === initial.port ? initial : configOrExit({ ...env, PORT: String(port) });
-    void serve(server, config);
+    void serve(server, adopt, config);
   });
 }
 
@@ -125,7 +127,11 @@ async function openStoreOrExit(config: Config, logger: Logger): Promise<Store> {
   }
 }
 
-async function serve(server: http.Server, config: Config): Promise<void> {
+async function serve(
+  server: http.Server,
+  adopt: HttpServer['adopt'],
+  config: Config,
+): Promise<void> {
   const logger = createLogger(config.logLevel);
   const starting = startingHandler(config.retryAfterSeconds);
   server.on('request', starting);
@@ -133,7 +139,9 @@ async function serve(server: http.Server, config: Config): Promise<void> {
   server.off('request', starting);
   const sandbox = createSandboxEmulator(config);
   const adminAccess = new AdminAccess(config.admin, config.sessionSecret);
-  server.on('request', createApp({ config, store, logger, sandbox, adminAccess }));
+  const app = createApp({ config, store, logger, sandbox, adminAccess });
+  adopt(app);
+  server.on('request', app);
   // The one-click link carries a credential, so only a development banner prints one.
   const loginCode =
     !config.production && adminAccess.sessionsEnabled ? adminAccess.issueLoginCode() : undefined;
