@@ -1,7 +1,7 @@
 // Opens the configured Store: PostgreSQL when DATABASE_URL is set, the embedded SQLite file otherwise.
 import type { Logger } from 'pino';
 import type { Config, PostgresConfig } from '../config';
-import { PostgresStore, type PostgresStoreOptions } from './postgres';
+import type { PostgresStoreOptions } from './postgres';
 import { SqliteStore } from './sqlite';
 import type { Store } from './types';
 
@@ -31,6 +31,8 @@ export async function openStore(config: Config, logger: Logger): Promise<Store> 
       busyTimeoutMs: config.sqlite.busyTimeoutMs,
     });
   }
+  // Loaded only when configured: pg and its dependencies cost an SQLite server ~4 MB of RSS.
+  const { PostgresStore } = await import('./postgres');
   const { store, migrations } = await PostgresStore.open({
     ...postgresStoreOptions(config.postgres, logger),
     migrations: config.postgres.migrateOnStart ? 'apply' : 'verify',
