@@ -20,11 +20,15 @@ export function placeEnv(place: Place): Record<string, string> {
     : { DATA_DIR: place.dataDir };
 }
 
-/** The store the server would open for `place`, through the same src/store openStore. */
+/**
+ * The store for `place`, through the same src/store openStore as the server, except that SQLite
+ * runs on this thread: floor B is the storage engine itself, without the server's worker thread
+ * and its messages.
+ */
 export async function openBenchStore(place: Place): Promise<Store> {
   const loaded = loadConfig({ ...placeEnv(place), WEBHOOK_SECRET: 'floor-b' }, place.dataDir);
   if (!loaded.ok) throw new Error(loaded.problems.join('; '));
-  return openStore(loaded.config, createLogger('silent'));
+  return openStore(loaded.config, createLogger('silent'), { sqliteThread: 'caller' });
 }
 
 /** A URL on the same PostgreSQL server with another database. */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config, PostgresConfig } from '../config';
 import type { PostgresStoreOptions } from './postgres';
 import { SqliteStore } from './sqlite';
+import { SqliteWorkerStore } from './sqliteWorkerStore';
 import type { Store } from './types';
 
 /** The store options a PostgreSQL configuration stands for. */
@@ -20,16 +21,29 @@ export function postgresStoreOptions(
   };
 }
 
+export type OpenStoreOptions = {
+  /**
+   * Where SQLite runs: in a worker thread (the default, what the server uses: its synchronous
+   * statements and fsyncs then leave the event loop free), or on the calling thread (the storage
+   * engine alone, which the benchmark measures as its floor).
+   */
+  sqliteThread?: 'worker' | 'caller';
+};
+
 /**
  * Opens the store. For PostgreSQL this applies pending migrations first (or, with
  * DATABASE_MIGRATE_ON_START=false, refuses to start while any are pending).
  */
-export async function openStore(config: Config, logger: Logger): Promise<Store> {
+export async function openStore(
+  config: Config,
+  logger: Logger,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
   if (!config.postgres) {
-    return new SqliteStore({
-      file: config.sqlite.file,
-      busyTimeoutMs: config.sqlite.busyTimeoutMs,
-    });
+    const sqlite = { file: config.sqlite.file, busyTimeoutMs: config.sqlite.busyTimeoutMs };
+    return options.sqliteThread === 'caller'
+      ? new SqliteStore(sqlite)
+      : SqliteWorkerStore.open(sqlite);
   }
   // Loaded only when configured: pg and its dependencies cost an SQLite server ~4 MB of RSS.
   const { PostgresStore } = await import('./postgres');

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { PostgresStore } from '../../src/store/postgres';
 import { SqliteStore } from '../../src/store/sqlite';
+import { SqliteWorkerStore } from '../../src/store/sqliteWorkerStore';
 import { StoreUnavailableError } from '../../src/store/errors';
 import type { AcceptedDelivery, ChangeRecord, Store, SyncPage } from '../../src/store/types';
 import { createDatabase, sharedPostgres } from '../support/postgres';
@@ -22,6 +23,12 @@ const backends: Backend[] = [
     name: 'sqlite',
     create: async () => path.join(tempDir('hpa-contract-'), 'store.sqlite'),
     open: async (file) => new SqliteStore({ file }),
+  },
+  {
+    // What the server runs: the same SqliteStore, called across a worker thread.
+    name: 'sqlite in a worker thread',
+    create: async () => path.join(tempDir('hpa-contract-'), 'store.sqlite'),
+    open: (file) => SqliteWorkerStore.open({ file }),
   },
   {
     name: 'postgres',

@@ -1,0 +1,38 @@
+// The messages between the SQLite worker thread and the Store proxy on the main thread.
+import type { Store } from './types';
+
+export type StoreMethod = keyof Store;
+
+/** Every Store method, so the proxy forwards each and the worker refuses anything else. */
+export const STORE_METHODS = Object.keys({
+  applyDelivery: true,
+  recordRejected: true,
+  getSegment: true,
+  listSegments: true,
+  listMembers: true,
+  segmentsOfUser: true,
+  getSyncTask: true,
+  listSyncTasks: true,
+  listChanges: true,
+  segmentSizeHistory: true,
+  listDeliveries: true,
+  deliveryStats: true,
+  upsertConnection: true,
+  getConnection: true,
+  listConnections: true,
+  getSealedAccessToken: true,
+  disconnect: true,
+  saveOAuthState: true,
+  consumeOAuthState: true,
+  close: true,
+} satisfies Record<StoreMethod, true>) as StoreMethod[];
+
+export type StoreCall = { id: number; method: StoreMethod; args: unknown[] };
+
+/** An error crosses the thread boundary as data; `unavailable` becomes a 503 again. */
+export type WorkerError = { name: string; message: string; unavailable: boolean };
+
+export type WorkerReply =
+  { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WorkerError };
+
+export type WorkerStarted = { started: true } | { started: false; error: WorkerError };

@@ -1,0 +1,170 @@
+// The embedded store on its own thread: a Store whose calls run in a worker that owns the SqliteStore.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { StoreUnavailableError } from './errors';
+import type { SqliteStoreOptions } from './sqlite';
+import {
+  type StoreCall,
+  type StoreMethod,
+  type WorkerError,
+  type WorkerReply,
+  type WorkerStarted,
+} from './sqliteWorkerProtocol';
+import type { Store } from './types';
+
+/** The worker's code: the compiled file, or the TypeScript source when running under ts-node/jest. */
+function workerEntry(): { file: string; execArgv: string[] } {
+  const compiled = path.join(__dirname, 'sqliteWorker.js');
+  if (existsSync(compiled)) return { file: compiled, execArgv: [] };
+  return {
+    file: path.join(__dirname, 'sqliteWorker.ts'),
+    execArgv: ['--require', 'ts-node/register/transpile-only'],
+  };
+}
+
+function fromWorkerError(error: WorkerError): Error {
+  if (error.unavailable) return new StoreUnavailableError(error.message);
+  const result = new Error(error.message);
+  result.name = error.name;
+  return result;
+}
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
+
+/** Starts a worker and resolves once its store is open (or rejects with why it could not open). */
+function startWorker(options: SqliteStoreOptions): Promise<Worker> {
+  const { file, execArgv } = workerEntry();
+  const worker = new Worker(file, { workerData: options, execArgv });
+  return new Promise((resolve, reject) => {
+    const failed = (error: unknown) => {
+      void worker.terminate();
+      reject(error);
+    };
+    worker.once('message', (started: WorkerStarted) => {
+      worker.off('error', failed);
+      if (started.started) resolve(worker);
+      else failed(fromWorkerError(started.error));
+    });
+    worker.once('error', failed);
+  });
+}
+
+/**
+ * better-sqlite3 runs every statement synchronously, and with synchronous=FULL a COMMIT waits for
+ * fsync. On the main thread that stalls everything else: no request is read, verified or parsed
+ * while a batch commits. Here the SqliteStore (and its group commit) lives in a worker thread, so
+ * HTTP work on the main thread overlaps with storage work on the other core. The contract is the
+ * same: a call resolves once the worker's store has resolved it, so an applied delivery is on disk.
+ *
+ * If the worker dies (it should not), the calls in flight fail as "store unavailable" (503, which
+ * Heap retries) and the next call starts a new worker on the same file.
+ */
+export class SqliteWorkerStore implements Store {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private current: Promise<Worker> | undefined;
+  private closed = false;
+
+  private constructor(private readonly options: SqliteStoreOptions) {}
+
+  // Every Store method but close() is forwarded, arguments as they are, to the worker's store.
+  applyDelivery: Store['applyDelivery'] = (...args) => this.call('applyDelivery', args);
+  recordRejected: Store['recordRejected'] = (...args) => this.call('recordRejected', args);
+  getSegment: Store['getSegment'] = (...args) => this.call('getSegment', args);
+  listSegments: Store['listSegments'] = (...args) => this.call('listSegments', args);
+  listMembers: Store['listMembers'] = (...args) => this.call('listMembers', args);
+  segmentsOfUser: Store['segmentsOfUser'] = (...args) => this.call('segmentsOfUser', args);
+  getSyncTask: Store['getSyncTask'] = (...args) => this.call('getSyncTask', args);
+  listSyncTasks: Store['listSyncTasks'] = (...args) => this.call('listSyncTasks', args);
+  listChanges: Store['listChanges'] = (...args) => this.call('listChanges', args);
+  segmentSizeHistory: Store['segmentSizeHistory'] = (...args) =>
+    this.call('segmentSizeHistory', args);
+  listDeliveries: Store['listDeliveries'] = (...args) => this.call('listDeliveries', args);
+  deliveryStats: Store['deliveryStats'] = (...args) => this.call('deliveryStats', args);
+  upsertConnection: Store['upsertConnection'] = (...args) => this.call('upsertConnection', args);
+  getConnection: Store['getConnection'] = (...args) => this.call('getConnection', args);
+  listConnections: Store['listConnections'] = (...args) => this.call('listConnections', args);
+  getSealedAccessToken: Store['getSealedAccessToken'] = (...args) =>
+    this.call('getSealedAccessToken', args);
+  disconnect: Store['disconnect'] = (...args) => this.call('disconnect', args);
+  saveOAuthState: Store['saveOAuthState'] = (...args) => this.call('saveOAuthState', args);
+  consumeOAuthState: Store['consumeOAuthState'] = (...args) => this.call('consumeOAuthState', args);
+
+  /** Opens the file in a new worker; rejects as the SqliteStore constructor would have thrown. */
+  static async open(options: SqliteStoreOptions): Promise<SqliteWorkerStore> {
+    const store = new SqliteWorkerStore(options);
+    await store.worker();
+    return store;
+  }
+
+  /** The worker thread serving the calls now (for diagnostics and tests). */
+  get thread(): Promise<Worker> | undefined {
+    return this.current;
+  }
+
+  private worker(): Promise<Worker> {
+    if (this.current) return this.current;
+    const starting = startWorker(this.options).then((worker) => {
+      worker.unref();
+      worker.on('message', (reply: WorkerReply) => this.settle(reply, worker));
+      worker.on('error', (error) => this.lost(starting, error));
+      worker.on('exit', (code) => this.lost(starting, new Error(`exited with code ${code}`)));
+      return worker;
+    });
+    // A worker that could not start is not kept: the next call tries again.
+    starting.catch(() => {
+      if (this.current === starting) this.current = undefined;
+    });
+    this.current = starting;
+    return starting;
+  }
+
+  private settle(reply: WorkerReply, worker: Worker): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) worker.unref();
+    if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(fromWorkerError(reply.error));
+  }
+
+  private lost(worker: Promise<Worker>, error: Error): void {
+    if (this.current !== worker) return;
+    this.current = undefined;
+    if (this.closed) return;
+    const failure = new StoreUnavailableError(`the SQLite worker stopped (${error.message})`, {
+      cause: error,
+    });
+    for (const pending of this.pending.values()) pending.reject(failure);
+    this.pending.clear();
+  }
+
+  private call<M extends StoreMethod>(method: M, args: Parameters<Store[M]>): ReturnType<Store[M]> {
+    return this.send(method, args) as ReturnType<Store[M]>;
+  }
+
+  private async send(method: StoreMethod, args: unknown[]): Promise<unknown> {
+    if (this.closed) throw new StoreUnavailableError('SQLite store is closed');
+    const worker = await this.worker();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // Keep the process alive while an answer is owed, not longer.
+      worker.ref();
+      worker.postMessage({ id, method, args } satisfies StoreCall);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const current = this.current;
+    if (current) {
+      // The worker's store commits what it has queued and closes the file before we stop it.
+      await this.send('close', []);
+      this.closed = true;
+      await (await current).terminate();
+    }
+    this.closed = true;
+  }
+}

@@ -1,0 +1,120 @@
+// The SQLite store across a worker thread: start-up errors, errors as values, a lost worker, durability.
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreUnavailableError } from '../../src/store/errors';
+import { SqliteWorkerStore } from '../../src/store/sqliteWorkerStore';
+import type { AcceptedDelivery } from '../../src/store/types';
+import { tempDir } from '../support/testApp';
+
+let counter = 0;
+function page(add: string[], pageNumber = 1): AcceptedDelivery {
+  return {
+    meta: { receivedAt: Date.now(), path: '/webhook', bodySha256: null },
+    actionType: 'segment.users.sync',
+    signatureKey: `worker-sig-${++counter}`,
+    work: {
+      kind: 'sync',
+      tenant: '',
+      segmentId: 7,
+      segmentName: 'Seven',
+      customerConfig: undefined,
+      taskId: 'task',
+      pageNumber,
+      totalPages: 100,
+      add,
+      remove: [],
+    },
+  };
+}
+
+const storeFile = () => path.join(tempDir('hpa-worker-'), 'store.sqlite');
+
+describe('SqliteWorkerStore', () => {
+  it('fails to open with the reason the store gave, as SqliteStore would have thrown', async () => {
+    const file = storeFile();
+    const db = new Database(file);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+    db.exec('INSERT INTO schema_version (version) VALUES (99)');
+    db.close();
+    await expect(SqliteWorkerStore.open({ file })).rejects.toThrow(
+      /schema version 99, newer than this build/,
+    );
+  });
+
+  it('commits in the worker before it answers: another connection sees the delivery at once', async () => {
+    const file = storeFile();
+    const store = await SqliteWorkerStore.open({ file });
+    try {
+      const outcome = await store.applyDelivery(page(['a', 'b', 'c']));
+      expect(outcome).toMatchObject({ status: 'applied', memberCount: 3, added: 3 });
+      const reader = new Database(file, { readonly: true });
+      const { count } = reader.prepare('SELECT count(*) AS count FROM members').get() as {
+        count: number;
+      };
+      reader.close();
+      expect(count).toBe(3);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('gives each of many concurrent deliveries its own outcome', async () => {
+    const store = await SqliteWorkerStore.open({ file: storeFile() });
+    try {
+      const outcomes = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => store.applyDelivery(page([`u${i}`], i + 1))),
+      );
+      expect(outcomes.map((o) => o.status)).toEqual(Array(40).fill('applied'));
+      expect(Math.max(...outcomes.map((o) => o.memberCount ?? 0))).toBe(40);
+      const replay = await store.applyDelivery({ ...page(['x'], 1), signatureKey: 'again' });
+      expect(replay).toMatchObject({ status: 'duplicate', duplicateOf: 'page' });
+      expect((await store.getSegment('', 7))?.memberCount).toBe(40);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers "unavailable" while the file is locked, and applies the retry afterwards', async () => {
+    const file = storeFile();
+    const store = await SqliteWorkerStore.open({ file, busyTimeoutMs: 50 });
+    const locker = new Database(file);
+    try {
+      locker.exec('BEGIN EXCLUSIVE');
+      await expect(store.applyDelivery(page(['a']))).rejects.toBeInstanceOf(StoreUnavailableError);
+      locker.exec('COMMIT');
+      await expect(store.applyDelivery(page(['a']))).resolves.toMatchObject({
+        status: 'applied',
+      });
+    } finally {
+      locker.close();
+      await store.close();
+    }
+  });
+
+  it('fails the calls in flight as unavailable when the worker dies, then starts a new one', async () => {
+    const file = storeFile();
+    const store = await SqliteWorkerStore.open({ file });
+    try {
+      await store.applyDelivery(page(['before']));
+      const first = await store.thread;
+      const inFlight = store.applyDelivery(page(['lost'], 2));
+      await first?.terminate();
+      await expect(inFlight).rejects.toBeInstanceOf(StoreUnavailableError);
+      // The next call gets a new worker on the same file; nothing committed was lost.
+      const after = await store.applyDelivery(page(['after'], 3));
+      expect(after.status).toBe('applied');
+      expect(await store.thread).not.toBe(first);
+      const members = await store.listMembers('', 7, { limit: 10 });
+      expect(members.items).toEqual(['after', 'before']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses calls after close as unavailable', async () => {
+    const store = await SqliteWorkerStore.open({ file: storeFile() });
+    await store.close();
+    await store.close();
+    await expect(store.segmentsOfUser('', 'a')).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
