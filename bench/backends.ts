@@ -1,8 +1,8 @@
 // The storage backends a bench scenario runs on: where each run's data lives, opened as the server opens it.
-import { mkdtempSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { loadConfig } from '../src/config';
+import { loadConfig, type Config } from '../src/config';
 import { createLogger } from '../src/logger';
 import { openStore } from '../src/store';
 import type { Store } from '../src/store/types';
@@ -12,6 +12,27 @@ export type Backend = { kind: 'sqlite' } | { kind: 'postgres'; serverUrl: string
 
 /** Where one run's data lives: a fresh DATA_DIR and, for PostgreSQL, a fresh database. */
 export type Place = { dataDir: string; databaseUrl?: string };
+
+/**
+ * Reads an SQLite place's database file once, into the OS page cache, and returns how many MB
+ * that was (undefined for PostgreSQL). This machine's kernel pages out file cache untouched for
+ * about a minute (DAMON "pageout" on file-backed memory), so a store filled a minute earlier
+ * would be read back from disk, which measures the disk rather than a server in service.
+ */
+export function warmSqliteFile(place: Place): number | undefined {
+  const { config } = benchConfig(place);
+  if (config.postgres) return undefined;
+  const file = config.sqlite.file;
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(file, 'r');
+  let total = 0;
+  try {
+    for (let read = 1; read > 0; total += read) read = readSync(fd, buffer, 0, buffer.length, null);
+  } finally {
+    closeSync(fd);
+  }
+  return total / 1e6;
+}
 
 /** The environment that points a server (or floor B) at `place`. */
 export function placeEnv(place: Place): Record<string, string> {
@@ -26,9 +47,14 @@ export function placeEnv(place: Place): Record<string, string> {
  * and its messages.
  */
 export async function openBenchStore(place: Place): Promise<Store> {
+  return openStore(benchConfig(place).config, createLogger('silent'), { sqliteThread: 'caller' });
+}
+
+/** The configuration a server started on `place` would load. */
+function benchConfig(place: Place): { config: Config } {
   const loaded = loadConfig({ ...placeEnv(place), WEBHOOK_SECRET: 'floor-b' }, place.dataDir);
   if (!loaded.ok) throw new Error(loaded.problems.join('; '));
-  return openStore(loaded.config, createLogger('silent'), { sqliteThread: 'caller' });
+  return { config: loaded.config };
 }
 
 /** A URL on the same PostgreSQL server with another database. */

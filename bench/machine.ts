@@ -43,11 +43,17 @@ export function machineFacts(dataDir: string): MachineFacts {
   };
 }
 
-/** Busy CPU time of the whole machine (all cores), in ms, from /proc/stat. */
-function machineBusyMs(): number {
+/**
+ * CPU time of the whole machine (all cores), in ms, from /proc/stat: busy running something here,
+ * and stolen (this virtual machine's CPUs were runnable but the host ran someone else).
+ */
+function machineMs(): { busy: number; stolen: number } {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1);
   const [user, nice, system, , , irq, softirq, steal] = cpu.map(Number);
-  return (user + nice + system + irq + softirq + steal) * MS_PER_CLOCK_TICK;
+  return {
+    busy: (user + nice + system + irq + softirq) * MS_PER_CLOCK_TICK,
+    stolen: steal * MS_PER_CLOCK_TICK,
+  };
 }
 
 /** CPU used during a measurement, in cores (1.0 = one core busy for the whole time). */
@@ -58,6 +64,8 @@ export type CpuShares = {
   generator: number;
   /** Everything else on the machine: other developers' work on this shared box. */
   foreign: number;
+  /** CPU the hypervisor gave to other virtual machines while ours wanted it (steal time). */
+  stolen: number;
 };
 
 /**
@@ -71,7 +79,7 @@ export function cpuMeter(pids: number[]): { stop: (exitedTargetMs?: number) => C
     return (usage.user + usage.system) / 1000;
   };
   const startedAt = Date.now();
-  const busy0 = machineBusyMs();
+  const machine0 = machineMs();
   const target0 = targetMs();
   const own0 = ownMs();
   return {
@@ -79,8 +87,15 @@ export function cpuMeter(pids: number[]): { stop: (exitedTargetMs?: number) => C
       const wall = Math.max(1, Date.now() - startedAt);
       const target = targetMs() - target0 + exitedTargetMs;
       const generator = ownMs() - own0;
-      const foreign = Math.max(0, machineBusyMs() - busy0 - target - generator);
-      return { target: target / wall, generator: generator / wall, foreign: foreign / wall };
+      const machine = machineMs();
+      const foreign = Math.max(0, machine.busy - machine0.busy - target - generator);
+      const stolen = machine.stolen - machine0.stolen;
+      return {
+        target: target / wall,
+        generator: generator / wall,
+        foreign: foreign / wall,
+        stolen: stolen / wall,
+      };
     },
   };
 }

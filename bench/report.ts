@@ -131,12 +131,12 @@ export function checkTargets(reports: ScenarioReport[], idle: IdleReport[]): Tar
 }
 
 const FIGURE_HEADER =
-  '| | pages/s | users/s | p50 ms | p99 ms | max ms | OK | non-2xx | errors | peak RSS MB | RSS at start MB | CPU: process / load generator / others (cores) |\n' +
+  '| | pages/s | users/s | p50 ms | p99 ms | max ms | OK | non-2xx | errors | peak RSS MB | RSS at start MB | CPU: process / load generator / others / stolen (cores) |\n' +
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
 
 function figureRow(label: string, m: Measurement, lookup: boolean): string {
   const rate = lookup ? `${num(m.pagesPerSec)} lookups/s` : num(m.pagesPerSec, 1);
-  return `| ${label} | ${rate} | ${lookup ? '—' : num(m.usersPerSec)} | ${num(m.p50Ms, 2)} | ${num(m.p99Ms, 2)} | ${num(m.maxMs, 1)} | ${num(m.completed)} | ${m.non2xx} | ${m.errors} | ${num(m.peakRssMb)} | ${num(m.startRssMb, 1)} | ${num(m.cpu.target, 2)} / ${num(m.cpu.generator, 2)} / ${num(m.cpu.foreign, 2)} |`;
+  return `| ${label} | ${rate} | ${lookup ? '—' : num(m.usersPerSec)} | ${num(m.p50Ms, 2)} | ${num(m.p99Ms, 2)} | ${num(m.maxMs, 1)} | ${num(m.completed)} | ${m.non2xx} | ${m.errors} | ${num(m.peakRssMb)} | ${num(m.startRssMb, 1)} | ${num(m.cpu.target, 2)} / ${num(m.cpu.generator, 2)} / ${num(m.cpu.foreign, 2)} / ${num(m.cpu.stolen, 2)} |`;
 }
 
 function ratiosLine(report: ScenarioReport): string {
@@ -183,7 +183,9 @@ export function renderMarkdown(input: ReportInput): string {
     'Absolute numbers are noisy on this shared machine; the targets are ratios to floors measured in',
     'the same run, one after another. The CPU column splits what the machine did meanwhile, in cores',
     `out of ${input.facts.nproc}: the measured process, the load generator (this bench process) and`,
-    "everything else (other developers' work on this shared machine).",
+    "everything else (other developers' work on this shared machine), and the time the hypervisor",
+    'gave our CPUs to other virtual machines while ours wanted them (steal time, which no code here',
+    'can avoid and which shows up directly in latency).',
     '',
     '## Machine',
     '',
@@ -281,7 +283,8 @@ export function renderSummary(
         `max ${num(server.maxMs, 1)} ms non-2xx ${server.non2xx} peak ${num(server.peakRssMb)} MB ` +
         `cpu ${cpuPerPage(server)} ms/page | floor A ${num(floorA.pagesPerSec, 1)}/s | ` +
         `floor B ${num(floorB.pagesPerSec, 1)}/s cpu ${cpuPerPage(floorB)} ms/page | ` +
-        `others ${num(server.cpu.foreign, 2)}/${num(floorB.cpu.foreign, 2)} cores`,
+        `others ${num(server.cpu.foreign, 2)}/${num(floorB.cpu.foreign, 2)} cores | ` +
+        `stolen ${num(server.cpu.stolen, 2)}/${num(floorB.cpu.stolen, 2)} cores`,
     );
     lines.push(`  ${ratiosLine(report)}`);
   }

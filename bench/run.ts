@@ -3,7 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openBenchStore, placeEnv, type Place } from './backends';
+import { openBenchStore, placeEnv, warmSqliteFile, type Place } from './backends';
 import type { ApplyFigures, FloorStoreInput, LookupFigures } from './floorStore';
 import { runLoad, runPaced, type LoadResult, type NextRequest } from './load';
 import { cpuMeter, type CpuShares } from './machine';
@@ -192,6 +192,7 @@ function bracketed(before: Measurement, after: Measurement): Measurement {
       target: weigh((m) => m.cpu.target) ?? NaN,
       generator: weigh((m) => m.cpu.generator) ?? NaN,
       foreign: weigh((m) => m.cpu.foreign) ?? NaN,
+      stolen: weigh((m) => m.cpu.stolen) ?? NaN,
     },
   };
 }
@@ -556,6 +557,14 @@ export async function runLookup(
   });
 
   const a = split(await measureFloorA(context, (floor) => paceThenSaturate(floor, 'floor A')));
+  const warmedMb = warmSqliteFile(place);
+  if (warmedMb !== undefined) {
+    notes.push(
+      `the ${warmedMb.toFixed(0)} MB SQLite file was read once right before the server started, so ` +
+        'the OS page cache held it, as it would for a server in service (this machine pages out ' +
+        'file cache left untouched for about a minute, and floor A ran in between)',
+    );
+  }
   const s = split(
     await measureServer(context, place, async (server) => {
       const probe = await getOnce(server.url + next().path, headers);

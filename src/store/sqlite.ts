@@ -28,6 +28,11 @@ import {
 export type SqliteStoreOptions = {
   file: string;
   busyTimeoutMs?: number;
+  /**
+   * A reader beside the writer: opens an existing store read-only, without migrating it. Only
+   * the query methods work; every write fails.
+   */
+  readOnly?: boolean;
 };
 
 const SCHEMA_VERSION = 1;
@@ -178,13 +183,18 @@ export class SqliteStore implements Store {
   private readonly writes: SqliteGroupCommit;
 
   constructor(options: SqliteStoreOptions) {
-    mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+    const timeout = options.busyTimeoutMs ?? 5000;
     try {
-      this.db = new Database(options.file, { timeout: options.busyTimeoutMs ?? 5000 });
-      this.db.pragma('journal_mode = WAL');
-      // FULL: a commit is on disk before we answer 200, so even power loss keeps it.
-      this.db.pragma('synchronous = FULL');
-      this.migrate();
+      if (options.readOnly) {
+        this.db = new Database(options.file, { timeout, readonly: true, fileMustExist: true });
+      } else {
+        mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+        this.db = new Database(options.file, { timeout });
+        this.db.pragma('journal_mode = WAL');
+        // FULL: a commit is on disk before we answer 200, so even power loss keeps it.
+        this.db.pragma('synchronous = FULL');
+        this.migrate();
+      }
     } catch (error) {
       throw asStoreError(error);
     }
