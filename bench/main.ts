@@ -153,7 +153,8 @@ async function main(): Promise<number> {
       'Server under test: `node dist/src/server.js` as its own process, default configuration ' +
         '(development, no OAuth client), a fresh temporary `DATA_DIR` per scenario, `WEBHOOK_SECRET` and ' +
         '`ADMIN_TOKEN` set, log level info written to a file. SQLite: WAL, `synchronous=FULL`, group ' +
-        'commit (every 200 is committed to disk first).',
+        'commit (every 200 is committed to disk first), the writer in a worker thread, queries on the ' +
+        'main thread.',
       'Load generator: autocannon in the bench process on the same machine, one request in flight per ' +
         'connection, latencies of every 2xx answer in full precision. Pages are unique (no duplicates), ' +
         'built and signed just before each run, so every signature is well within the default 300 s ' +
@@ -163,7 +164,12 @@ async function main(): Promise<number> {
       'Floor B (storage ceiling): `Store.applyDelivery` of the same pages in a loop in its own process, ' +
         'no HTTP, with as many calls in flight as the scenario has connections, on the same default ' +
         'durable configuration; pages are parsed outside the timing. For huge, each page alone; for ' +
-        'lookup, `Store.segmentsOfUser` one call at a time.',
+        'lookup, `Store.segmentsOfUser` one call at a time. For SQLite the store runs on the calling ' +
+        "thread: the engine alone, without the server's worker thread.",
+      'Lookup latency is judged on an open-loop paced window (requests sent on schedule, answered or ' +
+        'not). A window during which the hypervisor stole more than 0.003 cores (30 ms in a 10 s window) ' +
+        'from this virtual machine is measured again, at most 3 windows in all, the last kept; ' +
+        "discarded windows are listed in the scenario's notes.",
       postgres.backend
         ? `${postgres.description}. Its own processes count as "others" in the CPU column and not in ` +
           'any RSS figure.'
