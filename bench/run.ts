@@ -284,6 +284,17 @@ export async function measureIdle(
   return { startRssMb, idleRssMb: result.rss, idleSeconds: result.seconds };
 }
 
+/**
+ * Steal time (cores) above which a measurement is taken again. A paced latency window is hurt by
+ * any stolen slice (it delays every request in flight), a throughput run only in proportion.
+ */
+const STOLEN_LIMIT_LATENCY = 0.003;
+const STOLEN_LIMIT_THROUGHPUT = 0.02;
+/** Paced latency windows at most, the last one kept whatever the host did during it. */
+const PACED_ATTEMPTS = 3;
+/** Server runs of an ingest scenario at most, likewise. */
+const RUN_ATTEMPTS = 3;
+
 export async function runIngest(
   context: RunContext,
   scenario: IngestScenario,
@@ -330,12 +341,26 @@ export async function runIngest(
     scenario.amount ??
     Math.ceil((floorBBefore.pagesPerSec ?? 0) * scenario.durationSeconds * 1.25) + 100;
   const pool = pagePool(scenario, context.secret, poolSize);
-  const place = await context.freshPlace(`${scenario.name}-server`);
-  const s = await measureServer(context, place, (server) => load(server.url, postPage(pool.next)));
+  const discarded: string[] = [];
+  // The server uses both cores (HTTP on one, the SQLite writer on the other), so CPU the host
+  // steals from this VM comes straight off its throughput: such a run is measured again (a new
+  // store each time, still unique pages), at most RUN_ATTEMPTS runs, the last kept.
+  let place: Place;
+  let s: Measured<LoadResult>;
+  for (let attempt = 1; ; attempt++) {
+    place = await context.freshPlace(`${scenario.name}-server`);
+    s = await measureServer(context, place, (server) => load(server.url, postPage(pool.next)));
+    if (s.cpu.stolen <= STOLEN_LIMIT_THROUGHPUT || attempt === RUN_ATTEMPTS) break;
+    discarded.push(
+      `server: a run was discarded and repeated: ${(s.result.ok / s.result.seconds).toFixed(1)} pages/s ` +
+        `while the host stole ${s.cpu.stolen.toFixed(2)} cores (limit ${STOLEN_LIMIT_THROUGHPUT})`,
+    );
+  }
   const floorBAfter = await floorB();
   loadProblems('server', s.result, problems);
   await checkApplied(place, s.result.ok, problems);
   const notes = [
+    ...discarded,
     `floor B ran right before and right after the server: ${rate(floorBBefore)} and ${rate(floorBAfter)} pages/s`,
     `oldest signature used was ${Math.round(pool.oldestSignatureMs() / 1000)} s old`,
   ];
@@ -474,11 +499,6 @@ function getOnce(
   });
 }
 
-/** Steal time, in cores, above which a paced latency window is measured again. */
-const STOLEN_LIMIT_CORES = 0.003;
-/** Paced latency windows at most, the last one kept whatever the host did during it. */
-const PACED_ATTEMPTS = 3;
-
 export async function runLookup(
   context: RunContext,
   scenario: LookupScenario,
@@ -544,10 +564,10 @@ export async function runLookup(
       const pacedMeter = cpuMeter([target.pid]);
       paced = await pace(scenario.pacedSeconds);
       pacedCpu = pacedMeter.stop();
-      if (pacedCpu.stolen <= STOLEN_LIMIT_CORES || attempt === PACED_ATTEMPTS) break;
+      if (pacedCpu.stolen <= STOLEN_LIMIT_LATENCY || attempt === PACED_ATTEMPTS) break;
       notes.push(
         `${who}: a paced window was discarded and repeated: p99 ${paced.p99Ms.toFixed(2)} ms while ` +
-          `the host stole ${pacedCpu.stolen.toFixed(2)} cores (limit ${STOLEN_LIMIT_CORES}; /proc/stat counts steal in 10 ms ticks)`,
+          `the host stole ${pacedCpu.stolen.toFixed(2)} cores (limit ${STOLEN_LIMIT_LATENCY}; /proc/stat counts steal in 10 ms ticks)`,
       );
     }
     const saturatedMeter = cpuMeter([target.pid]);
