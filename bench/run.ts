@@ -353,7 +353,7 @@ export async function runIngest(
     if (s.cpu.stolen <= STOLEN_LIMIT_THROUGHPUT || attempt === RUN_ATTEMPTS) break;
     discarded.push(
       `server: a run was discarded and repeated: ${(s.result.ok / s.result.seconds).toFixed(1)} pages/s ` +
-        `while the host stole ${s.cpu.stolen.toFixed(2)} cores (limit ${STOLEN_LIMIT_THROUGHPUT})`,
+        `while the host stole ${s.cpu.stolen.toFixed(3)} cores (limit ${STOLEN_LIMIT_THROUGHPUT})`,
     );
   }
   const floorBAfter = await floorB();
@@ -567,7 +567,7 @@ export async function runLookup(
       if (pacedCpu.stolen <= STOLEN_LIMIT_LATENCY || attempt === PACED_ATTEMPTS) break;
       notes.push(
         `${who}: a paced window was discarded and repeated: p99 ${paced.p99Ms.toFixed(2)} ms while ` +
-          `the host stole ${pacedCpu.stolen.toFixed(2)} cores (limit ${STOLEN_LIMIT_LATENCY}; /proc/stat counts steal in 10 ms ticks)`,
+          `the host stole ${pacedCpu.stolen.toFixed(3)} cores (limit ${STOLEN_LIMIT_LATENCY}; /proc/stat counts steal in 10 ms ticks)`,
       );
     }
     const saturatedMeter = cpuMeter([target.pid]);
