@@ -3,6 +3,14 @@ import pg, { type PoolClient, type QueryResultRow } from 'pg';
 import { StoreUnavailableError } from './errors';
 import { asPostgresStoreError, isConnectionFailure } from './postgresErrors';
 import {
+  toConnectionRecord,
+  toSegmentRecord,
+  toSyncTaskRecord,
+  type ConnectionRow,
+  type SegmentRow,
+  type SyncTaskRow,
+} from './rows';
+import {
   applyMigrations,
   loadMigrations,
   migrationStatus,
@@ -57,22 +65,8 @@ type Unlinked = Omit<ApplyOutcome, 'linked'>;
 /** What a delivery did, and the change-feed entry (INSERT_CHANGE's values) it appends, if any. */
 type Applied = { outcome: Unlinked; change?: unknown[] };
 
-type DeliveryRow = {
-  receivedAt: number;
-  path: string;
-  actionType: string | null;
-  tenant: string | null;
-  segmentId: number | null;
-  taskId: string | null;
-  pageNumber: number | null;
-  status: DeliveryRecord['status'];
-  httpStatus: number;
-  reason: string | null;
-  bodySha256: string | null;
-  added: number;
-  removed: number;
-  linked: boolean | null;
-};
+/** A deliveries row to insert: the record without its generated id. */
+type DeliveryRow = Omit<DeliveryRecord, 'id'>;
 
 // Every bigint we store is a JavaScript safe integer (ids up to 2^53-1, unix ms, counts), so
 // int8 is read as a number, not node-postgres's default string.
@@ -167,10 +161,10 @@ export class PostgresStore implements Store {
   getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined> {
     return this.run(async (query) => {
       if (hasNul(tenant)) return undefined;
-      const { rows } = await query('SELECT * FROM segments WHERE tenant = $1 AND segment_id = $2', [
-        tenant,
-        segmentId,
-      ]);
+      const { rows } = await query<SegmentRow>(
+        'SELECT * FROM segments WHERE tenant = $1 AND segment_id = $2',
+        [tenant, segmentId],
+      );
       return rows[0] && toSegmentRecord(rows[0]);
     });
   }
@@ -180,10 +174,11 @@ export class PostgresStore implements Store {
       if (hasNul(options.tenant)) return [];
       const { rows } =
         options.tenant === undefined
-          ? await query('SELECT * FROM segments ORDER BY tenant, segment_id')
-          : await query('SELECT * FROM segments WHERE tenant = $1 ORDER BY segment_id', [
-              options.tenant,
-            ]);
+          ? await query<SegmentRow>('SELECT * FROM segments ORDER BY tenant, segment_id')
+          : await query<SegmentRow>(
+              'SELECT * FROM segments WHERE tenant = $1 ORDER BY segment_id',
+              [options.tenant],
+            );
       return rows.map(toSegmentRecord);
     });
   }
@@ -240,7 +235,7 @@ export class PostgresStore implements Store {
   ): Promise<SyncTaskRecord | undefined> {
     return this.run(async (query) => {
       if (hasNul(tenant, taskId)) return undefined;
-      const { rows } = await query(
+      const { rows } = await query<SyncTaskRow>(
         'SELECT * FROM sync_tasks WHERE tenant = $1 AND segment_id = $2 AND task_id = $3',
         [tenant, segmentId, taskId],
       );
@@ -255,7 +250,7 @@ export class PostgresStore implements Store {
   ): Promise<SyncTaskRecord[]> {
     return this.run(async (query) => {
       if (hasNul(tenant)) return [];
-      const { rows } = await query(
+      const { rows } = await query<SyncTaskRow>(
         `SELECT * FROM sync_tasks WHERE tenant = $1 AND segment_id = $2
          ORDER BY last_delivery_at DESC, task_id LIMIT $3`,
         [tenant, segmentId, options.limit],
@@ -388,14 +383,18 @@ export class PostgresStore implements Store {
   getConnection(idToken: string): Promise<ConnectionRecord | undefined> {
     return this.run(async (query) => {
       if (hasNul(idToken)) return undefined;
-      const { rows } = await query('SELECT * FROM connections WHERE id_token = $1', [idToken]);
+      const { rows } = await query<ConnectionRow>('SELECT * FROM connections WHERE id_token = $1', [
+        idToken,
+      ]);
       return rows[0] && toConnectionRecord(rows[0]);
     });
   }
 
   listConnections(): Promise<ConnectionRecord[]> {
     return this.run(async (query) => {
-      const { rows } = await query('SELECT * FROM connections ORDER BY connected_at, id_token');
+      const { rows } = await query<ConnectionRow>(
+        'SELECT * FROM connections ORDER BY connected_at, id_token',
+      );
       return rows.map(toConnectionRecord);
     });
   }
@@ -782,47 +781,4 @@ export async function runMigrations(
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-function toSegmentRecord(row: QueryResultRow): SegmentRecord {
-  return {
-    tenant: row.tenant,
-    segmentId: row.segment_id,
-    name: row.name,
-    customerConfig: row.customer_config,
-    memberCount: row.member_count,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    lastSyncAt: row.last_sync_at,
-    lastDrainAt: row.last_drain_at,
-  };
-}
-
-function toSyncTaskRecord(row: QueryResultRow): SyncTaskRecord {
-  return {
-    tenant: row.tenant,
-    segmentId: row.segment_id,
-    taskId: row.task_id,
-    totalPages: row.total_pages,
-    pagesReceived: row.pages_received,
-    complete: row.completed_at !== null,
-    firstDeliveryAt: row.first_delivery_at,
-    lastDeliveryAt: row.last_delivery_at,
-    completedAt: row.completed_at,
-  };
-}
-
-function toConnectionRecord(row: QueryResultRow): ConnectionRecord {
-  return {
-    idToken: row.id_token,
-    envId: row.env_id,
-    partnerAppId: row.partner_app_id,
-    authorizedBy: row.authorized_by,
-    authorizedScope: row.authorized_scope,
-    authorizedAtUtc: row.authorized_at_utc,
-    connectedAt: row.connected_at,
-    updatedAt: row.updated_at,
-    disconnectedAt: row.disconnected_at,
-    active: row.access_token_sealed !== null,
-  };
 }

@@ -3,6 +3,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from './errors';
+import {
+  toConnectionRecord,
+  toSegmentRecord,
+  toSyncTaskRecord,
+  type ConnectionRow,
+  type SyncTaskRow,
+} from './rows';
 import { SqliteGroupCommit } from './sqliteGroupCommit';
 import {
   OWN_ENVIRONMENT,
@@ -139,31 +146,7 @@ const UNAVAILABLE_CODES =
 
 type Unlinked = Omit<ApplyOutcome, 'linked'>;
 
-type ConnectionRow = {
-  id_token: string;
-  env_id: string;
-  partner_app_id: string;
-  authorized_by: string;
-  authorized_scope: string;
-  authorized_at_utc: string;
-  access_token_sealed: string | null;
-  connected_at: number;
-  updated_at: number;
-  disconnected_at: number | null;
-};
-
-type SyncTaskRow = {
-  tenant: string;
-  segment_id: number;
-  task_id: string;
-  total_pages: number;
-  pages_received: number;
-  first_delivery_at: number;
-  last_delivery_at: number;
-  completed_at: number | null;
-};
-
-type SegmentRow = {
+type SqliteSegmentRow = {
   sid: number;
   tenant: string;
   segment_id: number;
@@ -370,8 +353,8 @@ export class SqliteStore implements Store {
 
   getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined> {
     return this.run(() => {
-      const row = this.statements.segment.get(tenant, segmentId) as SegmentRow | undefined;
-      return row && toSegmentRecord(row);
+      const row = this.statements.segment.get(tenant, segmentId) as SqliteSegmentRow | undefined;
+      return row && fromSqliteSegment(row);
     });
   }
 
@@ -381,8 +364,8 @@ export class SqliteStore implements Store {
         options.tenant === undefined
           ? this.statements.segments.all()
           : this.statements.segmentsOfTenant.all(options.tenant)
-      ) as SegmentRow[];
-      return rows.map(toSegmentRecord);
+      ) as SqliteSegmentRow[];
+      return rows.map(fromSqliteSegment);
     });
   }
 
@@ -392,7 +375,8 @@ export class SqliteStore implements Store {
     options: { after?: string; limit: number; prefix?: string },
   ): Promise<Page<string>> {
     return this.run(() => {
-      const segment = this.statements.segment.get(tenant, segmentId) as SegmentRow | undefined;
+      const segment = this.statements.segment.get(tenant, segmentId) as
+        SqliteSegmentRow | undefined;
       if (!segment) return { items: [], nextCursor: null };
       const after = options.after ?? '';
       const rows = (
@@ -743,7 +727,7 @@ export class SqliteStore implements Store {
     const row =
       segmentId === null
         ? undefined
-        : (this.statements.segment.get(tenant, segmentId) as SegmentRow | undefined);
+        : (this.statements.segment.get(tenant, segmentId) as SqliteSegmentRow | undefined);
     return {
       status: 'duplicate',
       segmentId,
@@ -755,47 +739,11 @@ export class SqliteStore implements Store {
   }
 }
 
-function toSyncTaskRecord(row: SyncTaskRow): SyncTaskRecord {
-  return {
-    tenant: row.tenant,
-    segmentId: row.segment_id,
-    taskId: row.task_id,
-    totalPages: row.total_pages,
-    pagesReceived: row.pages_received,
-    complete: row.completed_at !== null,
-    firstDeliveryAt: row.first_delivery_at,
-    lastDeliveryAt: row.last_delivery_at,
-    completedAt: row.completed_at,
-  };
-}
-
-function toConnectionRecord(row: ConnectionRow): ConnectionRecord {
-  return {
-    idToken: row.id_token,
-    envId: row.env_id,
-    partnerAppId: row.partner_app_id,
-    authorizedBy: row.authorized_by,
-    authorizedScope: row.authorized_scope,
-    authorizedAtUtc: row.authorized_at_utc,
-    connectedAt: row.connected_at,
-    updatedAt: row.updated_at,
-    disconnectedAt: row.disconnected_at,
-    active: row.access_token_sealed !== null,
-  };
-}
-
-function toSegmentRecord(row: SegmentRow): SegmentRecord {
-  return {
-    tenant: row.tenant,
-    segmentId: row.segment_id,
-    name: row.name,
-    customerConfig: row.customer_config === null ? null : JSON.parse(row.customer_config),
-    memberCount: row.member_count,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    lastSyncAt: row.last_sync_at,
-    lastDrainAt: row.last_drain_at,
-  };
+/** customer_config is stored as JSON text. */
+function fromSqliteSegment(row: SqliteSegmentRow): SegmentRecord {
+  const customerConfig: unknown =
+    row.customer_config === null ? null : JSON.parse(row.customer_config);
+  return toSegmentRecord({ ...row, customer_config: customerConfig });
 }
 
 function asStoreError(error: unknown): unknown {
