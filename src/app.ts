@@ -21,7 +21,7 @@ export type AppDeps = {
   config: Config;
   store: Store;
   logger: Logger;
-  /** The sandbox's Heap emulator (src/sandbox), mounted when given; never in production. */
+  /** The sandbox's Heap emulator (src/sandbox), mounted when given and config.sandbox is on. */
   sandbox?: Emulator;
   /** Admin sign-in state; given by the server so its banner can print a one-click sign-in link. */
   adminAccess?: AdminAccess;
@@ -42,10 +42,10 @@ export function createApp(deps: AppDeps): App {
   // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
   app.use(webhookRouter(deps));
   app.use(cookieParser(config.sessionSecret || undefined));
-  const hubUrl = deps.sandbox ? sandboxHubUrl(config) : undefined;
-  if (deps.sandbox && !config.production) {
-    app.use(SANDBOX_EMULATOR_PATH, deps.sandbox.router);
-  }
+  // Only a truly local sandbox mounts the emulator (config.sandbox); anywhere else the path is a 404.
+  const sandbox = config.sandbox.enabled && !config.production ? deps.sandbox : undefined;
+  const hubUrl = sandbox ? sandboxHubUrl(config) : undefined;
+  if (sandbox) app.use(SANDBOX_EMULATOR_PATH, sandbox.router);
   app.use(authorizationRouter({ ...deps, hubUrl }));
   app.use(docsRouter());
   const access = deps.adminAccess ?? new AdminAccess(config.admin, config.sessionSecret);

@@ -4,15 +4,45 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } f
 import path from 'node:path';
 import bytes from 'bytes';
 import dotenv from 'dotenv';
+import { isLoopbackHost, LOOPBACK_ADDRESSES } from './loopback';
 import { DEFAULT_TOLERANCE_AHEAD_MS, DEFAULT_TOLERANCE_OLD_MS } from './signature';
 
 export type Environment = Record<string, string | undefined>;
 
 export type SecretSource = 'env' | 'generated';
 
+declare const generatedSecret: unique symbol;
+/**
+ * The webhook secret this process generated for development (DATA_DIR/webhook-secret). Only
+ * loadConfig makes one, and only when WEBHOOK_SECRET is not set: the sandbox emulator takes
+ * nothing else, so it cannot be handed Heap's real secret.
+ */
+export type GeneratedSecret = string & { readonly [generatedSecret]: true };
+
+/**
+ * The zero-config local sandbox (the Heap emulator mounted at /heap-emulator). On only when it
+ * is truly local: development, and neither WEBHOOK_SECRET nor CLIENT_ID set. `reason` says why,
+ * for the banner.
+ */
+export type SandboxConfig =
+  | { enabled: true; reason: string; webhookSecret: GeneratedSecret }
+  | { enabled: false; reason: string };
+
+/** Where the server listens. */
+export type ListenConfig = {
+  /** Addresses (or names) to bind, each on the same port; empty means every interface. */
+  hosts: string[];
+  /** Every host is this machine's loopback. */
+  loopbackOnly: boolean;
+  /** Where the hosts came from, for the banner. */
+  reason: string;
+};
+
 export type Config = {
   production: boolean;
   port: number;
+  listen: ListenConfig;
+  sandbox: SandboxConfig;
   dataDir: string;
   logLevel: string;
   webhook: {
@@ -119,6 +149,7 @@ export function loadConfig(
   const dataDir = path.resolve(cwd, nonEmpty(env.DATA_DIR) ?? DEFAULT_DATA_DIR);
 
   const port = integer(env, 'PORT', DEFAULT_PORT, 0, 65535, problems);
+  const listen = listenConfig(env, production, problems);
   const toleranceOldS = integer(
     env,
     'WEBHOOK_TOLERANCE_PAST_SECONDS',
@@ -145,6 +176,7 @@ export function loadConfig(
   let secrets: string[] = [];
   let secretSource: SecretSource = 'env';
   let secretFile: string | undefined;
+  let generated: GeneratedSecret | undefined;
   if (current) {
     secrets = previous ? [current, previous] : [current];
   } else if (production) {
@@ -153,7 +185,8 @@ export function loadConfig(
     );
   } else if (problems.length === 0) {
     secretFile = path.join(dataDir, WEBHOOK_SECRET_FILE);
-    secrets = [readOrCreateSecretFile(secretFile)];
+    generated = readOrCreateSecretFile(secretFile) as GeneratedSecret;
+    secrets = [generated];
     secretSource = 'generated';
   }
 
@@ -195,8 +228,14 @@ export function loadConfig(
   }
   const timeoutMs = integer(env, 'HEAP_TIMEOUT_MS', 10_000, 1, 120_000, problems);
   const clientId = nonEmpty(env.CLIENT_ID);
+  const sandbox = sandboxConfig(production, current !== undefined, clientId !== undefined, listen);
+  if (sandbox.enabled && !listen.loopbackOnly) {
+    warnings.push(
+      `The sandbox (the Heap emulator at ${SANDBOX_EMULATOR_PATH}) answers beyond loopback (${listen.reason}): anyone who can reach this port can send test deliveries to this development store`,
+    );
+  }
   let oauth: OAuthConfig;
-  if (!production && !clientId) {
+  if (sandbox.enabled) {
     oauth = {
       enabled: true,
       sandbox: true,
@@ -239,6 +278,12 @@ export function loadConfig(
     config: {
       production,
       port,
+      listen,
+      // The sandbox is only on without WEBHOOK_SECRET, so a secret was generated: it is never Heap's.
+      sandbox:
+        sandbox.enabled && generated !== undefined
+          ? { ...sandbox, webhookSecret: generated }
+          : { enabled: false, reason: sandbox.reason },
       dataDir,
       logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
       webhook: {
@@ -262,6 +307,49 @@ export function loadConfig(
       warnings,
     },
   };
+}
+
+/**
+ * Development listens on loopback (both families, so `localhost` works whichever one a client
+ * tries first); production on every interface, as a container or VM needs. HOST overrides both.
+ */
+function listenConfig(env: Environment, production: boolean, problems: string[]): ListenConfig {
+  const raw = nonEmpty(env.HOST)?.trim();
+  if (raw === undefined) {
+    return production
+      ? { hosts: [], loopbackOnly: false, reason: 'every interface, the production default' }
+      : {
+          hosts: [...LOOPBACK_ADDRESSES],
+          loopbackOnly: true,
+          reason: 'loopback only, the development default',
+        };
+  }
+  // A bracketed IPv6 address is accepted as written in URLs; listen() wants it bare.
+  const hosts = raw.split(',').map((host) => host.trim().replace(/^\[(.*)\]$/, '$1'));
+  if (hosts.some((host) => !/^[A-Za-z0-9._:%-]+$/.test(host))) {
+    problems.push(
+      `HOST must be an address or host name to listen on, or a comma-separated list of them, such as 0.0.0.0 or 127.0.0.1,::1 (got "${raw}")`,
+    );
+    return { hosts: [], loopbackOnly: false, reason: `HOST=${raw}` };
+  }
+  return { hosts, loopbackOnly: hosts.every(isLoopbackHost), reason: `HOST=${raw}` };
+}
+
+function sandboxConfig(
+  production: boolean,
+  webhookSecretSet: boolean,
+  clientIdSet: boolean,
+  listen: ListenConfig,
+): { enabled: true; reason: string } | { enabled: false; reason: string } {
+  if (production) return { enabled: false, reason: 'NODE_ENV=production' };
+  const set = [webhookSecretSet && 'WEBHOOK_SECRET', clientIdSet && 'CLIENT_ID'].filter(
+    (name): name is string => typeof name === 'string',
+  );
+  if (set.length > 0) {
+    return { enabled: false, reason: `${set.join(' and ')} ${set.length > 1 ? 'are' : 'is'} set` };
+  }
+  const reach = listen.loopbackOnly ? 'loopback only' : `beyond loopback: ${listen.reason}`;
+  return { enabled: true, reason: `no WEBHOOK_SECRET, no CLIENT_ID, ${reach}` };
 }
 
 function adminConfig(

@@ -1,6 +1,6 @@
-// The server's node:http.Server, whose requests and responses are born with the app's prototypes.
+// The server's node:http.Server, whose requests and responses are born with the app's prototypes, and where it listens.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 
 /** What an Express app gives every request and response as its prototype. */
 export type RequestPrototypes = { request: object; response: object };
@@ -52,4 +52,107 @@ export function createHttpServer(): HttpServer {
       AppResponse.prototype = app.response;
     },
   };
+}
+
+/** Where a server listens: one socket per host, all on one port. */
+export type Listening = {
+  port: number;
+  addresses: AddressInfo[];
+  /**
+   * Stops accepting on every socket; resolves once every connection accepted on them has closed
+   * (with server.closeIdleConnections/closeAllConnections to hurry them, as for one socket).
+   */
+  close(): Promise<void>;
+};
+
+/** Errors that mean "this machine has no such address" (say, no IPv6 at all), not "taken". */
+const UNAVAILABLE = new Set(['EADDRNOTAVAIL', 'EAFNOSUPPORT']);
+const PORT_ZERO_ATTEMPTS = 5;
+
+/**
+ * Listens on every host (every interface when `hosts` is empty). An http.Server listens on one
+ * address only, so the first host is the server's own and each further host gets a plain TCP
+ * listener that hands its connections to the same server: one request handler, one set of
+ * timeouts, one list of connections for closeIdleConnections. The first host takes `port` (0: a
+ * free one), the others the port it got. A further host this machine does not have (::1 without
+ * IPv6) is skipped; the addresses say where the server really listens.
+ */
+export async function listenOnHosts(
+  server: http.Server,
+  port: number,
+  hosts: readonly string[],
+): Promise<Listening> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await listenOnce(server, port, hosts);
+    } catch (error) {
+      // With PORT=0 the port the first host got may be taken on another: pick a new one.
+      const taken = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (!(port === 0 && taken && attempt < PORT_ZERO_ATTEMPTS)) throw error;
+    }
+  }
+}
+
+async function listenOnce(
+  server: http.Server,
+  port: number,
+  hosts: readonly string[],
+): Promise<Listening> {
+  const [first, ...others] = hosts;
+  await listen(server, port, first);
+  const bound = (server.address() as AddressInfo).port;
+  const extra: net.Server[] = [];
+  try {
+    for (const host of others) {
+      const listener = net.createServer({ noDelay: true }, (socket) => {
+        server.emit('connection', socket);
+      });
+      try {
+        await listen(listener, bound, host);
+        extra.push(listener);
+      } catch (error) {
+        if (!UNAVAILABLE.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      }
+    }
+  } catch (error) {
+    await Promise.all([server, ...extra].map(closeListener));
+    throw error;
+  }
+  return {
+    port: bound,
+    addresses: [server, ...extra].map((listener) => listener.address() as AddressInfo),
+    close: () => Promise.all([server, ...extra].map(closeListener)).then(() => undefined),
+  };
+}
+
+function listen(listener: net.Server, port: number, host: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const failed = (error: Error) => reject(error);
+    listener.once('error', failed);
+    listener.listen(port, host, () => {
+      listener.off('error', failed);
+      resolve();
+    });
+  });
+}
+
+function closeListener(listener: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!listener.listening) {
+      resolve();
+      return;
+    }
+    listener.close(() => resolve());
+  });
+}
+
+/** `127.0.0.1:3000, [::1]:3000`, or `every interface, port 3000`. */
+export function describeAddresses(addresses: readonly AddressInfo[]): string {
+  return addresses
+    .map(({ address, family, port }) =>
+      address === '::' || address === '0.0.0.0'
+        ? `every interface${address === '0.0.0.0' ? ' (IPv4)' : ''}, port ${port}`
+        : `${family === 'IPv6' ? `[${address}]` : address}:${port}`,
+    )
+    .join(', ');
 }

@@ -1,14 +1,19 @@
 // Entry point: config → store → app → listen, with a startup banner and graceful shutdown.
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AdminAccess } from './admin/access';
 import { createApp } from './app';
 import { loadConfig, readEnvironment, type Config, type Environment } from './config';
 import { createLogger } from './logger';
-import { createHttpServer, type HttpServer } from './httpServer';
+import {
+  createHttpServer,
+  describeAddresses,
+  listenOnHosts,
+  type HttpServer,
+  type Listening,
+} from './httpServer';
 import { createSandboxEmulator } from './sandbox';
 import { isStoreUnavailable } from './store/errors';
 import { describeStore, openStore } from './store';
@@ -30,7 +35,25 @@ function dashboardLines(config: Config, loginCode: string | undefined): string[]
   ];
 }
 
-function banner(config: Config, loginCode: string | undefined): string {
+/** Where the server listens and why, so nobody has to guess whether other machines reach it. */
+function listenLine(config: Config, listening: Listening): string {
+  const where = describeAddresses(listening.addresses);
+  const hint = config.listen.loopbackOnly
+    ? '; HOST=0.0.0.0 to accept other machines'
+    : config.listen.hosts.length === 0
+      ? '; HOST to restrict'
+      : '';
+  return `  Listening on:   ${where}   (${config.listen.reason}${hint})`;
+}
+
+/** Whether the sandbox (the Heap emulator) is mounted, and why. */
+function sandboxLine(config: Config): string {
+  return config.sandbox.enabled
+    ? `  Sandbox:        on (${config.sandbox.reason})`
+    : `  Sandbox:        off because ${config.sandbox.reason} (the emulator only ever signs with a generated development secret)`;
+}
+
+function banner(config: Config, listening: Listening, loginCode: string | undefined): string {
   const base = config.publicUrl;
   const cli = path.relative(
     process.cwd(),
@@ -49,6 +72,8 @@ function banner(config: Config, loginCode: string | undefined): string {
   const lines = [
     '',
     `heap-partner-api is listening on ${base} (${config.production ? 'production' : 'development'})`,
+    listenLine(config, listening),
+    sandboxLine(config),
     ...dashboardLines(config, loginCode),
     `  Connect Heap:   ${base}/   (${oauthLine})`,
     `  Admin API:      ${base}/docs   (Authorization: Bearer <ADMIN_TOKEN>)`,
@@ -58,9 +83,9 @@ function banner(config: Config, loginCode: string | undefined): string {
     `  Store:          ${describeStore(config)}`,
     `  Try it:         node ${cli || 'bin/generateTestHeapHeaders.js'} -t sync -u ${base.replace(/^http:\/\//, '')}/users_sync`,
   ];
-  if (oauth.enabled && oauth.sandbox) {
+  if (config.sandbox.enabled && oauth.enabled && oauth.sandbox) {
     lines.push(
-      `  Sandbox:        1. open ${base}/ and click Connect Heap, then Approve`,
+      `  Sandbox tour:   1. open ${base}/ and click Connect Heap, then Approve`,
       `                  2. open ${oauth.heapBaseUrl}/developers-hub and press Send sample segment`,
       `                  3. see the segment and its members in the dashboard`,
     );
@@ -82,19 +107,28 @@ function main(): void {
   const env = readEnvironment();
   const initial = configOrExit(env);
   const { server, adopt } = createHttpServer();
-  server.on('error', (error) => {
-    process.stderr.write(
-      `heap-partner-api could not listen on port ${initial.port}: ${error.message}\n`,
-    );
-    process.exit(1);
-  });
   // Listen first so that with PORT=0 the URLs derived from the port (public URL, sandbox
   // redirect URI) use the real one.
-  server.listen(initial.port, () => {
-    const { port } = server.address() as AddressInfo;
-    const config = port === initial.port ? initial : configOrExit({ ...env, PORT: String(port) });
-    void serve(server, adopt, config);
-  });
+  listenOnHosts(server, initial.port, initial.listen.hosts).then(
+    (listening) => {
+      server.on('error', (error) => {
+        process.stderr.write(`heap-partner-api: the server failed: ${error.message}\n`);
+        process.exit(1);
+      });
+      const config =
+        listening.port === initial.port
+          ? initial
+          : configOrExit({ ...env, PORT: String(listening.port) });
+      void serve(server, listening, adopt, config);
+    },
+    (error: Error) => {
+      const where = initial.listen.hosts.length > 0 ? ` (${initial.listen.hosts.join(', ')})` : '';
+      process.stderr.write(
+        `heap-partner-api could not listen on port ${initial.port}${where}: ${error.message}\n`,
+      );
+      process.exit(1);
+    },
+  );
 }
 
 /** Answers while the store opens (PostgreSQL migrations may take a moment): retry shortly. */
@@ -129,6 +163,7 @@ async function openStoreOrExit(config: Config, logger: Logger): Promise<Store> {
 
 async function serve(
   server: http.Server,
+  listening: Listening,
   adopt: HttpServer['adopt'],
   config: Config,
 ): Promise<void> {
@@ -142,12 +177,22 @@ async function serve(
   const app = createApp({ config, store, logger, sandbox, adminAccess });
   adopt(app);
   server.on('request', app);
-  // The one-click link carries a credential, so only a development banner prints one.
+  // The one-click link carries a credential, so only a truly local sandbox's banner prints one.
   const loginCode =
-    !config.production && adminAccess.sessionsEnabled ? adminAccess.issueLoginCode() : undefined;
-  process.stderr.write(banner(config, loginCode));
+    config.sandbox.enabled && adminAccess.sessionsEnabled
+      ? adminAccess.issueLoginCode()
+      : undefined;
+  process.stderr.write(banner(config, listening, loginCode));
   for (const warning of config.warnings) logger.warn(warning);
-  logger.info({ port: config.port, production: config.production }, 'listening');
+  logger.info(
+    {
+      port: config.port,
+      production: config.production,
+      addresses: listening.addresses.map(({ address }) => address),
+      sandbox: config.sandbox.enabled,
+    },
+    'listening',
+  );
 
   let stopping = false;
   // Once stopping, a connection that finishes its response is closed rather than kept alive,
@@ -166,7 +211,7 @@ async function serve(
       server.closeAllConnections();
     }, SHUTDOWN_GRACE_MS);
     force.unref();
-    server.close(() => {
+    void listening.close().then(() => {
       Promise.resolve(sandbox?.close())
         .then(() => store.close())
         .then(() => {

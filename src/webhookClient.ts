@@ -1,9 +1,21 @@
 // Sends one signed webhook over HTTP, as Heap does; shared by the CLI and the emulator.
+import type { Readable } from 'node:stream';
 import { signHeapHash } from './signature';
 
 export type SendResult =
-  | { ok: true; status: number; body: string; latencyMs: number }
+  | {
+      ok: true;
+      status: number;
+      /** The response body, cut at maxResponseBytes. */
+      body: string;
+      /** Set when the body was longer than maxResponseBytes. */
+      truncated?: boolean;
+      latencyMs: number;
+    }
   | { ok: false; error: string; latencyMs: number };
+
+/** What is read of a response body at most; the rest is never downloaded. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 
 export type SendOptions = {
   url: string;
@@ -12,42 +24,83 @@ export type SendOptions = {
   body: string;
   /** Signing time (default now); the CLI shifts it to test the tolerance window. */
   timestampMs?: number;
+  /** Bounds the whole exchange, the response body included. */
   timeoutMs?: number;
+  /** Bytes of the (decoded) response body kept; the connection is dropped beyond them. */
+  maxResponseBytes?: number;
 };
 
 /** POSTs `body` with a Heap-Hash header. Never throws: transport failures are a value. */
 export async function sendSignedWebhook(options: SendOptions): Promise<SendResult> {
   // Loaded on first use, so that merely importing this module (the app does) costs no memory.
   const { default: axios } = await import('axios');
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const started = performance.now();
+  // One deadline for headers and body alike: a server trickling its answer cannot hold us.
+  const abort = new AbortController();
+  const deadline = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const response = await axios.post<string>(options.url, options.body, {
+    const response = await axios.post<Readable>(options.url, options.body, {
       headers: {
         'Content-Type': 'application/json',
         'Heap-Hash': signHeapHash(options.secret, options.body, options.timestampMs ?? Date.now()),
       },
-      timeout: options.timeoutMs ?? 10_000,
+      timeout: timeoutMs,
+      signal: abort.signal,
       // axios trims JSON strings and JSON-encodes invalid ones; the signed bytes must go out as is.
       transformRequest: (data: string) => data,
-      responseType: 'text',
-      transformResponse: (data: string) => data,
+      // Streamed, so only the first maxResponseBytes are ever read (decoded, so gzip is bounded too).
+      responseType: 'stream',
       validateStatus: () => true,
       maxBodyLength: Infinity,
-      maxContentLength: Infinity,
       maxRedirects: 0,
     });
+    const read = await readCapped(
+      response.data,
+      options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    );
+    // Drop the connection rather than download the rest of a large answer.
+    if (read.truncated) abort.abort();
     return {
       ok: true,
       status: response.status,
-      body: response.data,
+      body: read.text,
+      truncated: read.truncated,
       latencyMs: performance.now() - started,
     };
   } catch (error) {
-    const message = axios.isAxiosError(error)
-      ? error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT'
-        ? `timed out after ${options.timeoutMs ?? 10_000} ms`
-        : `${error.code ?? 'error'}: ${error.message}`
-      : String(error);
+    const message =
+      abort.signal.aborted ||
+      (axios.isAxiosError(error) && (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT'))
+        ? `timed out after ${timeoutMs} ms`
+        : axios.isAxiosError(error)
+          ? `${error.code ?? 'error'}: ${error.message}`
+          : String(error);
     return { ok: false, error: message, latencyMs: performance.now() - started };
+  } finally {
+    clearTimeout(deadline);
   }
+}
+
+/** The first `maxBytes` of a stream as UTF-8, and whether there was more. */
+async function readCapped(
+  stream: Readable,
+  maxBytes: number,
+): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let truncated = false;
+  for await (const chunk of stream) {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    if (size + bytes.length > maxBytes) {
+      chunks.push(bytes.subarray(0, maxBytes - size));
+      size = maxBytes;
+      truncated = true;
+      break;
+    }
+    chunks.push(bytes);
+    size += bytes.length;
+  }
+  if (truncated) stream.destroy();
+  return { text: Buffer.concat(chunks, size).toString('utf8'), truncated };
 }

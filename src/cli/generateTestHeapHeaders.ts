@@ -472,7 +472,8 @@ async function send(request: {
     return undefined;
   }
   const reason = STATUS_CODES[result.status] ?? '';
-  process.stdout.write(`${label}${result.status} ${reason}\n${result.body}\n`);
+  const cut = result.truncated ? '\n(response cut: only its beginning was read)' : '';
+  process.stdout.write(`${label}${result.status} ${reason}\n${result.body}${cut}\n`);
   if (result.status >= 200 && result.status <= 299) return statusOf(result.body);
   const hint = hintFor(result.status, result.body, options, secret.source);
   if (hint) process.stderr.write(`${hint}\n`);

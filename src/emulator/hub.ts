@@ -35,9 +35,17 @@ export type HubRouterDeps = {
   runs: RunManager;
   provider: OAuthProvider;
   faults: FaultInjector;
+  /** The only webhook URLs allowed (mounted in the app: its own); any http(s) URL when absent. */
+  allowedWebhookUrls?: string[];
 };
 
-export function hubRouter({ state, runs, provider, faults }: HubRouterDeps): Router {
+export function hubRouter({
+  state,
+  runs,
+  provider,
+  faults,
+  allowedWebhookUrls,
+}: HubRouterDeps): Router {
   const router = Router();
   router.use(HUB_API_PATH, requireJsonBodies, express.json({ limit: '64kb' }));
 
@@ -48,6 +56,17 @@ export function hubRouter({ state, runs, provider, faults }: HubRouterDeps): Rou
     const body = objectBody(req.body, ['url']);
     const url = body.ok ? httpUrl(body.value.url, 'url') : body;
     if (!url.ok) return sendFieldError(res, url);
+    if (allowedWebhookUrls && !allowedWebhookUrls.some((allowed) => sameUrl(allowed, url.value))) {
+      // Mounted in the app, the emulator signs deliveries for that app only: pointing them
+      // elsewhere would make the app's server send requests wherever a caller asks.
+      return sendError(
+        res,
+        403,
+        'webhook_url_not_allowed',
+        `Inside the app the emulator delivers only to the app's own webhook URL (${allowedWebhookUrls.join(', ')}). To deliver anywhere else, run the standalone emulator: npm run heap-emulator.`,
+        'url',
+      );
+    }
     state.webhookUrl = url.value;
     res.json(webhookView(state));
   });
@@ -124,6 +143,10 @@ export function hubRouter({ state, runs, provider, faults }: HubRouterDeps): Rou
   });
   router.use(HUB_API_PATH, jsonErrors);
   return router;
+}
+
+function sameUrl(a: string, b: string): boolean {
+  return new URL(a).href === new URL(b).href;
 }
 
 /** Parses `{ segment_id, segment_name?, id_token?, users? | churn?, page_size? }`. */

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { Router, type Request } from 'express';
 import { FaultInjector } from './faults';
+import { hostnamesOf, requireAllowedHost } from './hostCheck';
 import { hubRouter } from './hub';
 import { HUB_PAGE_PATH, hubPageRouter } from './hubPage';
 import { oauthRouter } from './oauth';
@@ -48,8 +49,17 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     settings.publicBaseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`;
 
   const router = Router();
+  router.use(requireAllowedHost(hostnamesOf([settings.publicBaseUrl])));
   router.use(oauthRouter({ provider, faults }));
-  router.use(hubRouter({ state, runs, provider, faults }));
+  router.use(
+    hubRouter({
+      state,
+      runs,
+      provider,
+      faults,
+      allowedWebhookUrls: settings.webhook.allowedUrls,
+    }),
+  );
   router.use(hubPageRouter({ state, provider, faults, clients: settings.clients, publicBaseUrl }));
 
   const servers = new Set<Server>();

@@ -25,7 +25,15 @@ export type RetryPolicy = {
 export type EmulatorOptions = {
   clients: EmulatorClient[];
   /** Where deliveries go and the secret they are signed with (never shown by the emulator). */
-  webhook: { url: string; secret: string };
+  webhook: {
+    url: string;
+    secret: string;
+    /**
+     * The only URLs `PUT /api/hub/webhook` may point deliveries at (the app's own, when mounted
+     * in it); any http(s) URL when absent (the standalone emulator on loopback).
+     */
+    allowedUrls?: string[];
+  };
   /** Absolute URL of the mount point, for links; derived from each request when absent. */
   publicBaseUrl?: string;
   retry?: Partial<RetryPolicy>;
@@ -41,7 +49,7 @@ export type ResolvedClient = Required<EmulatorClient>;
 
 export type ResolvedOptions = {
   clients: ResolvedClient[];
-  webhook: { url: string; secret: string };
+  webhook: { url: string; secret: string; allowedUrls: string[] | undefined };
   publicBaseUrl: string | undefined;
   retry: RetryPolicy;
   codeTtlMs: number;
@@ -83,6 +91,14 @@ export function resolveOptions(
     problems.push('webhook.url must be an absolute http(s) URL');
   }
   if (!options.webhook?.secret) problems.push('webhook.secret must not be empty');
+  const allowedUrls = options.webhook?.allowedUrls;
+  if (allowedUrls !== undefined) {
+    if (!allowedUrls.every(isHttpUrl)) {
+      problems.push('webhook.allowedUrls must be absolute http(s) URLs');
+    } else if (!allowedUrls.includes(options.webhook.url)) {
+      problems.push('webhook.allowedUrls must include webhook.url');
+    }
+  }
   if (options.publicBaseUrl !== undefined && !isHttpUrl(options.publicBaseUrl)) {
     problems.push('publicBaseUrl must be an absolute http(s) URL');
   }
@@ -104,7 +120,7 @@ export function resolveOptions(
     ok: true,
     options: {
       clients,
-      webhook: { url: options.webhook.url, secret: options.webhook.secret },
+      webhook: { url: options.webhook.url, secret: options.webhook.secret, allowedUrls },
       publicBaseUrl: options.publicBaseUrl?.replace(/\/+$/, ''),
       retry,
       codeTtlMs,

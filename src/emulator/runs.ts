@@ -44,6 +44,12 @@ const SAMPLE_USERS = 3;
 type Delivery = { body: string; onDelivered?: () => void };
 
 /**
+ * Of a partner's answer the emulator keeps only a short excerpt (delivery.ts), so it reads no
+ * more than a few KiB of it, however much the other end sends.
+ */
+const RESPONSE_READ_BYTES = 4096;
+
+/**
  * Membership only advances for pages the partner app acknowledged with a 2xx. A page that runs out
  * of attempts ends its run: later pages are skipped (a simple rule of the emulator, not a claim
  * about Heap). The next run's delta is computed from what was acknowledged, so it carries the
@@ -267,6 +273,7 @@ export class RunManager {
             secret: this.deps.secret,
             body: delivery.body,
             timeoutMs: policy.timeoutMs,
+            maxResponseBytes: RESPONSE_READ_BYTES,
           }),
         policy,
         random: this.deps.random,

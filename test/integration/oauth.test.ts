@@ -8,7 +8,7 @@ import { signHeapHash } from '../../src/signature';
 import { decryptToken } from '../../src/tokenCipher';
 import { Browser, connectThroughEmulator, startLiveApp, type LiveApp } from '../support/liveApp';
 import { describeEachStore, type StoreBackend } from '../support/backends';
-import { allMembers, syncBody, TEST_SECRET } from '../support/testApp';
+import { allMembers, syncBody } from '../support/testApp';
 
 const HUB_API = '/heap-emulator/api/hub';
 
@@ -30,7 +30,7 @@ async function webhook(body: unknown) {
   const raw = JSON.stringify(body);
   const res = await fetch(`${app.url}/webhook`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'heap-hash': signHeapHash(TEST_SECRET, raw) },
+    headers: { 'content-type': 'application/json', 'heap-hash': signHeapHash(app.webhookSecret, raw) },
     body: raw,
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -376,6 +376,27 @@ describe('the zero-config sandbox', () => {
     const authorize = await fetch(`${app.url}/api/authorize`, { redirect: 'manual' });
     expect(authorize.status).toBe(503);
     expect(await authorize.text()).toContain('Connect Heap is not configured');
+    expect((await webhook(syncBody({ add: ['still-works'] }))).status).toBe(200);
+  });
+
+  it('is off in development once WEBHOOK_SECRET is set: Connect Heap names what is missing', async () => {
+    app = await startLiveApp({ WEBHOOK_SECRET: 'a-real-heap-secret' });
+    expect(app.config.sandbox).toEqual({ enabled: false, reason: 'WEBHOOK_SECRET is set' });
+    expect((await fetch(`${app.url}/heap-emulator/developers-hub`)).status).toBe(404);
+    const sample = await fetch(`${app.url}/heap-emulator/api/hub/sample-segment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(sample.status).toBe(404);
+    expect(await app.store.listDeliveries({ limit: 10 })).toEqual([]);
+    const authorize = await fetch(`${app.url}/api/authorize`, { redirect: 'manual' });
+    expect(authorize.status).toBe(503);
+    expect(await authorize.text()).toContain('Connect Heap is not configured');
+    // The page points at the start-up log, which names the settings (the public page does not).
+    expect(app.config.warnings.join()).toMatch(/OAuth .* disabled until CLIENT_ID, CLIENT_SECRET/);
+    const landing = await (await fetch(`${app.url}/`)).text();
+    expect(landing).not.toContain('/heap-emulator');
     expect((await webhook(syncBody({ add: ['still-works'] }))).status).toBe(200);
   });
 

@@ -14,6 +14,8 @@ import { tempDir, TEST_SECRET } from './testApp';
 export type LiveApp = {
   url: string;
   config: Config;
+  /** The secret deliveries are signed with: the generated one while the sandbox is on. */
+  webhookSecret: string;
   store: Store;
   /** The app's admin sign-in state (issues one-click codes, as the server's banner does). */
   adminAccess: AdminAccess;
@@ -21,7 +23,11 @@ export type LiveApp = {
   close: () => Promise<void>;
 };
 
-/** The app on a real port; DATABASE_URL in `env` puts it on PostgreSQL instead of SQLite. */
+/**
+ * The app on a real port; DATABASE_URL in `env` puts it on PostgreSQL instead of SQLite. Like
+ * `npm start` with nothing set, the sandbox is on and the webhook secret is generated; pass
+ * WEBHOOK_SECRET (or CLIENT_ID, or NODE_ENV=production) for an app without it.
+ */
 export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
   const dataDir = tempDir('hpa-live-');
   const server = http.createServer();
@@ -29,7 +35,7 @@ export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
   const { port } = server.address() as AddressInfo;
   const loaded = loadConfig(
     {
-      WEBHOOK_SECRET: TEST_SECRET,
+      ...(env.NODE_ENV === 'production' ? { WEBHOOK_SECRET: TEST_SECRET } : {}),
       DATA_DIR: dataDir,
       PORT: String(port),
       PUBLIC_URL: `http://127.0.0.1:${port}`,
@@ -55,6 +61,7 @@ export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
   return {
     url: `http://127.0.0.1:${port}`,
     config,
+    webhookSecret: config.webhook.secrets[0],
     store,
     adminAccess,
     logs,
