@@ -870,6 +870,52 @@ describe('createEmulator', () => {
     ).toThrow(/redirectUri[\s\S]*webhook\.secret[\s\S]*retry\.maxAttempts/);
   });
 
+  it('refuses allowedUrls that leave out webhook.url', () => {
+    expect(() =>
+      createEmulator({
+        clients: [CLIENT],
+        webhook: {
+          url: 'http://127.0.0.1:9/webhook',
+          secret: SECRET,
+          allowedUrls: ['http://127.0.0.1:9/other'],
+        },
+      }),
+    ).toThrow(/webhook\.allowedUrls must include webhook\.url/);
+  });
+
+  it('with webhook.allowedUrls (mounted in the app), PUT /webhook takes only those', async () => {
+    const { url } = await startEmulator({
+      webhook: {
+        url: 'http://127.0.0.1:9/webhook',
+        secret: SECRET,
+        allowedUrls: ['http://127.0.0.1:9/webhook', 'http://127.0.0.1:9/users_sync'],
+      },
+    });
+    const refused = await request(url)
+      .put(`${HUB}/webhook`)
+      .send({ url: 'http://127.0.0.1:10/webhook' })
+      .expect(403);
+    expect(refused.body).toMatchObject({ error: 'webhook_url_not_allowed', field: 'url' });
+    expect(refused.body.message).toContain('npm run heap-emulator');
+    await request(url)
+      .put(`${HUB}/webhook`)
+      .send({ url: 'http://127.0.0.1:9/users_sync' })
+      .expect(200, { url: 'http://127.0.0.1:9/users_sync', secret_configured: true });
+  });
+
+  it('answers only requests addressed to loopback or its public URL’s host', async () => {
+    const { url } = await startEmulator({ publicBaseUrl: 'https://heap.test.example/emu' });
+    const port = new URL(url).port;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'heap.test.example']) {
+      await request(url).get(`${HUB}/webhook`).set('Host', host).expect(200);
+    }
+    const refused = await request(url)
+      .get(`${HUB}/webhook`)
+      .set('Host', 'evil.example')
+      .expect(403);
+    expect(refused.body).toEqual({ error: 'host_not_allowed', message: expect.any(String) });
+  });
+
   it('runs alone on its own port, the hub at /developers-hub', async () => {
     const emulator = createEmulator({
       clients: [CLIENT],

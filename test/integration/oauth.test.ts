@@ -30,7 +30,10 @@ async function webhook(body: unknown) {
   const raw = JSON.stringify(body);
   const res = await fetch(`${app.url}/webhook`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'heap-hash': signHeapHash(app.webhookSecret, raw) },
+    headers: {
+      'content-type': 'application/json',
+      'heap-hash': signHeapHash(app.webhookSecret, raw),
+    },
     body: raw,
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };

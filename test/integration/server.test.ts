@@ -124,41 +124,47 @@ it('keeps a delivery answered 200 through kill -9, and recognises it after a res
   expect(next.body).toMatchObject({ status: 'applied', member_count: 3 });
 });
 
-it('finishes an in-flight request on SIGTERM, then exits 0', async () => {
-  const dataDir = tempDir();
-  running = await startServer({ DATA_DIR: dataDir, WEBHOOK_SECRET: SECRET });
-  const server = running;
-  const raw = JSON.stringify(syncBody({ add: ['in-flight'] }));
-  const header = signHeapHash(SECRET, raw);
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request(
-      `${server.url}/webhook`,
-      {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(raw),
-          'heap-hash': header,
+// Development listens on both loopback addresses: 127.0.0.1 is the http.Server's own socket,
+// ::1 a second listener that hands its connections over; shutdown must wait for both.
+it.each(['127.0.0.1', '[::1]'])(
+  'finishes an in-flight request to %s on SIGTERM, then exits 0',
+  async (address) => {
+    const dataDir = tempDir();
+    running = await startServer({ DATA_DIR: dataDir, WEBHOOK_SECRET: SECRET });
+    const server = running;
+    const base = `http://${address}:${server.port}`;
+    const raw = JSON.stringify(syncBody({ add: ['in-flight'] }));
+    const header = signHeapHash(SECRET, raw);
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(
+        `${base}/webhook`,
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(raw),
+            'heap-hash': header,
+          },
         },
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    // Send half the body, signal the server, then the rest: the request is in flight throughout.
-    req.write(raw.slice(0, 20));
-    setTimeout(() => {
-      server.child.kill('SIGTERM');
-      setTimeout(() => req.end(raw.slice(20)), 300);
-    }, 200);
-  });
-  const res = await response;
-  expect(res.status).toBe(200);
-  expect(JSON.parse(res.body)).toMatchObject({ status: 'applied', added: 1 });
-  expect(await server.exited).toEqual({ code: 0, signal: null });
-  expect(server.stdout()).toContain('"msg":"stopped"');
-  running = undefined;
-});
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      // Send half the body, signal the server, then the rest: the request is in flight throughout.
+      req.write(raw.slice(0, 20));
+      setTimeout(() => {
+        server.child.kill('SIGTERM');
+        setTimeout(() => req.end(raw.slice(20)), 300);
+      }, 200);
+    });
+    const res = await response;
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ status: 'applied', added: 1 });
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.stdout()).toContain('"msg":"stopped"');
+    running = undefined;
+  },
+);

@@ -8,6 +8,7 @@ import {
   readEnvironment,
   readOrCreateSecretFile,
 } from '../../src/config';
+import { createSandboxEmulator } from '../../src/sandbox';
 import { tempDir } from '../support/testApp';
 
 const PRODUCTION_ADMIN_TOKEN = 'a-production-admin-token';
@@ -240,5 +241,129 @@ describe('readOrCreateSecretFile', () => {
     expect(readOrCreateSecretFile(file)).toBe('kept');
     const created = readOrCreateSecretFile(path.join(dir, 'deeper', 'new'));
     expect(readFileSync(path.join(dir, 'deeper', 'new'), 'utf8').trim()).toBe(created);
+  });
+});
+
+describe('where the server listens (HOST)', () => {
+  const listenOf = (env: Record<string, string>) => {
+    const result = loadConfig(
+      { WEBHOOK_SECRET: 's', ADMIN_TOKEN: PRODUCTION_ADMIN_TOKEN, ...env },
+      tempDir(),
+    );
+    if (!result.ok) throw new Error(result.problems.join());
+    return result.config.listen;
+  };
+
+  it('is loopback (both families) in development and every interface in production', () => {
+    expect(listenOf({})).toEqual({
+      hosts: ['127.0.0.1', '::1'],
+      loopbackOnly: true,
+      reason: 'loopback only, the development default',
+    });
+    expect(listenOf({ NODE_ENV: 'production' })).toMatchObject({ hosts: [], loopbackOnly: false });
+  });
+
+  it('takes HOST as one address or a comma-separated list, brackets allowed', () => {
+    expect(listenOf({ HOST: '0.0.0.0' })).toEqual({
+      hosts: ['0.0.0.0'],
+      loopbackOnly: false,
+      reason: 'HOST=0.0.0.0',
+    });
+    expect(listenOf({ HOST: '[::1], localhost' })).toMatchObject({
+      hosts: ['::1', 'localhost'],
+      loopbackOnly: true,
+    });
+    expect(listenOf({ NODE_ENV: 'production', HOST: '127.0.0.1' })).toMatchObject({
+      hosts: ['127.0.0.1'],
+    });
+  });
+
+  it('refuses a HOST that is not an address or name', () => {
+    const result = loadConfig({ HOST: 'http://0.0.0.0/' }, tempDir());
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.problems.join()).toContain('HOST must be an address or host name');
+  });
+});
+
+describe('the sandbox (config.sandbox)', () => {
+  const configOf = (env: Record<string, string>) => {
+    const result = loadConfig(env, tempDir());
+    if (!result.ok) throw new Error(result.problems.join());
+    return result.config;
+  };
+
+  it('is on only without WEBHOOK_SECRET and CLIENT_ID, with the generated secret', () => {
+    const config = configOf({});
+    expect(config.sandbox).toEqual({
+      enabled: true,
+      reason: 'no WEBHOOK_SECRET, no CLIENT_ID, loopback only',
+      webhookSecret: config.webhook.secrets[0],
+    });
+    expect(config.webhook.secretSource).toBe('generated');
+    expect(config.oauth).toMatchObject({ enabled: true, sandbox: true });
+    expect(config.warnings).toEqual([]);
+  });
+
+  it('is off with WEBHOOK_SECRET; OAuth is then not configured, as in production', () => {
+    const config = configOf({ WEBHOOK_SECRET: 'real' });
+    expect(config.sandbox).toEqual({ enabled: false, reason: 'WEBHOOK_SECRET is set' });
+    expect(config.oauth).toEqual({
+      enabled: false,
+      missing: ['CLIENT_ID', 'CLIENT_SECRET', 'REDIRECT_URI'],
+    });
+    expect(config.warnings.join()).toContain('OAuth (Connect Heap) is disabled until CLIENT_ID');
+  });
+
+  it('is off with CLIENT_ID, with both, and in production', () => {
+    expect(configOf({ CLIENT_ID: 'c' }).sandbox).toEqual({
+      enabled: false,
+      reason: 'CLIENT_ID is set',
+    });
+    expect(configOf({ CLIENT_ID: 'c', WEBHOOK_SECRET: 'w' }).sandbox).toEqual({
+      enabled: false,
+      reason: 'WEBHOOK_SECRET and CLIENT_ID are set',
+    });
+    expect(
+      configOf({ NODE_ENV: 'production', WEBHOOK_SECRET: 'w', ADMIN_TOKEN: PRODUCTION_ADMIN_TOKEN })
+        .sandbox,
+    ).toEqual({ enabled: false, reason: 'NODE_ENV=production' });
+  });
+
+  it('counts a WEBHOOK_SECRET from .env like one from the environment', () => {
+    const cwd = tempDir();
+    writeFileSync(path.join(cwd, '.env'), 'WEBHOOK_SECRET=from-dot-env\n');
+    const result = loadConfig(readEnvironment(cwd), cwd);
+    expect(result.ok && result.config.sandbox).toEqual({
+      enabled: false,
+      reason: 'WEBHOOK_SECRET is set',
+    });
+  });
+
+  it('stays on beyond loopback (HOST=0.0.0.0) but warns that anyone reaching the port can use it', () => {
+    const config = configOf({ HOST: '0.0.0.0' });
+    expect(config.sandbox).toMatchObject({
+      enabled: true,
+      reason: 'no WEBHOOK_SECRET, no CLIENT_ID, beyond loopback: HOST=0.0.0.0',
+    });
+    expect(config.warnings.join()).toContain('anyone who can reach this port');
+  });
+});
+
+describe('createSandboxEmulator', () => {
+  it('builds no emulator unless the sandbox is on, and never one with an env secret', async () => {
+    const dev = loadConfig({}, tempDir());
+    if (!dev.ok) throw new Error(dev.problems.join());
+    const emulator = createSandboxEmulator(dev.config);
+    expect(emulator).toBeDefined();
+    await emulator?.close();
+    const withSecret = loadConfig({ WEBHOOK_SECRET: 'real' }, tempDir());
+    if (!withSecret.ok) throw new Error(withSecret.problems.join());
+    expect(createSandboxEmulator(withSecret.config)).toBeUndefined();
+    // A hand-made config that claims the sandbox with Heap's secret is refused outright.
+    const forged = {
+      ...dev.config,
+      webhook: { ...dev.config.webhook, secretSource: 'env' as const, secrets: ['real'] },
+    };
+    expect(() => createSandboxEmulator(forged)).toThrow(/generated development secret/);
   });
 });
