@@ -24,6 +24,8 @@ export type Config = {
     toleranceOldMs: number;
     toleranceAheadMs: number;
     bodyLimitBytes: number;
+    /** Webhook body bytes buffered at once across all requests; beyond it, 503 + Retry-After. */
+    maxInflightBytes: number;
   };
   sqlite: {
     file: string;
@@ -91,6 +93,11 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; problems:
 export const DEFAULT_PORT = 3000;
 export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_BODY_LIMIT = '16mb';
+/**
+ * Four 16 MiB bodies at once: a small share of a 2-core, 24 GiB machine (RSS stays near 200 MB
+ * under attack), yet far more than Heap's own concurrency needs (pages of 100,000 users are ~3 MB).
+ */
+export const DEFAULT_MAX_INFLIGHT_BYTES = '64mb';
 export const WEBHOOK_SECRET_FILE = 'webhook-secret';
 export const SESSION_SECRET_FILE = 'session-secret';
 export const TOKEN_KEY_FILE = 'token-encryption-key';
@@ -138,6 +145,16 @@ export function loadConfig(
   const busyTimeoutMs = integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 5000, 0, 600_000, problems);
   const retryAfterSeconds = integer(env, 'RETRY_AFTER_SECONDS', 5, 1, 3600, problems);
   const bodyLimitBytes = byteSize(env, 'WEBHOOK_BODY_LIMIT', DEFAULT_BODY_LIMIT, problems);
+  // Unset, it grows with a raised body limit so that one body of the largest size always fits.
+  const maxInflightBytes =
+    nonEmpty(env.WEBHOOK_MAX_INFLIGHT_BYTES) === undefined
+      ? Math.max(bytes.parse(DEFAULT_MAX_INFLIGHT_BYTES) as number, bodyLimitBytes)
+      : byteSize(env, 'WEBHOOK_MAX_INFLIGHT_BYTES', DEFAULT_MAX_INFLIGHT_BYTES, problems);
+  if (bodyLimitBytes > 0 && maxInflightBytes > 0 && maxInflightBytes < bodyLimitBytes) {
+    problems.push(
+      `WEBHOOK_MAX_INFLIGHT_BYTES (${maxInflightBytes} bytes) must be at least WEBHOOK_BODY_LIMIT (${bodyLimitBytes} bytes), or a body of the largest accepted size could never be read`,
+    );
+  }
   const postgres = postgresConfig(env, problems);
 
   const current = nonEmpty(env.WEBHOOK_SECRET);
@@ -248,6 +265,7 @@ export function loadConfig(
         toleranceOldMs: toleranceOldS * 1000,
         toleranceAheadMs: toleranceAheadS * 1000,
         bodyLimitBytes,
+        maxInflightBytes,
       },
       sqlite: { file: path.join(dataDir, 'heap-partner.sqlite'), busyTimeoutMs },
       postgres,
