@@ -27,6 +27,8 @@ export type Config = {
     /** Webhook body bytes buffered at once across all requests; beyond it, 503 + Retry-After. */
     maxInflightBytes: number;
   };
+  /** Limits of the node:http server, so slow or idle clients cannot hold sockets for long. */
+  http: HttpLimits;
   sqlite: {
     file: string;
     busyTimeoutMs: number;
@@ -49,6 +51,17 @@ export type Config = {
   unknownIdToken: 'accept' | 'reject';
   /** Non-fatal problems to report at start-up. */
   warnings: string[];
+};
+
+export type HttpLimits = {
+  /** Time allowed to receive a request's headers. */
+  headersTimeoutMs: number;
+  /** Time allowed to receive a whole request, headers and body. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests. */
+  keepAliveTimeoutMs: number;
+  /** Requests served on one connection before it is closed (0: no limit). */
+  maxRequestsPerSocket: number;
 };
 
 export type PostgresConfig = {
@@ -155,6 +168,7 @@ export function loadConfig(
       `WEBHOOK_MAX_INFLIGHT_BYTES (${maxInflightBytes} bytes) must be at least WEBHOOK_BODY_LIMIT (${bodyLimitBytes} bytes), or a body of the largest accepted size could never be read`,
     );
   }
+  const http = httpLimits(env, problems);
   const postgres = postgresConfig(env, problems);
 
   const current = nonEmpty(env.WEBHOOK_SECRET);
@@ -267,6 +281,7 @@ export function loadConfig(
         bodyLimitBytes,
         maxInflightBytes,
       },
+      http,
       sqlite: { file: path.join(dataDir, 'heap-partner.sqlite'), busyTimeoutMs },
       postgres,
       retryAfterSeconds,
@@ -308,6 +323,42 @@ function adminConfig(
   if (problems.length > 0) return { ...base, token: '', tokenSource: 'generated' };
   const tokenFile = path.join(dataDir, ADMIN_TOKEN_FILE);
   return { ...base, token: readOrCreateSecretFile(tokenFile), tokenSource: 'generated', tokenFile };
+}
+
+function httpLimits(env: Environment, problems: string[]): HttpLimits {
+  const headersTimeoutMs = integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 1000, 600_000, problems);
+  const requestTimeoutMs = integer(
+    env,
+    'HTTP_REQUEST_TIMEOUT_MS',
+    30_000,
+    1000,
+    3_600_000,
+    problems,
+  );
+  // Above the idle timeout of common load balancers (60 s on AWS ALB and GCP), so the balancer,
+  // not us, closes an idle connection: otherwise it may send a request on a socket we just closed.
+  const keepAliveTimeoutMs = integer(
+    env,
+    'HTTP_KEEPALIVE_TIMEOUT_MS',
+    65_000,
+    1000,
+    600_000,
+    problems,
+  );
+  const maxRequestsPerSocket = integer(
+    env,
+    'HTTP_MAX_REQUESTS_PER_SOCKET',
+    1000,
+    0,
+    1_000_000,
+    problems,
+  );
+  if (headersTimeoutMs > requestTimeoutMs) {
+    problems.push(
+      `HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs}): the headers are part of the request (Node refuses it)`,
+    );
+  }
+  return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxRequestsPerSocket };
 }
 
 /**

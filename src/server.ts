@@ -81,7 +81,7 @@ function configOrExit(env: Environment): Config {
 function main(): void {
   const env = readEnvironment();
   const initial = configOrExit(env);
-  const { server, adopt } = createHttpServer();
+  const { server, adopt } = createHttpServer(initial.http);
   server.on('error', (error) => {
     process.stderr.write(
       `heap-partner-api could not listen on port ${initial.port}: ${error.message}\n`,
