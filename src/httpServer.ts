@@ -62,7 +62,10 @@ export function createHttpServer(limits?: HttpLimits): HttpServer {
       connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
     }),
   });
-  if (limits) server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  if (limits && limits.maxRequestsPerSocket > 0) {
+    server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+    closeAfterLastRequest(server, limits.maxRequestsPerSocket);
+  }
   return {
     server,
     adopt(app) {
@@ -70,4 +73,18 @@ export function createHttpServer(limits?: HttpLimits): HttpServer {
       AppResponse.prototype = app.response;
     },
   };
+}
+
+/**
+ * Node answers the last allowed request with `Connection: close` but leaves the socket open (a
+ * further request gets a bare 503) until the keep-alive timeout: close it once that answer is out.
+ */
+function closeAfterLastRequest(server: http.Server, maxRequestsPerSocket: number): void {
+  const served = new WeakMap<Socket, number>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const { socket } = req;
+    const count = (served.get(socket) ?? 0) + 1;
+    served.set(socket, count);
+    if (count >= maxRequestsPerSocket) res.once('finish', () => socket.destroySoon());
+  });
 }

@@ -13,6 +13,8 @@ export type RawConnection = {
   write(data: string | Buffer): Promise<boolean>;
   /** The first response on the connection (rejects if the connection closes without one). */
   response: Promise<RawResponse>;
+  /** The response after the ones already taken (the first call gives the first response). */
+  nextResponse(): Promise<RawResponse>;
   /** Resolves when the server (or we) closed the connection, with the time it happened. */
   closed: Promise<number>;
   close(): void;
@@ -23,44 +25,57 @@ export function rawConnect(port: number): Promise<RawConnection> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let received = Buffer.alloc(0);
-    let settle: { resolve: (r: RawResponse) => void; reject: (e: Error) => void };
-    const response = new Promise<RawResponse>(
-      (res, rej) => (settle = { resolve: res, reject: rej }),
-    );
-    // Tests that only watch `closed` must not fail on an unobserved rejection.
-    response.catch(() => undefined);
-    let answered = false;
-    const tryParse = () => {
-      if (answered) return;
-      const end = received.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const [statusLine, ...lines] = received.subarray(0, end).toString('latin1').split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      const length = Number(headers['content-length'] ?? 0);
-      if (received.length < end + 4 + length) return;
-      answered = true;
-      settle.resolve({
-        status: Number(statusLine.split(' ')[1]),
-        headers,
-        body: received.subarray(end + 4, end + 4 + length).toString('utf8'),
+    const parsed: RawResponse[] = [];
+    type Waiter = { resolve: (r: RawResponse) => void; reject: (e: Error) => void };
+    const waiting: Waiter[][] = [];
+    let taken = 0;
+    let ended = false;
+    const responseAt = (index: number): Promise<RawResponse> =>
+      new Promise((res, rej) => {
+        if (parsed[index]) res(parsed[index]);
+        else if (ended) rej(new Error('connection closed without a response'));
+        else (waiting[index] ??= []).push({ resolve: res, reject: rej });
       });
+    const parse = () => {
+      for (;;) {
+        const end = received.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const [statusLine, ...lines] = received.subarray(0, end).toString('latin1').split('\r\n');
+        const headers: Record<string, string> = {};
+        for (const line of lines) {
+          const colon = line.indexOf(':');
+          headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        }
+        const length = Number(headers['content-length'] ?? 0);
+        if (received.length < end + 4 + length) return;
+        const response = {
+          status: Number(statusLine.split(' ')[1]),
+          headers,
+          body: received.subarray(end + 4, end + 4 + length).toString('utf8'),
+        };
+        received = received.subarray(end + 4 + length);
+        for (const waiter of waiting[parsed.length] ?? []) waiter.resolve(response);
+        parsed.push(response);
+      }
     };
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
-      tryParse();
+      parse();
     });
     // A reset after the response was read is how a server drops a connection with unread bytes.
     socket.on('error', () => undefined);
     const closed = new Promise<number>((res) =>
       socket.on('close', () => {
-        if (!answered) settle.reject(new Error('connection closed without a response'));
+        ended = true;
+        for (const waiter of waiting.slice(parsed.length).flat()) {
+          waiter.reject(new Error('connection closed without a response'));
+        }
         res(Date.now());
       }),
     );
+    const response = responseAt(0);
+    // Tests that only watch `closed` must not fail on an unobserved rejection.
+    response.catch(() => undefined);
     socket.once('connect', () =>
       resolve({
         socket,
@@ -73,6 +88,7 @@ export function rawConnect(port: number): Promise<RawConnection> {
             socket.write(data, (error) => res(!error));
           }),
         response,
+        nextResponse: () => responseAt(taken++),
         closed,
         close: () => socket.destroy(),
       }),
