@@ -12,13 +12,25 @@ import type { Config } from '../src/config';
 import { parseWebhookBody, specValidator } from '../src/payload';
 import { applyDelivery, tenantLabel, tenantOf } from '../src/segments';
 import type { RequestMeta, Store } from '../src/store/types';
+import { WebhookBodyBudget } from '../src/webhookBodyBudget';
 
 /** The seed's two paths and the single URL a partner registers in the Developers Hub. */
 export const WEBHOOK_PATHS = ['/webhook', '/users_sync', '/users_drain'] as const;
 
-export type WebhookDeps = { config: Config; store: Store; logger: Logger };
+export type WebhookDeps = {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  /** Body bytes buffered at once; one per process (createApp makes it), or one per router. */
+  webhookBodyBudget?: WebhookBodyBudget;
+};
 
-export function webhookRouter({ config, store, logger }: WebhookDeps): Router {
+export function webhookRouter({
+  config,
+  store,
+  logger,
+  webhookBodyBudget = new WebhookBodyBudget(config.webhook.maxInflightBytes),
+}: WebhookDeps): Router {
   const router = Router();
   // Compile the spec's validator now, not on the first delivery (which would wait for it).
   specValidator('WebhookRequest');
@@ -51,7 +63,10 @@ export function webhookRouter({ config, store, logger }: WebhookDeps): Router {
     toleranceOldMs: config.webhook.toleranceOldMs,
     toleranceAheadMs: config.webhook.toleranceAheadMs,
     bodyLimitBytes: config.webhook.bodyLimitBytes,
+    bodyBudget: webhookBodyBudget,
+    retryAfterSeconds: config.retryAfterSeconds,
     onRejected: (req, reason) => recordRejected(req, 403, reason),
+    onBodyRefused: (req, status, reason) => recordRejected(req, status, reason),
   });
 
   const receive: RequestHandler = async (req, res) => {

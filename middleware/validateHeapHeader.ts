@@ -1,7 +1,9 @@
 // Express adapter over src/signature: refuses unsigned or forged webhooks before the body is parsed.
-import express, { type Request, type RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { checkHeapHashHeader, verifyHeapHash, type SignatureFailure } from '../src/signature';
+import type { WebhookBodyBudget } from '../src/webhookBodyBudget';
 import { sendError } from './errors';
+import { readWebhookBody, type BodyRefusal } from './readWebhookBody';
 
 export type ValidateHeapHeaderOptions = {
   /** Current secret first, then the previous one during a rotation. */
@@ -9,8 +11,14 @@ export type ValidateHeapHeaderOptions = {
   toleranceOldMs: number;
   toleranceAheadMs: number;
   bodyLimitBytes: number;
+  /** Bounds the body bytes buffered at once across requests. */
+  bodyBudget: WebhookBodyBudget;
+  /** Seconds a client is told to wait after a 503 (the budget is spent). */
+  retryAfterSeconds: number;
   /** Told about every refused request (for the deliveries log); never given the expected HMAC. */
   onRejected?: (req: Request, reason: SignatureFailure) => void;
+  /** Told about every body refused before it was verified (415, 413, 503). */
+  onBodyRefused?: (req: Request, status: number, reason: BodyRefusal) => void;
 };
 
 /** Set on res.locals for the handler once the signature checked out. */
@@ -24,8 +32,9 @@ const MESSAGES: Record<SignatureFailure, string> = {
 };
 
 /**
- * Three steps, in order: check the header (without reading the body), read the raw body as bytes,
- * verify the HMAC over exactly those bytes. Nothing parses JSON before the last step passes.
+ * Three steps, in order: check the header (without reading the body), read the raw body as bytes
+ * (bounded, never inflated: see readWebhookBody), verify the HMAC over exactly those bytes.
+ * Nothing parses JSON before the last step passes.
  */
 export function validateHeapHeader(options: ValidateHeapHeaderOptions): RequestHandler[] {
   const refuse = (req: Request, res: Parameters<RequestHandler>[1], reason: SignatureFailure) => {
@@ -44,7 +53,12 @@ export function validateHeapHeader(options: ValidateHeapHeaderOptions): RequestH
   };
 
   // Any content type: the bytes are what was signed, whatever the sender labelled them.
-  const readRawBody = express.raw({ type: () => true, limit: options.bodyLimitBytes });
+  const readRawBody = readWebhookBody({
+    limitBytes: options.bodyLimitBytes,
+    budget: options.bodyBudget,
+    retryAfterSeconds: options.retryAfterSeconds,
+    onRefused: options.onBodyRefused,
+  });
 
   const verifyBody: RequestHandler = (req, res, next) => {
     const result = verifyHeapHash({

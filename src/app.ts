@@ -16,6 +16,7 @@ import { SANDBOX_EMULATOR_PATH, type Config } from './config';
 import type { Emulator } from './emulator';
 import { sandboxHubUrl } from './sandbox';
 import type { Store } from './store/types';
+import { WebhookBodyBudget } from './webhookBodyBudget';
 
 export type AppDeps = {
   config: Config;
@@ -25,6 +26,11 @@ export type AppDeps = {
   sandbox?: Emulator;
   /** Admin sign-in state; given by the server so its banner can print a one-click sign-in link. */
   adminAccess?: AdminAccess;
+  /**
+   * Webhook body bytes buffered at once (WEBHOOK_MAX_INFLIGHT_BYTES); made from the config when
+   * not given. Its inUseBytes is the figure to watch.
+   */
+  webhookBodyBudget?: WebhookBodyBudget;
 };
 
 /** The Express app; also a node:http request listener (`http.createServer(app)`, supertest). */
@@ -40,7 +46,9 @@ export function createApp(deps: AppDeps): App {
   app.set('trust proxy', config.trustProxy);
   app.use(healthRouter());
   // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
-  app.use(webhookRouter(deps));
+  const webhookBodyBudget =
+    deps.webhookBodyBudget ?? new WebhookBodyBudget(config.webhook.maxInflightBytes);
+  app.use(webhookRouter({ ...deps, webhookBodyBudget }));
   app.use(cookieParser(config.sessionSecret || undefined));
   // Only a truly local sandbox mounts the emulator (config.sandbox); anywhere else the path is a 404.
   const sandbox = config.sandbox.enabled && !config.production ? deps.sandbox : undefined;

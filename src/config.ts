@@ -54,7 +54,11 @@ export type Config = {
     toleranceOldMs: number;
     toleranceAheadMs: number;
     bodyLimitBytes: number;
+    /** Webhook body bytes buffered at once across all requests; beyond it, 503 + Retry-After. */
+    maxInflightBytes: number;
   };
+  /** Limits of the node:http server, so slow or idle clients cannot hold sockets for long. */
+  http: HttpLimits;
   sqlite: {
     file: string;
     busyTimeoutMs: number;
@@ -77,6 +81,17 @@ export type Config = {
   unknownIdToken: 'accept' | 'reject';
   /** Non-fatal problems to report at start-up. */
   warnings: string[];
+};
+
+export type HttpLimits = {
+  /** Time allowed to receive a request's headers. */
+  headersTimeoutMs: number;
+  /** Time allowed to receive a whole request, headers and body. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests. */
+  keepAliveTimeoutMs: number;
+  /** Requests served on one connection before it is closed (0: no limit). */
+  maxRequestsPerSocket: number;
 };
 
 export type PostgresConfig = {
@@ -121,6 +136,11 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; problems:
 export const DEFAULT_PORT = 3000;
 export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_BODY_LIMIT = '16mb';
+/**
+ * Four 16 MiB bodies at once: a small share of a 2-core, 24 GiB machine (RSS stays near 200 MB
+ * under attack), yet far more than Heap's own concurrency needs (pages of 100,000 users are ~3 MB).
+ */
+export const DEFAULT_MAX_INFLIGHT_BYTES = '64mb';
 export const WEBHOOK_SECRET_FILE = 'webhook-secret';
 export const SESSION_SECRET_FILE = 'session-secret';
 export const TOKEN_KEY_FILE = 'token-encryption-key';
@@ -169,6 +189,17 @@ export function loadConfig(
   const busyTimeoutMs = integer(env, 'SQLITE_BUSY_TIMEOUT_MS', 5000, 0, 600_000, problems);
   const retryAfterSeconds = integer(env, 'RETRY_AFTER_SECONDS', 5, 1, 3600, problems);
   const bodyLimitBytes = byteSize(env, 'WEBHOOK_BODY_LIMIT', DEFAULT_BODY_LIMIT, problems);
+  // Unset, it grows with a raised body limit so that one body of the largest size always fits.
+  const maxInflightBytes =
+    nonEmpty(env.WEBHOOK_MAX_INFLIGHT_BYTES) === undefined
+      ? Math.max(bytes.parse(DEFAULT_MAX_INFLIGHT_BYTES) as number, bodyLimitBytes)
+      : byteSize(env, 'WEBHOOK_MAX_INFLIGHT_BYTES', DEFAULT_MAX_INFLIGHT_BYTES, problems);
+  if (bodyLimitBytes > 0 && maxInflightBytes > 0 && maxInflightBytes < bodyLimitBytes) {
+    problems.push(
+      `WEBHOOK_MAX_INFLIGHT_BYTES (${maxInflightBytes} bytes) must be at least WEBHOOK_BODY_LIMIT (${bodyLimitBytes} bytes), or a body of the largest accepted size could never be read`,
+    );
+  }
+  const http = httpLimits(env, problems);
   const postgres = postgresConfig(env, problems);
 
   const current = nonEmpty(env.WEBHOOK_SECRET);
@@ -293,7 +324,9 @@ export function loadConfig(
         toleranceOldMs: toleranceOldS * 1000,
         toleranceAheadMs: toleranceAheadS * 1000,
         bodyLimitBytes,
+        maxInflightBytes,
       },
+      http,
       sqlite: { file: path.join(dataDir, 'heap-partner.sqlite'), busyTimeoutMs },
       postgres,
       retryAfterSeconds,
@@ -378,6 +411,42 @@ function adminConfig(
   if (problems.length > 0) return { ...base, token: '', tokenSource: 'generated' };
   const tokenFile = path.join(dataDir, ADMIN_TOKEN_FILE);
   return { ...base, token: readOrCreateSecretFile(tokenFile), tokenSource: 'generated', tokenFile };
+}
+
+function httpLimits(env: Environment, problems: string[]): HttpLimits {
+  const headersTimeoutMs = integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 1000, 600_000, problems);
+  const requestTimeoutMs = integer(
+    env,
+    'HTTP_REQUEST_TIMEOUT_MS',
+    30_000,
+    1000,
+    3_600_000,
+    problems,
+  );
+  // Above the idle timeout of common load balancers (60 s on AWS ALB and GCP), so the balancer,
+  // not us, closes an idle connection: otherwise it may send a request on a socket we just closed.
+  const keepAliveTimeoutMs = integer(
+    env,
+    'HTTP_KEEPALIVE_TIMEOUT_MS',
+    65_000,
+    1000,
+    600_000,
+    problems,
+  );
+  const maxRequestsPerSocket = integer(
+    env,
+    'HTTP_MAX_REQUESTS_PER_SOCKET',
+    1000,
+    0,
+    1_000_000,
+    problems,
+  );
+  if (headersTimeoutMs > requestTimeoutMs) {
+    problems.push(
+      `HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs}): the headers are part of the request (Node refuses it)`,
+    );
+  }
+  return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxRequestsPerSocket };
 }
 
 /**

@@ -1,6 +1,7 @@
 // The server's node:http.Server, whose requests and responses are born with the app's prototypes, and where it listens.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import type { HttpLimits } from './config';
 
 /** What an Express app gives every request and response as its prototype. */
 export type RequestPrototypes = { request: object; response: object };
@@ -28,7 +29,17 @@ const nodeResponse = http.ServerResponse as unknown as (
   options?: object,
 ) => void;
 
-export function createHttpServer(): HttpServer {
+/**
+ * How often Node looks for requests past their headers or request timeout. Node's default (30 s)
+ * would let a slow client keep a socket up to 30 s beyond either limit.
+ */
+export const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
+
+/**
+ * Without `limits`, Node's defaults apply (a test server); the real server always passes the
+ * config's, so a client trickling headers or a body is cut off (408) after its timeout.
+ */
+export function createHttpServer(limits?: HttpLimits): HttpServer {
   // Node constructs these with `new` once per request (options.IncomingMessage/ServerResponse),
   // so each object gets the current `.prototype` below: Node's until adopt(), the app's after.
   // Node's own constructors are plain functions, run on that object with .call(). (Reflect.construct
@@ -44,7 +55,17 @@ export function createHttpServer(): HttpServer {
   const server = http.createServer({
     IncomingMessage: AppRequest as unknown as typeof IncomingMessage,
     ServerResponse: AppResponse as unknown as typeof ServerResponse,
+    ...(limits && {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    }),
   });
+  if (limits && limits.maxRequestsPerSocket > 0) {
+    server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+    closeAfterLastRequest(server, limits.maxRequestsPerSocket);
+  }
   return {
     server,
     adopt(app) {
@@ -155,4 +176,18 @@ export function describeAddresses(addresses: readonly AddressInfo[]): string {
         : `${family === 'IPv6' ? `[${address}]` : address}:${port}`,
     )
     .join(', ');
+}
+
+/**
+ * Node answers the last allowed request with `Connection: close` but leaves the socket open (a
+ * further request gets a bare 503) until the keep-alive timeout: close it once that answer is out.
+ */
+function closeAfterLastRequest(server: http.Server, maxRequestsPerSocket: number): void {
+  const served = new WeakMap<Socket, number>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const { socket } = req;
+    const count = (served.get(socket) ?? 0) + 1;
+    served.set(socket, count);
+    if (count >= maxRequestsPerSocket) res.once('finish', () => socket.destroySoon());
+  });
 }

@@ -106,7 +106,7 @@ function configOrExit(env: Environment): Config {
 function main(): void {
   const env = readEnvironment();
   const initial = configOrExit(env);
-  const { server, adopt } = createHttpServer();
+  const { server, adopt } = createHttpServer(initial.http);
   // Listen first so that with PORT=0 the URLs derived from the port (public URL, sandbox
   // redirect URI) use the real one.
   listenOnHosts(server, initial.port, initial.listen.hosts).then(

@@ -222,6 +222,69 @@ describe('DATABASE_URL', () => {
   });
 });
 
+describe('HTTP server limits and the webhook body budget', () => {
+  const load = (env: Record<string, string>) =>
+    loadConfig({ WEBHOOK_SECRET: 's', ...env }, tempDir());
+
+  it('defaults to short timeouts, a keep-alive above load balancers and a 64 MiB budget', () => {
+    const result = load({});
+    expect(result.ok && result.config.http).toEqual({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+      maxRequestsPerSocket: 1000,
+    });
+    expect(result.ok && result.config.webhook.maxInflightBytes).toBe(64 * 1024 * 1024);
+  });
+
+  it('reads each setting', () => {
+    const result = load({
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
+      HTTP_REQUEST_TIMEOUT_MS: '3000',
+      HTTP_KEEPALIVE_TIMEOUT_MS: '120000',
+      HTTP_MAX_REQUESTS_PER_SOCKET: '0',
+      WEBHOOK_MAX_INFLIGHT_BYTES: '256mb',
+    });
+    expect(result.ok && result.config.http).toEqual({
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 3000,
+      keepAliveTimeoutMs: 120_000,
+      maxRequestsPerSocket: 0,
+    });
+    expect(result.ok && result.config.webhook.maxInflightBytes).toBe(256 * 1024 * 1024);
+  });
+
+  it('raises the default budget to a raised body limit, but refuses a budget set below it', () => {
+    const raised = load({ WEBHOOK_BODY_LIMIT: '100mb' });
+    expect(raised.ok && raised.config.webhook.maxInflightBytes).toBe(100 * 1024 * 1024);
+    expect(load({ WEBHOOK_BODY_LIMIT: '16mb', WEBHOOK_MAX_INFLIGHT_BYTES: '8mb' })).toEqual({
+      ok: false,
+      problems: [
+        expect.stringContaining(
+          'WEBHOOK_MAX_INFLIGHT_BYTES (8388608 bytes) must be at least WEBHOOK_BODY_LIMIT',
+        ),
+      ],
+    });
+  });
+
+  it('names every invalid limit, and a headers timeout above the request timeout', () => {
+    const result = load({
+      HTTP_HEADERS_TIMEOUT_MS: '40000',
+      HTTP_KEEPALIVE_TIMEOUT_MS: 'forever',
+      HTTP_MAX_REQUESTS_PER_SOCKET: '-1',
+      WEBHOOK_MAX_INFLIGHT_BYTES: 'lots',
+    });
+    expect(!result.ok && result.problems).toEqual([
+      expect.stringContaining('WEBHOOK_MAX_INFLIGHT_BYTES must be a size'),
+      expect.stringContaining('HTTP_KEEPALIVE_TIMEOUT_MS must be a whole number from 1000'),
+      expect.stringContaining('HTTP_MAX_REQUESTS_PER_SOCKET must be a whole number from 0'),
+      expect.stringContaining(
+        'HTTP_HEADERS_TIMEOUT_MS (40000) must not exceed HTTP_REQUEST_TIMEOUT_MS (30000)',
+      ),
+    ]);
+  });
+});
+
 describe('readEnvironment', () => {
   it('reads .env, with real environment variables winning', () => {
     const cwd = tempDir();

@@ -49,7 +49,7 @@ const examples = collectExamples();
 describe('webhook_spec.yaml', () => {
   it('has examples for requests and for every response status', () => {
     expect(examples.length).toBeGreaterThan(20);
-    for (const status of ['200', '400', '403', '413', '503']) {
+    for (const status of ['200', '400', '403', '413', '415', '503']) {
       expect(examples.some(([name]) => name.includes(` ${status} `))).toBe(true);
     }
   });
@@ -73,7 +73,9 @@ describe('webhook_spec.yaml', () => {
       'invalid_json',
       'invalid_payload',
       'payload_too_large',
+      'unsupported_content_encoding',
       'store_unavailable',
+      'server_busy',
     ]) {
       expect(listed).toContain(code);
     }
