@@ -130,6 +130,8 @@ async function listenOnce(
       });
       try {
         await listen(listener, bound, host);
+        // Whatever goes wrong on it later is the server's problem, reported where its own is.
+        listener.on('error', (error) => server.emit('error', error));
         extra.push(listener);
       } catch (error) {
         if (!UNAVAILABLE.has((error as NodeJS.ErrnoException).code ?? '')) throw error;

@@ -1,6 +1,7 @@
 // The standalone emulator's settings from an environment object (src/config.ts reads process.env).
 import path from 'node:path';
 import { DEFAULT_DATA_DIR, readSecretFile, WEBHOOK_SECRET_FILE, type Environment } from '../config';
+import { isLoopbackHost } from '../loopback';
 import { resolveOptions, type EmulatorOptions } from './options';
 import { isHttpUrl } from './validation';
 
@@ -67,6 +68,7 @@ export function loadEmulatorOptions(
     }
   }
   if (problems.length > 0 || secret === undefined) return { ok: false, problems };
+  const host = pick('HEAP_EMULATOR_HOST') ?? DEFAULT_EMULATOR_HOST;
 
   const options: EmulatorOptions = {
     clients: [
@@ -77,7 +79,11 @@ export function loadEmulatorOptions(
         appName: pick('HEAP_EMULATOR_APP_NAME') ?? DEFAULT_APP_NAME,
       },
     ],
-    webhook: { url: webhookUrl, secret },
+    // On loopback, the Developers Hub may point deliveries anywhere (that is what it is for);
+    // reachable from the network, only at the configured URL, so nobody else can aim it.
+    webhook: isLoopbackHost(host)
+      ? { url: webhookUrl, secret }
+      : { url: webhookUrl, secret, allowedUrls: [webhookUrl] },
     publicBaseUrl,
   };
   const resolved = resolveOptions(options);
@@ -87,7 +93,7 @@ export function loadEmulatorOptions(
     settings: {
       options,
       port,
-      host: pick('HEAP_EMULATOR_HOST') ?? DEFAULT_EMULATOR_HOST,
+      host,
       secretSource,
     },
   };

@@ -2,14 +2,18 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { createHttpServer } from '../../src/httpServer';
+import { createHttpServer, describeAddresses, listenOnHosts } from '../../src/httpServer';
 
 type Seen = { requestProto: object | null; responseProto: object | null };
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
+function get(
+  port: number,
+  path: string,
+  host = '127.0.0.1',
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     http
-      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      .get({ host, port, path, agent: false }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
@@ -75,5 +79,44 @@ describe('createHttpServer', () => {
 
   it('answers a 404 from the app for an unknown path', async () => {
     expect((await get(port, '/nowhere')).status).toBe(404);
+  });
+});
+
+describe('listenOnHosts', () => {
+  it('listens on every host on one port (PORT=0 too), one app behind all of them', async () => {
+    const { server, adopt } = createHttpServer();
+    const app = express();
+    app.get('/where', (req, res) => {
+      res.json({
+        local: req.socket.localAddress,
+        sameRequest: Object.getPrototypeOf(req) === app.request,
+      });
+    });
+    adopt(app);
+    server.on('request', app);
+    // 192.0.2.123 (TEST-NET) is on no interface: a further host this machine lacks is skipped.
+    const listening = await listenOnHosts(server, 0, ['127.0.0.1', '::1', '192.0.2.123']);
+    expect(listening.addresses.map((a) => [a.address, a.port])).toEqual([
+      ['127.0.0.1', listening.port],
+      ['::1', listening.port],
+    ]);
+    expect(describeAddresses(listening.addresses)).toBe(
+      `127.0.0.1:${listening.port}, [::1]:${listening.port}`,
+    );
+    for (const [host, local] of [
+      ['127.0.0.1', '127.0.0.1'],
+      ['::1', '::1'],
+    ]) {
+      const res = await get(listening.port, '/where', host);
+      expect(JSON.parse(res.body)).toEqual({ local, sameRequest: true });
+    }
+    await listening.close();
+    await expect(get(listening.port, '/where', '::1')).rejects.toThrow(/ECONNREFUSED/);
+    await expect(get(listening.port, '/where')).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('fails when the first host cannot be had', async () => {
+    const { server } = createHttpServer();
+    await expect(listenOnHosts(server, 0, ['192.0.2.123'])).rejects.toThrow(/EADDRNOTAVAIL/);
   });
 });

@@ -59,6 +59,17 @@ describe('loadEmulatorOptions', () => {
     expect(loaded.settings.options.webhook.url).toBe('http://127.0.0.1:3000/users_sync');
   });
 
+  it('lets the hub aim deliveries anywhere only on loopback (HEAP_EMULATOR_HOST)', () => {
+    const webhookOf = (host: string) => {
+      const loaded = loadEmulatorOptions({ WEBHOOK_SECRET: 'w', HEAP_EMULATOR_HOST: host }, dir);
+      if (!loaded.ok) throw new Error(loaded.problems.join());
+      return loaded.settings.options.webhook;
+    };
+    expect(webhookOf('localhost').allowedUrls).toBeUndefined();
+    expect(webhookOf('::1').allowedUrls).toBeUndefined();
+    expect(webhookOf('0.0.0.0').allowedUrls).toEqual(['http://localhost:3000/webhook']);
+  });
+
   it('falls back to the secret the app generated in DATA_DIR', () => {
     const dataDir = path.join(dir, 'data');
     const file = path.join(dataDir, WEBHOOK_SECRET_FILE);
