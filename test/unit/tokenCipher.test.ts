@@ -26,6 +26,18 @@ describe('tokenCipher', () => {
     expect(decryptToken(key, parts.join(':'), 'id-1')).toBeUndefined();
     expect(decryptToken(key, 'garbage', 'id-1')).toBeUndefined();
   });
+
+  it('refuses a value whose authentication tag was truncated (tag length pinned to 16 bytes)', () => {
+    const sealed = encryptToken(key, 'tok', 'id-1');
+    const parts = sealed.split(':');
+    const tag = Buffer.from(parts[2], 'base64url');
+    expect(tag).toHaveLength(16);
+    // GCM left unpinned checks a 4..15-byte prefix of the right tag and accepts it.
+    for (const length of [4, 8, 12, 15]) {
+      parts[2] = tag.subarray(0, length).toString('base64url');
+      expect(decryptToken(key, parts.join(':'), 'id-1')).toBeUndefined();
+    }
+  });
 });
 
 describe('parseKey', () => {
