@@ -23,6 +23,7 @@ import {
   type DeliveryStat,
   type Page,
   type RejectedDelivery,
+  type SealedAccessToken,
   type SegmentDrain,
   type SegmentRecord,
   type SizePoint,
@@ -266,6 +267,14 @@ export class SqliteStore implements Store {
       ),
       connection: db.prepare('SELECT * FROM connections WHERE id_token = ?'),
       connections: db.prepare('SELECT * FROM connections ORDER BY connected_at, id_token'),
+      sealedTokens: db.prepare(
+        `SELECT id_token AS idToken, access_token_sealed AS sealed FROM connections
+         WHERE access_token_sealed IS NOT NULL AND id_token > ? ORDER BY id_token LIMIT ?`,
+      ),
+      replaceSealedToken: db.prepare(
+        `UPDATE connections SET access_token_sealed = ?
+         WHERE id_token = ? AND access_token_sealed = ?`,
+      ),
       disconnect: db.prepare(
         `UPDATE connections SET access_token_sealed = NULL, disconnected_at = ?, updated_at = ?
          WHERE id_token = ? AND disconnected_at IS NULL`,
@@ -538,6 +547,23 @@ export class SqliteStore implements Store {
       const row = this.statements.connection.get(idToken) as ConnectionRow | undefined;
       return row?.access_token_sealed ?? undefined;
     });
+  }
+
+  listSealedAccessTokens(options: { after?: string; limit: number }): Promise<SealedAccessToken[]> {
+    return this.run(
+      () =>
+        this.statements.sealedTokens.all(options.after ?? '', options.limit) as SealedAccessToken[],
+    );
+  }
+
+  replaceSealedAccessToken(
+    idToken: string,
+    expected: string,
+    replacement: string,
+  ): Promise<boolean> {
+    return this.run(
+      () => this.statements.replaceSealedToken.run(replacement, idToken, expected).changes > 0,
+    );
   }
 
   disconnect(idToken: string, at: number): Promise<boolean> {
