@@ -42,6 +42,8 @@ export type Config = {
   admin: AdminConfig;
   /** AES-256-GCM key for access tokens at rest; undefined only when OAuth is not configured. */
   tokenEncryptionKey: Buffer | undefined;
+  /** The key being rotated away from: tokens still sealed with it are read and re-sealed. */
+  tokenEncryptionKeyPrevious: Buffer | undefined;
   oauth: OAuthConfig;
   /** What to do with a delivery whose id_token has no connection. */
   unknownIdToken: 'accept' | 'reject';
@@ -199,6 +201,17 @@ export function loadConfig(
     tokenEncryptionKey = parseKey(readOrCreateKeyFile(dataFile(TOKEN_KEY_FILE)));
   }
 
+  let tokenEncryptionKeyPrevious: Buffer | undefined;
+  const rawPreviousKey = nonEmpty(env.TOKEN_ENCRYPTION_KEY_PREVIOUS);
+  if (rawPreviousKey) {
+    tokenEncryptionKeyPrevious = parseKey(rawPreviousKey);
+    if (!tokenEncryptionKeyPrevious) {
+      problems.push(
+        'TOKEN_ENCRYPTION_KEY_PREVIOUS must be 32 bytes as base64 (44 characters) or hex (64)',
+      );
+    }
+  }
+
   const heapServer = nonEmpty(env.HEAP_SERVER) ?? DEFAULT_HEAP_SERVER;
   if (/[/:]/.test(heapServer)) {
     problems.push(
@@ -276,6 +289,7 @@ export function loadConfig(
       sessionSecret,
       admin,
       tokenEncryptionKey,
+      tokenEncryptionKeyPrevious,
       oauth,
       unknownIdToken,
       warnings,

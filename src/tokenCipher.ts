@@ -23,6 +23,25 @@ export function encryptToken(key: Buffer, plaintext: string, boundTo: string): s
     .join(':');
 }
 
+/** The key tokens are sealed with, and during a rotation the one they may still be sealed with. */
+export type TokenKeys = { current: Buffer; previous?: Buffer };
+
+/**
+ * Opens a token with the current key, then the previous one. `stale` says it was sealed with the
+ * previous key, so the caller should seal it again with the current one.
+ */
+export function openToken(
+  keys: TokenKeys,
+  sealed: string,
+  boundTo: string,
+): { plaintext: string; stale: boolean } | undefined {
+  const plaintext = decryptToken(keys.current, sealed, boundTo);
+  if (plaintext !== undefined) return { plaintext, stale: false };
+  if (!keys.previous) return undefined;
+  const old = decryptToken(keys.previous, sealed, boundTo);
+  return old === undefined ? undefined : { plaintext: old, stale: true };
+}
+
 /** The plaintext, or undefined if the value was tampered with, bound elsewhere or keyed otherwise. */
 export function decryptToken(key: Buffer, sealed: string, boundTo: string): string | undefined {
   const [version, iv, tag, ciphertext] = sealed.split(':');
