@@ -1,5 +1,5 @@
 // The embedded Store: one SQLite file (WAL, synchronous=FULL), set-based SQL, one transaction a delivery.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from './errors';
@@ -160,6 +160,19 @@ type SqliteSegmentRow = {
   last_drain_at: number | null;
 };
 
+/**
+ * The database holds memberships and sealed tokens: only its owner may read it. The file is
+ * created 0600 before SQLite opens it (a worker thread cannot change the umask), and an existing
+ * one is tightened; SQLite gives the -wal and -shm files the database file's mode.
+ */
+function createPrivateFile(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
+  }
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
@@ -172,7 +185,7 @@ export class SqliteStore implements Store {
       if (options.readOnly) {
         this.db = new Database(options.file, { timeout, readonly: true, fileMustExist: true });
       } else {
-        mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+        createPrivateFile(options.file);
         this.db = new Database(options.file, { timeout });
         this.db.pragma('journal_mode = WAL');
         // FULL: a commit is on disk before we answer 200, so even power loss keeps it.
