@@ -136,6 +136,10 @@ async function connect(): Promise<{ status: number; page: string }> {
 async function expectNothingStored(): Promise<void> {
   expect(await app.store.listConnections()).toEqual([]);
   expect(await app.store.getSealedAccessToken('env-x')).toBeUndefined();
+  const logs = app.logs.join('\n');
+  for (const secret of ['fake-access-token', 'partner-client-secret', 'the-code']) {
+    expect([secret, logs.includes(secret)]).toEqual([secret, false]);
+  }
 }
 
 describe('an oversized answer from Heap is a clean failure, not memory', () => {
