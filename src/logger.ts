@@ -42,12 +42,17 @@ type HttpLikeError = Error & {
   response?: { status?: number };
 };
 
+/** How deep nested errors (causes, wrapped errors) are followed. */
+const MAX_ERROR_DEPTH = 3;
+
 /**
- * An HTTP client error (axios) as the fields worth reading: its own config holds the
- * Authorization header and the request body (the client secret), its request the raw header
- * text. The URL is cut to its origin, since a path can carry an id_token.
+ * An error as fields that cannot carry a request: an HTTP client error (axios) keeps in its
+ * config the Authorization header and the request body (the client secret), and in its request
+ * the raw header text. So an axios error becomes its code, status, method and origin (a path
+ * can carry an id_token), and any other error keeps only its primitive fields (code, errno, a
+ * database's detail, …) and its nested errors, never an object such as a config or a request.
  */
-function serializeError(value: unknown): unknown {
+function serializeError(value: unknown, depth = 0): unknown {
   if (!(value instanceof Error)) return value;
   const error = value as HttpLikeError;
   if (error.isAxiosError) {
@@ -67,10 +72,25 @@ function serializeError(value: unknown): unknown {
       stack: error.stack,
     };
   }
-  const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
-  // Other clients attach what they sent the same way; none of it explains an error better.
-  for (const field of ['config', 'request', 'response', 'headers', 'options']) {
-    delete serialized[field];
+  const serialized: Record<string, unknown> = {
+    type: error.constructor?.name ?? error.name,
+    message: error.message,
+    stack: error.stack,
+  };
+  const fields = error as unknown as Record<string, unknown>;
+  for (const key of [...Object.keys(error), 'cause']) {
+    const field = fields[key];
+    if (key in serialized || field === undefined) continue;
+    if (field instanceof Error) {
+      if (depth < MAX_ERROR_DEPTH) serialized[key] = serializeError(field, depth + 1);
+    } else if (['string', 'number', 'boolean'].includes(typeof field)) {
+      serialized[key] = field;
+    }
+  }
+  if (error instanceof AggregateError && depth < MAX_ERROR_DEPTH) {
+    serialized.errors = (error.errors as unknown[]).map((inner) =>
+      serializeError(inner, depth + 1),
+    );
   }
   return serialized;
 }
@@ -93,7 +113,11 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     {
       level,
       base: undefined,
-      serializers: { err: serializeError, error: serializeError, req: serializeRequest },
+      serializers: {
+        err: (value: unknown) => serializeError(value),
+        error: (value: unknown) => serializeError(value),
+        req: serializeRequest,
+      },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     },
     // Without a destination, stdout written asynchronously: a busy receiver then makes one write

@@ -138,7 +138,13 @@ it('an axios error logged any other way carries no credential either', async () 
     'headers on their own',
   );
   logger.info({ step: 'token', access_token: ACCESS_TOKEN }, 'a token field');
-  expect(lines).toHaveLength(7);
+  const wrapped = Object.assign(new Error('could not connect', { cause: error }), {
+    original: error,
+    request: { headers: { Authorization: `Bearer ${ACCESS_TOKEN}` } },
+  });
+  logger.error({ err: wrapped }, 'wrapped in another error');
+  expect(lines).toHaveLength(8);
+  expect(lines[7]).toMatch(/"cause":\{"type":"AxiosError".*"status":500/);
   expectNoSecret(lines);
   for (const line of lines.slice(0, 3)) {
     expect(line).toMatch(/"code":"ERR_BAD_RESPONSE"/);
