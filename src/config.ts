@@ -76,6 +76,8 @@ export type Config = {
   admin: AdminConfig;
   /** AES-256-GCM key for access tokens at rest; undefined only when OAuth is not configured. */
   tokenEncryptionKey: Buffer | undefined;
+  /** The key being rotated away from: tokens still sealed with it are read and re-sealed. */
+  tokenEncryptionKeyPrevious: Buffer | undefined;
   oauth: OAuthConfig;
   /** What to do with a delivery whose id_token has no connection. */
   unknownIdToken: 'accept' | 'reject';
@@ -147,6 +149,8 @@ export const TOKEN_KEY_FILE = 'token-encryption-key';
 export const ADMIN_TOKEN_FILE = 'admin-token';
 /** A shorter admin token could be guessed despite the login throttle. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
+/** HMAC-SHA256 cookie signatures are only as strong as a key of at least the hash's size. */
+export const MIN_SESSION_SECRET_BYTES = 32;
 export const DEFAULT_HEAP_SERVER = 'heapanalytics.com';
 /** Where the app mounts the Heap emulator in the zero-config sandbox. */
 export const SANDBOX_EMULATOR_PATH = '/heap-emulator';
@@ -227,8 +231,18 @@ export function loadConfig(
   const warnings: string[] = [];
   const dataFile = (name: string) => path.join(dataDir, name);
 
+  const configuredSessionSecret = nonEmpty(env.SESSION_SECRET);
+  if (
+    configuredSessionSecret !== undefined &&
+    Buffer.byteLength(configuredSessionSecret, 'utf8') < MIN_SESSION_SECRET_BYTES
+  ) {
+    // A short key makes signed cookies (sessions, OAuth state) guessable offline. Never echo it.
+    problems.push(
+      `SESSION_SECRET must be at least ${MIN_SESSION_SECRET_BYTES} bytes (for example: openssl rand -base64 32)`,
+    );
+  }
   const sessionSecret =
-    nonEmpty(env.SESSION_SECRET) ??
+    configuredSessionSecret ??
     (production || problems.length > 0
       ? ''
       : readOrCreateSecretFile(dataFile(SESSION_SECRET_FILE)));
@@ -251,6 +265,17 @@ export function loadConfig(
     tokenEncryptionKey = parseKey(readOrCreateKeyFile(dataFile(TOKEN_KEY_FILE)));
   }
 
+  let tokenEncryptionKeyPrevious: Buffer | undefined;
+  const rawPreviousKey = nonEmpty(env.TOKEN_ENCRYPTION_KEY_PREVIOUS);
+  if (rawPreviousKey) {
+    tokenEncryptionKeyPrevious = parseKey(rawPreviousKey);
+    if (!tokenEncryptionKeyPrevious) {
+      problems.push(
+        'TOKEN_ENCRYPTION_KEY_PREVIOUS must be 32 bytes as base64 (44 characters) or hex (64)',
+      );
+    }
+  }
+
   const heapServer = nonEmpty(env.HEAP_SERVER) ?? DEFAULT_HEAP_SERVER;
   if (/[/:]/.test(heapServer)) {
     problems.push(
@@ -258,6 +283,13 @@ export function loadConfig(
     );
   }
   const timeoutMs = integer(env, 'HEAP_TIMEOUT_MS', 10_000, 1, 120_000, problems);
+  const heapBaseUrl = origin(env, 'HEAP_BASE_URL', '', problems);
+  if (production && heapBaseUrl !== '' && !heapBaseUrl.startsWith('https:')) {
+    // The client secret, the code and the access token travel to this URL.
+    problems.push(
+      'HEAP_BASE_URL must be an https URL when NODE_ENV=production (http is only for a local Heap emulator in development)',
+    );
+  }
   const clientId = nonEmpty(env.CLIENT_ID);
   const sandbox = sandboxConfig(production, current !== undefined, clientId !== undefined, listen);
   if (sandbox.enabled && !listen.loopbackOnly) {
@@ -297,7 +329,7 @@ export function loadConfig(
         clientId: clientId as string,
         clientSecret: required.CLIENT_SECRET as string,
         redirectUri: required.REDIRECT_URI as string,
-        heapBaseUrl: origin(env, 'HEAP_BASE_URL', '', problems) || `https://${heapServer}`,
+        heapBaseUrl: heapBaseUrl || `https://${heapServer}`,
         timeoutMs,
       };
     }
@@ -335,6 +367,7 @@ export function loadConfig(
       sessionSecret,
       admin,
       tokenEncryptionKey,
+      tokenEncryptionKeyPrevious,
       oauth,
       unknownIdToken,
       warnings,

@@ -18,3 +18,5 @@ export { SqliteStore } from './store/sqlite';
 export { PostgresStore } from './store/postgres';
 export { openStore } from './store';
 export type { Store } from './store/types';
+export { readAccessToken, resealAccessTokens, tokenKeys } from './accessTokens';
+export type { TokenKeys } from './tokenCipher';

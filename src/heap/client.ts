@@ -4,7 +4,22 @@ import type { AxiosResponse, AxiosStatic } from 'axios';
 export type HeapEndpoint = { baseUrl: string; timeoutMs: number };
 
 export type HeapFailureReason =
-  'unreachable' | 'timeout' | 'http_error' | 'not_json' | 'missing_fields' | 'bad_token_type';
+  | 'unreachable'
+  | 'timeout'
+  | 'http_error'
+  | 'too_large'
+  | 'not_json'
+  | 'missing_fields'
+  | 'bad_token_type';
+
+/**
+ * Heap's token and metadata answers are a few hundred bytes. Anything past this is not Heap
+ * answering as documented, and reading it would only cost memory: the client stops at the limit
+ * (counted after decompression, so a gzip bomb stops too).
+ */
+export const HEAP_RESPONSE_LIMIT_BYTES = 1024 * 1024;
+/** Our requests are a form of five fields or a GET; a larger body would be a bug, not a token. */
+const HEAP_REQUEST_LIMIT_BYTES = 64 * 1024;
 
 export type HeapFailure = {
   ok: false;
@@ -98,7 +113,11 @@ function options(endpoint: HeapEndpoint) {
     responseType: 'text' as const,
     transformResponse: (data: string) => data,
     validateStatus: () => true,
+    // A redirect is answered as the failure it is, never followed to wherever it points (the
+    // follow would resend the request, and its secrets, to a host we did not choose).
     maxRedirects: 0,
+    maxContentLength: HEAP_RESPONSE_LIMIT_BYTES,
+    maxBodyLength: HEAP_REQUEST_LIMIT_BYTES,
   };
 }
 
@@ -118,6 +137,17 @@ async function call(
       (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT')
     ) {
       return failure(step, 'timeout', `Heap did not answer within ${endpoint.timeoutMs / 1000} s.`);
+    }
+    if (
+      axios.isAxiosError(error) &&
+      error.code === 'ERR_BAD_RESPONSE' &&
+      error.message.includes('maxContentLength')
+    ) {
+      return failure(
+        step,
+        'too_large',
+        `Heap's answer exceeded ${HEAP_RESPONSE_LIMIT_BYTES / 1024 / 1024} MiB; it was not read further.`,
+      );
     }
     const code = axios.isAxiosError(error) ? (error.code ?? 'error') : 'error';
     return failure(step, 'unreachable', `Heap could not be reached (${code}).`);

@@ -29,6 +29,7 @@ import {
   type DeliveryStat,
   type Page,
   type RejectedDelivery,
+  type SealedAccessToken,
   type SegmentDrain,
   type SegmentRecord,
   type SizePoint,
@@ -407,6 +408,36 @@ export class PostgresStore implements Store {
         [idToken],
       );
       return rows[0]?.access_token_sealed ?? undefined;
+    });
+  }
+
+  listSealedAccessTokens(options: { after?: string; limit: number }): Promise<SealedAccessToken[]> {
+    return this.run(async (query) => {
+      if (hasNul(options.after)) return [];
+      // id_token is COLLATE "C": byte order, as in SQLite, so the cursor means the same on both.
+      const { rows } = await query<SealedAccessToken>(
+        `SELECT id_token AS "idToken", access_token_sealed AS sealed FROM connections
+         WHERE access_token_sealed IS NOT NULL AND id_token > $1
+         ORDER BY id_token LIMIT $2`,
+        [options.after ?? '', options.limit],
+      );
+      return rows;
+    });
+  }
+
+  replaceSealedAccessToken(
+    idToken: string,
+    expected: string,
+    replacement: string,
+  ): Promise<boolean> {
+    return this.run(async (query) => {
+      if (hasNul(idToken)) return false;
+      const result = await query(
+        `UPDATE connections SET access_token_sealed = $1
+         WHERE id_token = $2 AND access_token_sealed = $3`,
+        [replacement, idToken, expected],
+      );
+      return (result.rowCount ?? 0) > 0;
     });
   }
 

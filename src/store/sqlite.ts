@@ -1,5 +1,5 @@
 // The embedded Store: one SQLite file (WAL, synchronous=FULL), set-based SQL, one transaction a delivery.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from './errors';
@@ -23,6 +23,7 @@ import {
   type DeliveryStat,
   type Page,
   type RejectedDelivery,
+  type SealedAccessToken,
   type SegmentDrain,
   type SegmentRecord,
   type SizePoint,
@@ -159,6 +160,19 @@ type SqliteSegmentRow = {
   last_drain_at: number | null;
 };
 
+/**
+ * The database holds memberships and sealed tokens: only its owner may read it. The file is
+ * created 0600 before SQLite opens it (a worker thread cannot change the umask), and an existing
+ * one is tightened; SQLite gives the -wal and -shm files the database file's mode.
+ */
+function createPrivateFile(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(file + suffix)) chmodSync(file + suffix, 0o600);
+  }
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
@@ -171,7 +185,7 @@ export class SqliteStore implements Store {
       if (options.readOnly) {
         this.db = new Database(options.file, { timeout, readonly: true, fileMustExist: true });
       } else {
-        mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+        createPrivateFile(options.file);
         this.db = new Database(options.file, { timeout });
         this.db.pragma('journal_mode = WAL');
         // FULL: a commit is on disk before we answer 200, so even power loss keeps it.
@@ -266,6 +280,14 @@ export class SqliteStore implements Store {
       ),
       connection: db.prepare('SELECT * FROM connections WHERE id_token = ?'),
       connections: db.prepare('SELECT * FROM connections ORDER BY connected_at, id_token'),
+      sealedTokens: db.prepare(
+        `SELECT id_token AS idToken, access_token_sealed AS sealed FROM connections
+         WHERE access_token_sealed IS NOT NULL AND id_token > ? ORDER BY id_token LIMIT ?`,
+      ),
+      replaceSealedToken: db.prepare(
+        `UPDATE connections SET access_token_sealed = ?
+         WHERE id_token = ? AND access_token_sealed = ?`,
+      ),
       disconnect: db.prepare(
         `UPDATE connections SET access_token_sealed = NULL, disconnected_at = ?, updated_at = ?
          WHERE id_token = ? AND disconnected_at IS NULL`,
@@ -538,6 +560,23 @@ export class SqliteStore implements Store {
       const row = this.statements.connection.get(idToken) as ConnectionRow | undefined;
       return row?.access_token_sealed ?? undefined;
     });
+  }
+
+  listSealedAccessTokens(options: { after?: string; limit: number }): Promise<SealedAccessToken[]> {
+    return this.run(
+      () =>
+        this.statements.sealedTokens.all(options.after ?? '', options.limit) as SealedAccessToken[],
+    );
+  }
+
+  replaceSealedAccessToken(
+    idToken: string,
+    expected: string,
+    replacement: string,
+  ): Promise<boolean> {
+    return this.run(
+      () => this.statements.replaceSealedToken.run(replacement, idToken, expected).changes > 0,
+    );
   }
 
   disconnect(idToken: string, at: number): Promise<boolean> {

@@ -21,6 +21,8 @@ export const STORE_METHODS = Object.keys({
   getConnection: true,
   listConnections: true,
   getSealedAccessToken: true,
+  listSealedAccessTokens: true,
+  replaceSealedAccessToken: true,
   disconnect: true,
   saveOAuthState: true,
   consumeOAuthState: true,

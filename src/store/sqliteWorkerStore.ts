@@ -78,6 +78,8 @@ export class SqliteWorkerStore implements Store {
   recordRejected: Store['recordRejected'] = (...args) => this.call('recordRejected', args);
   upsertConnection: Store['upsertConnection'] = (...args) => this.call('upsertConnection', args);
   disconnect: Store['disconnect'] = (...args) => this.call('disconnect', args);
+  replaceSealedAccessToken: Store['replaceSealedAccessToken'] = (...args) =>
+    this.call('replaceSealedAccessToken', args);
   saveOAuthState: Store['saveOAuthState'] = (...args) => this.call('saveOAuthState', args);
   consumeOAuthState: Store['consumeOAuthState'] = (...args) => this.call('consumeOAuthState', args);
 
@@ -98,6 +100,8 @@ export class SqliteWorkerStore implements Store {
   listConnections: Store['listConnections'] = (...args) => this.reader.listConnections(...args);
   getSealedAccessToken: Store['getSealedAccessToken'] = (...args) =>
     this.reader.getSealedAccessToken(...args);
+  listSealedAccessTokens: Store['listSealedAccessTokens'] = (...args) =>
+    this.reader.listSealedAccessTokens(...args);
 
   /** Opens the file in a new worker; rejects as the SqliteStore constructor would have thrown. */
   static async open(options: SqliteStoreOptions): Promise<SqliteWorkerStore> {

@@ -164,6 +164,9 @@ export type ConnectionRecord = {
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
+/** A stored access token, still sealed, with the connection it is bound to. */
+export type SealedAccessToken = { idToken: string; sealed: string };
+
 export type UserSegment = { segmentId: number; name: string | null; addedAt: number };
 
 export type SizePoint = { seq: number; at: number; memberCount: number };
@@ -240,6 +243,21 @@ export interface Store {
   listConnections(): Promise<ConnectionRecord[]>;
   /** The sealed access token of an active connection. */
   getSealedAccessToken(idToken: string): Promise<string | undefined>;
+  /**
+   * Every stored access token, sealed, in id_token order, `limit` at a time strictly after
+   * `after` (re-sealing them all with a new key pages through this).
+   */
+  listSealedAccessTokens(options: { after?: string; limit: number }): Promise<SealedAccessToken[]>;
+  /**
+   * Swaps a connection's sealed token for the same token sealed under another key, only if it
+   * is still `expected`: false when it changed meanwhile (re-authorized, disconnected), so a
+   * newer token is never overwritten by an older one.
+   */
+  replaceSealedAccessToken(
+    idToken: string,
+    expected: string,
+    replacement: string,
+  ): Promise<boolean>;
   /** Marks the connection disconnected and deletes its token; false if there was none. */
   disconnect(idToken: string, at: number): Promise<boolean>;
   /** Remembers an OAuth state (by hash) until it expires; also forgets expired ones. */

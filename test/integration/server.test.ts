@@ -95,7 +95,7 @@ it('prints no sign-in link in production', async () => {
     NODE_ENV: 'production',
     WEBHOOK_SECRET: SECRET,
     ADMIN_TOKEN: 'production-admin-token-xyz',
-    SESSION_SECRET: 'production-session-secret',
+    SESSION_SECRET: 'production-session-secret-of-32-bytes',
   });
   expect(running.stderr()).toContain(
     `Dashboard:      http://localhost:${running.port}/   (sign in with ADMIN_TOKEN)`,

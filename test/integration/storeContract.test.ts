@@ -385,6 +385,43 @@ function contract(create: Backend['create'], open: Backend['open']) {
     });
   });
 
+  it('lists sealed tokens in pages and swaps one only while it is still the expected value', async () => {
+    const connect = (idToken: string, sealed: string) =>
+      store.upsertConnection({
+        idToken,
+        envId: '1',
+        partnerAppId: '2',
+        authorizedBy: 'ada',
+        authorizedScope: 'segment',
+        authorizedAtUtc: '2026-01-01T00:00:00Z',
+        accessTokenSealed: sealed,
+        at: 1000,
+      });
+    // Byte order, not a locale's: 'B' < 'a' < 'b'.
+    for (const idToken of ['b', 'a', 'B', 'gone']) await connect(idToken, `old-${idToken}`);
+    await store.disconnect('gone', 2000);
+    expect(await store.listSealedAccessTokens({ limit: 2 })).toEqual([
+      { idToken: 'B', sealed: 'old-B' },
+      { idToken: 'a', sealed: 'old-a' },
+    ]);
+    expect(await store.listSealedAccessTokens({ after: 'a', limit: 2 })).toEqual([
+      { idToken: 'b', sealed: 'old-b' },
+    ]);
+    expect(await store.listSealedAccessTokens({ after: 'b', limit: 2 })).toEqual([]);
+
+    expect(await store.replaceSealedAccessToken('a', 'old-a', 'new-a')).toBe(true);
+    expect(await store.getSealedAccessToken('a')).toBe('new-a');
+    // Re-authorized meanwhile: the newer token stays.
+    await connect('b', 'reauthorized-b');
+    expect(await store.replaceSealedAccessToken('b', 'old-b', 'new-b')).toBe(false);
+    expect(await store.getSealedAccessToken('b')).toBe('reauthorized-b');
+    // Disconnected: no token comes back.
+    expect(await store.replaceSealedAccessToken('gone', 'old-gone', 'new-gone')).toBe(false);
+    expect(await store.getSealedAccessToken('gone')).toBeUndefined();
+    expect(await store.replaceSealedAccessToken('nobody', 'x', 'y')).toBe(false);
+    expect(await store.getConnection('a')).toMatchObject({ active: true, updatedAt: 1000 });
+  });
+
   it('uses an OAuth state once, and not after it expires', async () => {
     const now = Date.now();
     await store.saveOAuthState('h1', now + 60_000);

@@ -1,5 +1,5 @@
 // Configuration: defaults, validation, production refusals, generated development secret, .env.
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   describeDatabaseUrl,
@@ -12,6 +12,7 @@ import { createSandboxEmulator } from '../../src/sandbox';
 import { tempDir } from '../support/testApp';
 
 const PRODUCTION_ADMIN_TOKEN = 'a-production-admin-token';
+const PRODUCTION_SESSION_SECRET = 'a-production-session-secret-of-32-bytes';
 
 describe('loadConfig', () => {
   it('needs nothing in development: defaults and a generated secret in DATA_DIR', () => {
@@ -127,7 +128,7 @@ describe('admin settings', () => {
         WEBHOOK_SECRET: 's',
         ADMIN_TOKEN: `  ${PRODUCTION_ADMIN_TOKEN}  `,
         ADMIN_SESSION_HOURS: '2',
-        SESSION_SECRET: 'session',
+        SESSION_SECRET: PRODUCTION_SESSION_SECRET,
       },
       tempDir(),
     );
@@ -155,6 +156,84 @@ describe('admin settings', () => {
     expect(result.ok && result.config.warnings).toContainEqual(
       expect.stringContaining('Dashboard sign-in is disabled until SESSION_SECRET is set'),
     );
+  });
+});
+
+describe('secret strength and transport', () => {
+  const production = {
+    NODE_ENV: 'production',
+    WEBHOOK_SECRET: 's',
+    ADMIN_TOKEN: PRODUCTION_ADMIN_TOKEN,
+  };
+  const oauth = {
+    CLIENT_ID: 'client',
+    CLIENT_SECRET: 'client-secret',
+    REDIRECT_URI: 'https://partner.example.com/api/oauth_redirect',
+    TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+    SESSION_SECRET: PRODUCTION_SESSION_SECRET,
+  };
+
+  it('refuses a SESSION_SECRET under 32 bytes in any environment, without echoing it', () => {
+    const short = 'a-31-byte-session-secret-value!';
+    expect(Buffer.byteLength(short)).toBe(31);
+    for (const env of [{ ...production, SESSION_SECRET: short }, { SESSION_SECRET: short }]) {
+      const result = loadConfig(env, tempDir());
+      expect(!result.ok && result.problems).toEqual([
+        'SESSION_SECRET must be at least 32 bytes (for example: openssl rand -base64 32)',
+      ]);
+      expect(JSON.stringify(result)).not.toContain(short);
+    }
+    const exact = 'x'.repeat(32);
+    const accepted = loadConfig({ ...production, SESSION_SECRET: exact }, tempDir());
+    expect(accepted.ok && accepted.config.sessionSecret).toBe(exact);
+  });
+
+  it('generates a development SESSION_SECRET of 32 random bytes', () => {
+    const result = loadConfig({}, tempDir());
+    if (!result.ok) throw new Error(result.problems.join());
+    expect(Buffer.from(result.config.sessionSecret, 'base64url')).toHaveLength(32);
+  });
+
+  it('refuses an http HEAP_BASE_URL in production, and takes it in development', () => {
+    const refused = loadConfig(
+      { ...production, ...oauth, HEAP_BASE_URL: 'http://heap.internal:3001' },
+      tempDir(),
+    );
+    expect(!refused.ok && refused.problems).toEqual([
+      expect.stringContaining('HEAP_BASE_URL must be an https URL when NODE_ENV=production'),
+    ]);
+    const https = loadConfig(
+      { ...production, ...oauth, HEAP_BASE_URL: 'https://heap.example.com/' },
+      tempDir(),
+    );
+    expect(https.ok && https.config.oauth).toMatchObject({
+      enabled: true,
+      heapBaseUrl: 'https://heap.example.com',
+    });
+    const development = loadConfig(
+      { ...oauth, WEBHOOK_SECRET: 's', HEAP_BASE_URL: 'http://localhost:3001' },
+      tempDir(),
+    );
+    expect(development.ok && development.config.oauth).toMatchObject({
+      enabled: true,
+      sandbox: false,
+      heapBaseUrl: 'http://localhost:3001',
+    });
+  });
+});
+
+describe('files in DATA_DIR', () => {
+  it('creates DATA_DIR 0700 and every generated secret 0600', () => {
+    const cwd = tempDir();
+    const result = loadConfig({}, cwd);
+    if (!result.ok) throw new Error(result.problems.join());
+    const dataDir = result.config.dataDir;
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    const files = ['webhook-secret', 'session-secret', 'token-encryption-key', 'admin-token'];
+    expect(readdirSync(dataDir).sort()).toEqual([...files].sort());
+    for (const file of files) {
+      expect([file, statSync(path.join(dataDir, file)).mode & 0o777]).toEqual([file, 0o600]);
+    }
   });
 });
 
