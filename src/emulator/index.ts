@@ -2,10 +2,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { Router, type Request } from 'express';
+import { securityHeaders } from '../../middleware/securityHeaders';
 import { FaultInjector } from './faults';
 import { hubRouter } from './hub';
 import { HUB_PAGE_PATH, hubPageRouter } from './hubPage';
 import { oauthRouter } from './oauth';
+import { EMULATOR_STYLE_HASHES } from './pages';
 import { resolveOptions, type EmulatorOptions } from './options';
 import { OAuthProvider } from './provider';
 import { RunManager } from './runs';
@@ -58,6 +60,15 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     listen(port = 0, host = '127.0.0.1') {
       const app = express();
       app.disable('x-powered-by');
+      // Alone, the emulator sets the headers the app sets when it is mounted there; its consent
+      // form redirects to the apps' redirect URIs, so those origins may receive it.
+      app.use(
+        securityHeaders({
+          hsts: false,
+          styleHashes: EMULATOR_STYLE_HASHES,
+          formActionOrigins: settings.clients.map((client) => new URL(client.redirectUri).origin),
+        }),
+      );
       app.get('/', (_req, res) => res.redirect(302, HUB_PAGE_PATH));
       app.use(router);
       app.use((req, res) => {
