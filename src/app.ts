@@ -15,7 +15,6 @@ import { AdminAccess } from './admin/access';
 import { AdminService } from './admin/service';
 import { SANDBOX_EMULATOR_PATH, type Config } from './config';
 import type { Emulator } from './emulator';
-import { EMULATOR_STYLE_HASHES } from './emulator/pages';
 import { html } from './html';
 import { layout } from './pages/layout';
 import { sandboxHubUrl } from './sandbox';
@@ -35,16 +34,13 @@ export type AppDeps = {
 export type App = Express;
 
 /**
- * Forms go to our own pages, to Heap (Connect Heap's POST redirects there, and browsers check
- * form-action on redirects) and, from the sandbox's consent page, back to our redirect URI.
+ * Forms go to our own pages and to Heap: Connect Heap's POST redirects there, and browsers check
+ * form-action on redirects. (The mounted emulator's router sets its own policy for its pages.)
  */
-function securityHeaderOptions(config: Config, sandbox: boolean) {
+function securityHeaderOptions(config: Config) {
   const oauth = config.oauth;
-  const formActionOrigins = oauth.enabled
-    ? [new URL(oauth.heapBaseUrl).origin, new URL(oauth.redirectUri).origin]
-    : [];
+  const formActionOrigins = oauth.enabled ? [new URL(oauth.heapBaseUrl).origin] : [];
   const styleHashes = inlineStyleHashes(layout({ title: '', body: html`` }));
-  if (sandbox) styleHashes.push(...EMULATOR_STYLE_HASHES);
   return { hsts: config.hsts, formActionOrigins, styleHashes };
 }
 
@@ -56,11 +52,7 @@ export function createApp(deps: AppDeps): App {
   // POST results, so nobody revalidates them; static files keep theirs (express.static).
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
-  app.use(
-    securityHeaders(
-      securityHeaderOptions(config, deps.sandbox !== undefined && !config.production),
-    ),
-  );
+  app.use(securityHeaders(securityHeaderOptions(config)));
   app.use(healthRouter());
   // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
   app.use(webhookRouter(deps));

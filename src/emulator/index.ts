@@ -49,7 +49,16 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   const publicBaseUrl = (req: Request) =>
     settings.publicBaseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`;
 
+  // The same security headers as the app's pages, wherever the router is mounted (the app, an
+  // embedder's app, listen()). The consent form redirects to the apps' redirect URIs, so those
+  // origins may receive it.
+  const headers = securityHeaders({
+    hsts: false,
+    styleHashes: EMULATOR_STYLE_HASHES,
+    formActionOrigins: settings.clients.map((client) => new URL(client.redirectUri).origin),
+  });
   const router = Router();
+  router.use(headers);
   router.use(oauthRouter({ provider, faults }));
   router.use(hubRouter({ state, runs, provider, faults }));
   router.use(hubPageRouter({ state, provider, faults, clients: settings.clients, publicBaseUrl }));
@@ -60,15 +69,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     listen(port = 0, host = '127.0.0.1') {
       const app = express();
       app.disable('x-powered-by');
-      // Alone, the emulator sets the headers the app sets when it is mounted there; its consent
-      // form redirects to the apps' redirect URIs, so those origins may receive it.
-      app.use(
-        securityHeaders({
-          hsts: false,
-          styleHashes: EMULATOR_STYLE_HASHES,
-          formActionOrigins: settings.clients.map((client) => new URL(client.redirectUri).origin),
-        }),
-      );
+      app.use(headers);
       app.get('/', (_req, res) => res.redirect(302, HUB_PAGE_PATH));
       app.use(router);
       app.use((req, res) => {
