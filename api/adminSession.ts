@@ -2,7 +2,6 @@
 import express, { Router, type Response } from 'express';
 import type { Logger } from 'pino';
 import {
-  ADMIN_SESSION_COOKIE,
   adminIdentity,
   requireAdmin,
   sendCredentialFailure,
@@ -28,8 +27,13 @@ export function adminSessionRouter({
   logger: Logger;
 }): Router {
   const router = Router();
-  const cookieOptions = (secure: boolean) =>
-    ({ httpOnly: true, sameSite: 'strict', secure, path: '/' }) as const;
+  // Path=/ and no Domain: what the __Host- prefix requires when the cookie is Secure.
+  const cookieOptions = {
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: access.cookie.secure,
+    path: '/',
+  } as const;
 
   const noStore = (res: Response) => res.setHeader('Cache-Control', 'no-store');
 
@@ -45,14 +49,14 @@ export function adminSessionRouter({
       next();
     },
     express.json({ limit: '8kb' }),
-    (req, res) => {
+    async (req, res) => {
       const token = credentialField(req.body, 'token');
       const code = token === undefined ? credentialField(req.body, 'code') : undefined;
       if (token === undefined && code === undefined) {
         sendUnauthorized(res, 'invalid_credentials', 'Send {"token": "<ADMIN_TOKEN>"}.');
         return;
       }
-      const result = access.signIn({ token, code }, throttleKey(req));
+      const result = await access.signIn({ token, code }, throttleKey(req));
       if (!result.ok) {
         if (result.reason === 'sessions_unavailable') {
           sendError(
@@ -67,8 +71,8 @@ export function adminSessionRouter({
         sendCredentialFailure(res, result);
         return;
       }
-      res.cookie(ADMIN_SESSION_COOKIE, result.cookieValue, {
-        ...cookieOptions(req.secure),
+      res.cookie(access.cookie.name, result.cookieValue, {
+        ...cookieOptions,
         signed: true,
         expires: new Date(result.session.expiresAt),
       });
@@ -96,8 +100,14 @@ export function adminSessionRouter({
     });
   });
 
-  router.delete(SESSION_PATH, requireAdmin(access), (req, res) => {
-    res.clearCookie(ADMIN_SESSION_COOKIE, cookieOptions(req.secure));
+  // Signing out revokes the session in the store, so a copy of the cookie is refused too.
+  router.delete(SESSION_PATH, requireAdmin(access), async (_req, res) => {
+    const identity = adminIdentity(res);
+    if (identity.via === 'session') {
+      await access.signOut(identity.session);
+      logger.info('admin signed out');
+    }
+    res.clearCookie(access.cookie.name, cookieOptions);
     res.status(204).end();
   });
 

@@ -38,7 +38,7 @@ export function authorizationRouter({ config, store, logger, hubUrl }: Authoriza
   const router = Router();
   const oauth = config.oauth;
 
-  const authorize: RequestHandler = async (req, res) => {
+  const authorize: RequestHandler = async (_req, res) => {
     if (!oauth.enabled) {
       send(res, oauthUnavailablePage());
       return;
@@ -48,7 +48,8 @@ export function authorizationRouter({ config, store, logger, hubUrl }: Authoriza
       signed: true,
       httpOnly: true,
       sameSite: 'lax',
-      secure: req.secure,
+      // From the public origin, not req.secure (which trusts proxy headers): see config.
+      secure: config.secureCookies,
       maxAge: STATE_TTL_MS,
       path: '/api',
     });
@@ -63,7 +64,7 @@ export function authorizationRouter({ config, store, logger, hubUrl }: Authoriza
     }
     const signed = (req.signedCookies as Record<string, unknown>)[STATE_COOKIE];
     const cookieState = typeof signed === 'string' ? signed : undefined;
-    res.clearCookie(STATE_COOKIE, { path: '/api' });
+    res.clearCookie(STATE_COOKIE, { path: '/api', secure: config.secureCookies });
 
     const heapError = queryValue(req, 'error');
     if (heapError) {

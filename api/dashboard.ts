@@ -6,26 +6,6 @@ import { publicDir } from '../src/paths';
 
 export const DASHBOARD_PATHS = ['/', '/app', '/login'];
 
-/**
- * The dashboard renders Heap's values with textContent; the policy below is the second line: no
- * inline script, nothing from other origins, no framing. Forms may also go to Heap, because
- * Connect Heap's POST redirects there and browsers check form-action on redirects.
- */
-function contentSecurityPolicy(config: Config): string {
-  const heapOrigin = config.oauth.enabled ? new URL(config.oauth.heapBaseUrl).origin : '';
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-    `form-action 'self' ${heapOrigin}`.trim(),
-  ].join('; ');
-}
-
 export function dashboardRouter({ config, hubUrl }: { config: Config; hubUrl?: string }): Router {
   const router = Router();
   const page = dashboardPage({
@@ -33,11 +13,8 @@ export function dashboardRouter({ config, hubUrl }: { config: Config; hubUrl?: s
     oauthEnabled: config.oauth.enabled,
     hubUrl,
   });
-  const csp = contentSecurityPolicy(config);
+  // The page's CSP and other security headers come from middleware/securityHeaders.
   router.get(DASHBOARD_PATHS, (_req, res) => {
-    res.setHeader('Content-Security-Policy', csp);
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     res.type('html').send(page);
   });

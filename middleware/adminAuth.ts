@@ -5,7 +5,6 @@ import type { AdminSession } from '../src/admin/credentials';
 import { clientKey } from '../src/admin/loginThrottle';
 import { sendError } from './errors';
 
-export const ADMIN_SESSION_COOKIE = 'hpa_admin';
 export const CSRF_HEADER = 'X-CSRF-Token';
 
 export type AdminIdentity = { via: 'bearer' } | { via: 'session'; session: AdminSession };
@@ -30,7 +29,7 @@ export function sendCredentialFailure(res: Response, failure: CredentialFailure)
       res,
       429,
       'too_many_attempts',
-      'Too many wrong admin tokens from this address; wait before trying again.',
+      'Too many wrong admin tokens (from this address, or from everywhere at once); wait for Retry-After seconds before trying again.',
     );
     return;
   }
@@ -43,7 +42,7 @@ export function adminIdentity(res: Response): AdminIdentity {
 
 /** Lets a request through only with valid admin credentials; sets res.locals.admin. */
 export function requireAdmin(access: AdminAccess): RequestHandler {
-  return (req, res, next) => {
+  return async (req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     const authorization = req.get('authorization');
     if (authorization !== undefined) {
@@ -62,7 +61,7 @@ export function requireAdmin(access: AdminAccess): RequestHandler {
       return;
     }
     const cookies = req.signedCookies as Record<string, unknown> | undefined;
-    const session = access.readSession(cookies?.[ADMIN_SESSION_COOKIE]);
+    const session = await access.readSession(cookies?.[access.cookie.name]);
     if (!session) {
       sendUnauthorized(
         res,

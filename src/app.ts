@@ -10,10 +10,13 @@ import { docsRouter } from '../api/docs';
 import { healthRouter } from '../api/health';
 import { webhookRouter } from '../api/webhooks';
 import { errorHandler, notFound } from '../middleware/errors';
+import { inlineStyleHashes, securityHeaders } from '../middleware/securityHeaders';
 import { AdminAccess } from './admin/access';
 import { AdminService } from './admin/service';
 import { SANDBOX_EMULATOR_PATH, type Config } from './config';
 import type { Emulator } from './emulator';
+import { html } from './html';
+import { layout } from './pages/layout';
 import { sandboxHubUrl } from './sandbox';
 import type { Store } from './store/types';
 import { WebhookBodyBudget } from './webhookBodyBudget';
@@ -36,6 +39,17 @@ export type AppDeps = {
 /** The Express app; also a node:http request listener (`http.createServer(app)`, supertest). */
 export type App = Express;
 
+/**
+ * Forms go to our own pages and to Heap: Connect Heap's POST redirects there, and browsers check
+ * form-action on redirects. (The mounted emulator's router sets its own policy for its pages.)
+ */
+function securityHeaderOptions(config: Config) {
+  const oauth = config.oauth;
+  const formActionOrigins = oauth.enabled ? [new URL(oauth.heapBaseUrl).origin] : [];
+  const styleHashes = inlineStyleHashes(layout({ title: '', body: html`` }));
+  return { hsts: config.hsts, formActionOrigins, styleHashes };
+}
+
 export function createApp(deps: AppDeps): App {
   const { config, logger } = deps;
   const app = express();
@@ -44,6 +58,7 @@ export function createApp(deps: AppDeps): App {
   // POST results, so nobody revalidates them; static files keep theirs (express.static).
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
+  app.use(securityHeaders(securityHeaderOptions(config)));
   app.use(healthRouter());
   // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
   const webhookBodyBudget =
@@ -56,7 +71,12 @@ export function createApp(deps: AppDeps): App {
   if (sandbox) app.use(SANDBOX_EMULATOR_PATH, sandbox.router);
   app.use(authorizationRouter({ ...deps, hubUrl }));
   app.use(docsRouter());
-  const access = deps.adminAccess ?? new AdminAccess(config.admin, config.sessionSecret);
+  const access =
+    deps.adminAccess ??
+    new AdminAccess(config.admin, config.sessionSecret, {
+      sessions: deps.store,
+      secureCookies: config.secureCookies,
+    });
   app.use(adminSessionRouter({ access, logger }));
   // Everything else under /api is the admin API and needs admin credentials.
   app.use(adminApiRouter({ access, service: new AdminService(deps.store), logger }));

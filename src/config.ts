@@ -1,6 +1,7 @@
 // Reads env and `.env` into one validated Config; the only module that looks at process.env.
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import bytes from 'bytes';
 import dotenv from 'dotenv';
@@ -69,8 +70,17 @@ export type Config = {
   retryAfterSeconds: number;
   /** Origin the app is reached at (links in pages, the sandbox's redirect URI). */
   publicUrl: string;
-  /** Express "trust proxy": whether X-Forwarded-* (https) from a load balancer is believed. */
-  trustProxy: boolean;
+  /**
+   * Express "trust proxy": which hops' X-Forwarded-* headers are believed. false trusts none; a
+   * number trusts that many hops (the right-most X-Forwarded-For entries); a list trusts those
+   * addresses, CIDRs or the names loopback, linklocal, uniquelocal; true (development only)
+   * trusts every hop, so any client can choose its own address.
+   */
+  trustProxy: TrustProxy;
+  /** Cookies carry Secure (and the session cookie a __Host- name): PUBLIC_URL is https or production. */
+  secureCookies: boolean;
+  /** Strict-Transport-Security on every response: PUBLIC_URL is https. */
+  hsts: boolean;
   /** Signs cookies (OAuth state, admin sessions); empty only in production without SESSION_SECRET. */
   sessionSecret: string;
   admin: AdminConfig;
@@ -95,6 +105,7 @@ export type HttpLimits = {
   /** Requests served on one connection before it is closed (0: no limit). */
   maxRequestsPerSocket: number;
 };
+export type TrustProxy = boolean | number | string[];
 
 export type PostgresConfig = {
   /** The connection string as given; holds the password, so never log or print it. */
@@ -131,6 +142,10 @@ export type AdminConfig = {
   /** Where the generated development token lives (only when tokenSource is 'generated'). */
   tokenFile?: string;
   sessionTtlMs: number;
+  /** A session unused for this long is refused (the absolute sessionTtlMs still applies). */
+  sessionIdleMs: number;
+  /** Wrong admin tokens per minute, across every client, before every sign-in waits. */
+  loginFailuresPerMinute: number;
 };
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -151,6 +166,7 @@ export const ADMIN_TOKEN_FILE = 'admin-token';
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
 /** HMAC-SHA256 cookie signatures are only as strong as a key of at least the hash's size. */
 export const MIN_SESSION_SECRET_BYTES = 32;
+export const DEFAULT_LOGIN_FAILURES_PER_MINUTE = 30;
 export const DEFAULT_HEAP_SERVER = 'heapanalytics.com';
 /** Where the app mounts the Heap emulator in the zero-config sandbox. */
 export const SANDBOX_EMULATOR_PATH = '/heap-emulator';
@@ -226,9 +242,10 @@ export function loadConfig(
   }
 
   const publicUrl = origin(env, 'PUBLIC_URL', `http://localhost:${port}`, problems);
-  const trustProxy = env.TRUST_PROXY === 'true' || env.TRUST_PROXY === '1';
   const unknownIdToken = oneOf(env, 'UNKNOWN_ID_TOKEN', ['accept', 'reject'], 'accept', problems);
   const warnings: string[] = [];
+  const trustProxy = trustProxySetting(env, production, problems, warnings);
+  const secureCookies = production || publicUrl.startsWith('https:');
   const dataFile = (name: string) => path.join(dataDir, name);
 
   const configuredSessionSecret = nonEmpty(env.SESSION_SECRET);
@@ -364,6 +381,8 @@ export function loadConfig(
       retryAfterSeconds,
       publicUrl,
       trustProxy,
+      secureCookies,
+      hsts: publicUrl.startsWith('https:'),
       sessionSecret,
       admin,
       tokenEncryptionKey,
@@ -425,7 +444,19 @@ function adminConfig(
   problems: string[],
 ): AdminConfig {
   const sessionHours = integer(env, 'ADMIN_SESSION_HOURS', 12, 1, 720, problems);
-  const base = { sessionTtlMs: sessionHours * 3_600_000 };
+  const idleMinutes = integer(env, 'ADMIN_SESSION_IDLE_MINUTES', 60, 1, 43_200, problems);
+  const base = {
+    sessionTtlMs: sessionHours * 3_600_000,
+    sessionIdleMs: idleMinutes * 60_000,
+    loginFailuresPerMinute: integer(
+      env,
+      'ADMIN_LOGIN_FAILURES_PER_MINUTE',
+      DEFAULT_LOGIN_FAILURES_PER_MINUTE,
+      1,
+      100_000,
+      problems,
+    ),
+  };
   const token = nonEmpty(env.ADMIN_TOKEN)?.trim();
   if (token) {
     if (token.length < MIN_ADMIN_TOKEN_LENGTH) {
@@ -480,6 +511,55 @@ function httpLimits(env: Environment, problems: string[]): HttpLimits {
     );
   }
   return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxRequestsPerSocket };
+}
+
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY as Express understands it. Unset trusts nothing. `true` would let every client
+ * pick its own address with X-Forwarded-For (and so a fresh sign-in throttle bucket per guess):
+ * refused in production, a warning in development.
+ */
+function trustProxySetting(
+  env: Environment,
+  production: boolean,
+  problems: string[],
+  warnings: string[],
+): TrustProxy {
+  const raw = nonEmpty(env.TRUST_PROXY)?.trim();
+  if (raw === undefined || raw === 'false') return false;
+  if (/^[0-9]+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > 100) problems.push(`TRUST_PROXY hop count must be at most 100 (got "${raw}")`);
+    return hops;
+  }
+  if (raw === 'true') {
+    const why =
+      'TRUST_PROXY=true trusts every X-Forwarded-For entry, so any client can claim any address and escape the admin sign-in throttle; set the number of proxies in front of the app instead (TRUST_PROXY=1 behind one load balancer) or their addresses/CIDRs';
+    if (production) problems.push(why);
+    else warnings.push(why);
+    return true;
+  }
+  const entries = raw.split(',').map((entry) => entry.trim());
+  const invalid = entries.filter(
+    (entry) => !TRUST_PROXY_NAMES.has(entry) && !isAddressOrCidr(entry),
+  );
+  if (invalid.length > 0) {
+    problems.push(
+      `TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of addresses, CIDRs, loopback, linklocal or uniquelocal (not understood: ${invalid.map((entry) => `"${entry}"`).join(', ')})`,
+    );
+    return false;
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  if (!/^[0-9]{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /**

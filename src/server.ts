@@ -31,7 +31,7 @@ function dashboardLines(config: Config, loginCode: string | undefined): string[]
   if (!loginCode) return [`  Dashboard:      ${base}/   (${where})`];
   return [
     `  Dashboard:      ${base}/login#code=${loginCode}`,
-    `                  (one-click sign-in, works once; afterwards ${where})`,
+    `                  (one-click sign-in, works once within 15 minutes; afterwards ${where})`,
   ];
 }
 
@@ -173,7 +173,10 @@ async function serve(
   const store = await openStoreOrExit(config, logger);
   server.off('request', starting);
   const sandbox = createSandboxEmulator(config);
-  const adminAccess = new AdminAccess(config.admin, config.sessionSecret);
+  const adminAccess = new AdminAccess(config.admin, config.sessionSecret, {
+    sessions: store,
+    secureCookies: config.secureCookies,
+  });
   const app = createApp({ config, store, logger, sandbox, adminAccess });
   adopt(app);
   server.on('request', app);

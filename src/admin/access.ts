@@ -1,6 +1,7 @@
-// Admin access, framework-free: checks the token (throttled), signs in with it or a one-click code, reads sessions.
+// Admin access, framework-free: checks the token (throttled), signs in with it or a one-click code, reads and revokes sessions.
 import { createHash, randomBytes } from 'node:crypto';
 import type { AdminConfig } from '../config';
+import type { Store } from '../store/types';
 import {
   csrfTokenFor,
   csrfTokenValid,
@@ -21,22 +22,58 @@ export type SignInResult =
   | CredentialFailure
   | { ok: false; reason: 'sessions_unavailable' };
 
+/** Where sessions live: the shared store, so every instance sees a sign-out at once. */
+export type AdminSessionStore = Pick<
+  Store,
+  'createAdminSession' | 'getAdminSession' | 'touchAdminSession' | 'revokeAdminSession'
+>;
+
 /** One-click sign-in codes outstanding at once (each start of the server prints one). */
 const MAX_LOGIN_CODES = 8;
+/** A one-click link left in a terminal's scrollback or a log stops working after this. */
+export const LOGIN_CODE_TTL_MS = 15 * 60 * 1000;
+/**
+ * last_seen_at is written at most this often per session: one write a minute instead of one
+ * per request, at the price of an idle timeout that is up to a minute generous.
+ */
+export const SESSION_TOUCH_INTERVAL_MS = 60 * 1000;
+
+/**
+ * The session cookie's name and Secure flag. Secure follows the public origin (https) or
+ * production, never req.secure, which depends on proxy headers. A Secure cookie gets the
+ * __Host- prefix: browsers then insist on Secure, Path=/ and no Domain, so neither a sibling
+ * subdomain nor a plain-http page can set or shadow it.
+ */
+export type SessionCookie = { name: string; secure: boolean };
+
+export function sessionCookie(secure: boolean): SessionCookie {
+  return { name: secure ? '__Host-hpa_admin' : 'hpa_admin', secure };
+}
 
 export class AdminAccess {
+  readonly cookie: SessionCookie;
   private readonly throttle: LoginThrottle;
   private readonly now: () => number;
-  /** sha256 of each unused one-click code, oldest first. */
-  private readonly loginCodes = new Set<string>();
+  private readonly sessions: AdminSessionStore;
+  /** When each unused one-click code (by its sha256) was issued, oldest first. */
+  private readonly loginCodes = new Map<string, number>();
 
   constructor(
     private readonly admin: AdminConfig,
     private readonly sessionSecret: string,
-    options: { throttle?: ThrottleOptions; now?: () => number } = {},
+    options: {
+      sessions: AdminSessionStore;
+      secureCookies: boolean;
+      throttle?: ThrottleOptions;
+      now?: () => number;
+    },
   ) {
-    this.throttle = new LoginThrottle(options.throttle ?? DEFAULT_THROTTLE);
+    this.cookie = sessionCookie(options.secureCookies);
+    this.throttle = new LoginThrottle(
+      options.throttle ?? { ...DEFAULT_THROTTLE, globalFailures: admin.loginFailuresPerMinute },
+    );
     this.now = options.now ?? Date.now;
+    this.sessions = options.sessions;
   }
 
   /** Cookie sessions need the session secret (production may run the API alone without it). */
@@ -60,7 +97,10 @@ export class AdminAccess {
   }
 
   /** The dashboard's sign-in: the admin token, or a one-click code, in exchange for a session. */
-  signIn(credential: { token?: string; code?: string }, client: string): SignInResult {
+  async signIn(
+    credential: { token?: string; code?: string },
+    client: string,
+  ): Promise<SignInResult> {
     if (!this.sessionsEnabled) return { ok: false, reason: 'sessions_unavailable' };
     const now = this.now();
     const verdict = this.throttle.check(client, now);
@@ -70,13 +110,14 @@ export class AdminAccess {
     const valid =
       credential.token !== undefined
         ? tokensEqual(credential.token, this.admin.token)
-        : credential.code !== undefined && this.redeemLoginCode(credential.code);
+        : credential.code !== undefined && this.redeemLoginCode(credential.code, now);
     if (!valid) {
       this.throttle.fail(client, now);
       return { ok: false, reason: 'invalid_credentials' };
     }
     this.throttle.succeed(client);
     const session = newSession(now, this.admin.sessionTtlMs);
+    await this.sessions.createAdminSession(hashCode(session.id), now, session.expiresAt);
     return {
       ok: true,
       session,
@@ -85,10 +126,34 @@ export class AdminAccess {
     };
   }
 
-  /** The session in a signed cookie's value, if it is still valid. */
-  readSession(cookieValue: unknown): AdminSession | undefined {
+  /**
+   * The session in a signed cookie's value, if it is still valid: well formed, unexpired, not
+   * signed out and used within the idle timeout. A valid session counts as used now.
+   */
+  async readSession(cookieValue: unknown): Promise<AdminSession | undefined> {
     if (!this.sessionsEnabled) return undefined;
-    return decodeSession(cookieValue, this.keys(), this.now());
+    const now = this.now();
+    const session = decodeSession(cookieValue, this.keys(), now);
+    if (!session) return undefined;
+    const idHash = hashCode(session.id);
+    const record = await this.sessions.getAdminSession(idHash);
+    if (
+      !record ||
+      record.revokedAt !== null ||
+      record.expiresAt <= now ||
+      now - record.lastSeenAt > this.admin.sessionIdleMs
+    ) {
+      return undefined;
+    }
+    if (now - record.lastSeenAt >= SESSION_TOUCH_INTERVAL_MS) {
+      await this.sessions.touchAdminSession(idHash, now);
+    }
+    return session;
+  }
+
+  /** Signs a session out everywhere: its cookie, wherever it was copied to, is refused from now on. */
+  async signOut(session: AdminSession): Promise<void> {
+    await this.sessions.revokeAdminSession(hashCode(session.id), this.now());
   }
 
   csrfToken(session: AdminSession): string {
@@ -105,15 +170,19 @@ export class AdminAccess {
    */
   issueLoginCode(): string {
     const code = randomBytes(32).toString('base64url');
-    this.loginCodes.add(hashCode(code));
+    this.loginCodes.set(hashCode(code), this.now());
     while (this.loginCodes.size > MAX_LOGIN_CODES) {
-      this.loginCodes.delete(this.loginCodes.values().next().value as string);
+      this.loginCodes.delete(this.loginCodes.keys().next().value as string);
     }
     return code;
   }
 
-  private redeemLoginCode(code: string): boolean {
-    return this.loginCodes.delete(hashCode(code));
+  private redeemLoginCode(code: string, now: number): boolean {
+    const hash = hashCode(code);
+    const issuedAt = this.loginCodes.get(hash);
+    if (issuedAt === undefined) return false;
+    this.loginCodes.delete(hash);
+    return now - issuedAt < LOGIN_CODE_TTL_MS;
   }
 
   private keys() {
@@ -121,6 +190,7 @@ export class AdminAccess {
   }
 }
 
+/** sha256 hex: what is kept of one-click codes and session ids, never the values themselves. */
 function hashCode(code: string): string {
   return createHash('sha256').update(code).digest('hex');
 }

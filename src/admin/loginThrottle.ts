@@ -1,4 +1,4 @@
-// Slows down guessing of the admin token: per-client failure counts with exponential lockouts, bounded memory.
+// Slows down guessing of the admin token: per-client exponential lockouts plus a global failure budget, bounded memory.
 
 export type ThrottleOptions = {
   /** Failures allowed before lockouts start. */
@@ -10,6 +10,13 @@ export type ThrottleOptions = {
   maxClients: number;
   /** A client with no failure for this long starts afresh. */
   forgetAfterMs: number;
+  /**
+   * Wrong credentials allowed per window across every client. Beyond it, clients that have not
+   * signed in successfully before wait until the window has room again, so a guesser spread
+   * over many addresses is held to this rate too.
+   */
+  globalFailures: number;
+  globalWindowMs: number;
 };
 
 export const DEFAULT_THROTTLE: ThrottleOptions = {
@@ -18,7 +25,12 @@ export const DEFAULT_THROTTLE: ThrottleOptions = {
   maxLockoutMs: 15 * 60 * 1000,
   maxClients: 10_000,
   forgetAfterMs: 60 * 60 * 1000,
+  globalFailures: 30,
+  globalWindowMs: 60 * 1000,
 };
+
+/** Addresses that signed in successfully, remembered so a global lockout does not shut them out. */
+const MAX_KNOWN_CLIENTS = 1000;
 
 type ClientRecord = { failures: number; lockedUntil: number; lastFailureAt: number };
 
@@ -26,19 +38,41 @@ export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterMs
 
 export class LoginThrottle {
   private readonly clients = new Map<string, ClientRecord>();
+  /** Times of the latest failures from any client, oldest first, at most globalFailures. */
+  private readonly recentFailures: number[] = [];
+  /** Clients that signed in successfully, least recent first. */
+  private readonly known = new Set<string>();
 
   constructor(private readonly options: ThrottleOptions = DEFAULT_THROTTLE) {}
 
   /** Whether a client may try a credential now. */
   check(client: string, now: number): ThrottleVerdict {
     const record = this.current(client, now);
-    if (!record || record.lockedUntil <= now) return { allowed: true };
-    return { allowed: false, retryAfterMs: record.lockedUntil - now };
+    if (record && record.lockedUntil > now) {
+      return { allowed: false, retryAfterMs: record.lockedUntil - now };
+    }
+    const globalWait = this.globalWaitMs(now);
+    if (globalWait > 0 && !this.known.has(client)) {
+      return { allowed: false, retryAfterMs: globalWait };
+    }
+    return { allowed: true };
+  }
+
+  /** How long until the global budget has room again (0: it has room now). */
+  private globalWaitMs(now: number): number {
+    const window = this.options.globalWindowMs;
+    while (this.recentFailures.length > 0 && this.recentFailures[0] <= now - window) {
+      this.recentFailures.shift();
+    }
+    if (this.recentFailures.length < this.options.globalFailures) return 0;
+    return this.recentFailures[0] + window - now;
   }
 
   /** Records a wrong credential; returns the lockout it causes (0 while failures are free). */
   fail(client: string, now: number): number {
     const record = this.current(client, now) ?? { failures: 0, lockedUntil: 0, lastFailureAt: 0 };
+    this.recentFailures.push(now);
+    if (this.recentFailures.length > this.options.globalFailures) this.recentFailures.shift();
     record.failures += 1;
     record.lastFailureAt = now;
     const over = record.failures - this.options.freeFailures;
@@ -61,6 +95,11 @@ export class LoginThrottle {
 
   succeed(client: string): void {
     this.clients.delete(client);
+    this.known.delete(client);
+    this.known.add(client);
+    if (this.known.size > MAX_KNOWN_CLIENTS) {
+      this.known.delete(this.known.values().next().value as string);
+    }
   }
 
   /** How many clients are remembered (for tests of the memory bound). */

@@ -58,7 +58,7 @@ export function hubPageRouter(deps: HubPageDeps): Router {
     );
   });
   router.get(SCRIPT_PATH, (_req, res) => {
-    res.set({ 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' });
+    res.set('Cache-Control', 'no-cache');
     res.type('js').send(HUB_SCRIPT);
   });
   return router;

@@ -2,11 +2,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { Router, type Request } from 'express';
+import { securityHeaders } from '../../middleware/securityHeaders';
 import { FaultInjector } from './faults';
 import { hostnamesOf, requireAllowedHost } from './hostCheck';
 import { hubRouter } from './hub';
 import { HUB_PAGE_PATH, hubPageRouter } from './hubPage';
 import { oauthRouter } from './oauth';
+import { EMULATOR_STYLE_HASHES } from './pages';
 import { resolveOptions, type EmulatorOptions } from './options';
 import { OAuthProvider } from './provider';
 import { RunManager } from './runs';
@@ -48,7 +50,16 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   const publicBaseUrl = (req: Request) =>
     settings.publicBaseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`;
 
+  // The same security headers as the app's pages, wherever the router is mounted (the app, an
+  // embedder's app, listen()). The consent form redirects to the apps' redirect URIs, so those
+  // origins may receive it.
+  const headers = securityHeaders({
+    hsts: false,
+    styleHashes: EMULATOR_STYLE_HASHES,
+    formActionOrigins: settings.clients.map((client) => new URL(client.redirectUri).origin),
+  });
   const router = Router();
+  router.use(headers);
   router.use(requireAllowedHost(hostnamesOf([settings.publicBaseUrl])));
   router.use(oauthRouter({ provider, faults }));
   router.use(
@@ -68,6 +79,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     listen(port = 0, host = '127.0.0.1') {
       const app = express();
       app.disable('x-powered-by');
+      app.use(headers);
       app.get('/', (_req, res) => res.redirect(302, HUB_PAGE_PATH));
       app.use(router);
       app.use((req, res) => {

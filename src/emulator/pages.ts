@@ -1,16 +1,13 @@
 // Server-rendered HTML for the emulator: the shared layout and style, the consent and error pages.
 import type { Response } from 'express';
+import { inlineStyleHashes } from '../../middleware/securityHeaders';
 import { html, SafeHtml } from '../html';
 
-// The pages run no inline script and cannot be framed (clickjacking the Approve button).
-const SECURITY_HEADERS = {
-  'Content-Security-Policy':
-    "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
-  'X-Frame-Options': 'DENY',
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-  'Cache-Control': 'no-store',
-};
+/**
+ * What every page needs besides middleware/securityHeaders' CSP (no inline script, no framing of
+ * the Approve button), which the app or listen() applies wherever the emulator is served.
+ */
+const PAGE_HEADERS = { 'Cache-Control': 'no-store' };
 
 const STYLE = new SafeHtml(`
 :root { --ink: #1d1733; --muted: #6b6585; --line: #e6e3f0; --brand: #5b2ee5; --brand-dark: #4320b8;
@@ -84,7 +81,7 @@ export function layout(options: { title: string; body: SafeHtml; script?: string
 }
 
 export function sendHtml(res: Response, status: number, page: SafeHtml): void {
-  res.status(status).set(SECURITY_HEADERS).type('html').send(page.toString());
+  res.status(status).set(PAGE_HEADERS).type('html').send(page.toString());
 }
 
 export function errorPage(title: string, message: string): SafeHtml {
@@ -146,3 +143,6 @@ export function consentPage(view: ConsentView): SafeHtml {
     </main>`,
   });
 }
+
+/** The CSP hashes of the pages' inline stylesheet (the same on every emulator page). */
+export const EMULATOR_STYLE_HASHES = inlineStyleHashes(errorPage('', '').toString());

@@ -3,9 +3,11 @@ import pg, { type PoolClient, type QueryResultRow } from 'pg';
 import { StoreUnavailableError } from './errors';
 import { asPostgresStoreError, isConnectionFailure } from './postgresErrors';
 import {
+  toAdminSessionRecord,
   toConnectionRecord,
   toSegmentRecord,
   toSyncTaskRecord,
+  type AdminSessionRow,
   type ConnectionRow,
   type SegmentRow,
   type SyncTaskRow,
@@ -20,6 +22,7 @@ import {
 import {
   OWN_ENVIRONMENT,
   type AcceptedDelivery,
+  type AdminSessionRecord,
   type ApplyOutcome,
   type ChangeRecord,
   type ConnectionInput,
@@ -469,6 +472,51 @@ export class PostgresStore implements Store {
       const result = await query(
         'DELETE FROM oauth_states WHERE state_hash = $1 AND expires_at > $2',
         [stateHash, now],
+      );
+      return (result.rowCount ?? 0) > 0;
+    });
+  }
+
+  createAdminSession(idHash: string, createdAt: number, expiresAt: number): Promise<void> {
+    return this.run(async (query) => {
+      await query(
+        `WITH pruned AS (DELETE FROM admin_sessions WHERE expires_at <= $2 OR revoked_at IS NOT NULL)
+         INSERT INTO admin_sessions (id_hash, created_at, last_seen_at, expires_at)
+         VALUES ($1, $2, $2, $3)`,
+        [idHash, createdAt, expiresAt],
+      );
+    });
+  }
+
+  getAdminSession(idHash: string): Promise<AdminSessionRecord | undefined> {
+    return this.run(async (query) => {
+      if (hasNul(idHash)) return undefined;
+      const { rows } = await query<AdminSessionRow>(
+        `SELECT created_at, last_seen_at, expires_at, revoked_at FROM admin_sessions
+         WHERE id_hash = $1`,
+        [idHash],
+      );
+      return rows[0] && toAdminSessionRecord(rows[0]);
+    });
+  }
+
+  touchAdminSession(idHash: string, at: number): Promise<void> {
+    return this.run(async (query) => {
+      if (hasNul(idHash)) return;
+      await query(
+        'UPDATE admin_sessions SET last_seen_at = $1 WHERE id_hash = $2 AND last_seen_at < $1',
+        [at, idHash],
+      );
+    });
+  }
+
+  revokeAdminSession(idHash: string, at: number): Promise<boolean> {
+    return this.run(async (query) => {
+      if (hasNul(idHash)) return false;
+      const result = await query(
+        `UPDATE admin_sessions SET revoked_at = $1
+         WHERE id_hash = $2 AND revoked_at IS NULL AND expires_at > $1`,
+        [at, idHash],
       );
       return (result.rowCount ?? 0) > 0;
     });

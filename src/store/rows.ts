@@ -1,5 +1,5 @@
 // Table rows as both SQL backends return them (snake_case columns), and their mapping to records.
-import type { ConnectionRecord, SegmentRecord, SyncTaskRecord } from './types';
+import type { AdminSessionRecord, ConnectionRecord, SegmentRecord, SyncTaskRecord } from './types';
 
 export type ConnectionRow = {
   id_token: string;
@@ -78,5 +78,21 @@ export function toSegmentRecord(row: SegmentRow): SegmentRecord {
     updatedAt: row.updated_at,
     lastSyncAt: row.last_sync_at,
     lastDrainAt: row.last_drain_at,
+  };
+}
+
+export type AdminSessionRow = {
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+};
+
+export function toAdminSessionRecord(row: AdminSessionRow): AdminSessionRecord {
+  return {
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
   };
 }

@@ -4,9 +4,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from './errors';
 import {
+  toAdminSessionRecord,
   toConnectionRecord,
   toSegmentRecord,
   toSyncTaskRecord,
+  type AdminSessionRow,
   type ConnectionRow,
   type SyncTaskRow,
 } from './rows';
@@ -14,6 +16,7 @@ import { SqliteGroupCommit } from './sqliteGroupCommit';
 import {
   OWN_ENVIRONMENT,
   type AcceptedDelivery,
+  type AdminSessionRecord,
   type ApplyOutcome,
   type ChangeRecord,
   type ConnectionInput,
@@ -43,7 +46,27 @@ export type SqliteStoreOptions = {
   readOnly?: boolean;
 };
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 3;
+
+/**
+ * Version 3: admin sessions live in the store, so signing out (revocation) and the idle timeout
+ * hold for every process sharing the file. Only a hash of the session id is kept.
+ */
+const ADMIN_SESSIONS_TABLE = `
+CREATE TABLE IF NOT EXISTS admin_sessions (
+  id_hash TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS admin_sessions_by_expiry ON admin_sessions (expires_at);
+`;
+
+/** The steps from one schema version to the next, by the version they produce. */
+const UPGRADES: Record<number, string> = {
+  3: ADMIN_SESSIONS_TABLE,
+};
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -139,7 +162,7 @@ CREATE TABLE IF NOT EXISTS changes (
   member_count INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS changes_by_segment ON changes (tenant, segment_id, seq);
-`;
+${ADMIN_SESSIONS_TABLE}`;
 
 // SQLite result codes that mean "storage is unavailable right now", not "this request is bad".
 const UNAVAILABLE_CODES =
@@ -296,6 +319,24 @@ export class SqliteStore implements Store {
       pruneStates: db.prepare('DELETE FROM oauth_states WHERE expires_at <= ?'),
       consumeState: db.prepare(
         'DELETE FROM oauth_states WHERE state_hash = ? AND expires_at > ? RETURNING 1',
+      ),
+      createAdminSession: db.prepare(
+        `INSERT INTO admin_sessions (id_hash, created_at, last_seen_at, expires_at)
+         VALUES (?, ?, ?, ?)`,
+      ),
+      pruneAdminSessions: db.prepare(
+        'DELETE FROM admin_sessions WHERE expires_at <= ? OR revoked_at IS NOT NULL',
+      ),
+      adminSession: db.prepare(
+        `SELECT created_at, last_seen_at, expires_at, revoked_at FROM admin_sessions
+         WHERE id_hash = ?`,
+      ),
+      touchAdminSession: db.prepare(
+        'UPDATE admin_sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?',
+      ),
+      revokeAdminSession: db.prepare(
+        `UPDATE admin_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL
+         AND expires_at > ?`,
       ),
       members: db.prepare(
         `SELECT user_id FROM members WHERE sid = ? AND user_id > ? ORDER BY user_id LIMIT ?`,
@@ -594,6 +635,30 @@ export class SqliteStore implements Store {
     return this.run(() => this.statements.consumeState.get(stateHash, now) !== undefined);
   }
 
+  createAdminSession(idHash: string, createdAt: number, expiresAt: number): Promise<void> {
+    return this.run(() => {
+      this.statements.pruneAdminSessions.run(createdAt);
+      this.statements.createAdminSession.run(idHash, createdAt, createdAt, expiresAt);
+    });
+  }
+
+  getAdminSession(idHash: string): Promise<AdminSessionRecord | undefined> {
+    return this.run(() => {
+      const row = this.statements.adminSession.get(idHash) as AdminSessionRow | undefined;
+      return row && toAdminSessionRecord(row);
+    });
+  }
+
+  touchAdminSession(idHash: string, at: number): Promise<void> {
+    return this.run(() => {
+      this.statements.touchAdminSession.run(at, idHash, at);
+    });
+  }
+
+  revokeAdminSession(idHash: string, at: number): Promise<boolean> {
+    return this.run(() => this.statements.revokeAdminSession.run(at, idHash, at).changes > 0);
+  }
+
   async close(): Promise<void> {
     if (!this.db.open) return;
     this.writes.flush();
@@ -610,7 +675,20 @@ export class SqliteStore implements Store {
       throw new Error(
         `The database at ${this.db.name} has schema version ${row.version}, newer than this build (${SCHEMA_VERSION})`,
       );
+    } else if (row.version < SCHEMA_VERSION) {
+      this.upgrade(row.version);
     }
+  }
+
+  /** Applies each step after `from`, all in one transaction with the new version number. */
+  private upgrade(from: number): void {
+    this.db.transaction(() => {
+      for (let version = from + 1; version <= SCHEMA_VERSION; version++) {
+        const step = UPGRADES[version];
+        if (step !== undefined) this.db.exec(step);
+      }
+      this.db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION);
+    })();
   }
 
   private run<T>(work: () => T): Promise<T> {

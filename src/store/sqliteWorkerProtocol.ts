@@ -26,6 +26,10 @@ export const STORE_METHODS = Object.keys({
   disconnect: true,
   saveOAuthState: true,
   consumeOAuthState: true,
+  createAdminSession: true,
+  getAdminSession: true,
+  touchAdminSession: true,
+  revokeAdminSession: true,
   close: true,
 } satisfies Record<StoreMethod, true>) as StoreMethod[];
 

@@ -82,6 +82,11 @@ export class SqliteWorkerStore implements Store {
     this.call('replaceSealedAccessToken', args);
   saveOAuthState: Store['saveOAuthState'] = (...args) => this.call('saveOAuthState', args);
   consumeOAuthState: Store['consumeOAuthState'] = (...args) => this.call('consumeOAuthState', args);
+  createAdminSession: Store['createAdminSession'] = (...args) =>
+    this.call('createAdminSession', args);
+  touchAdminSession: Store['touchAdminSession'] = (...args) => this.call('touchAdminSession', args);
+  revokeAdminSession: Store['revokeAdminSession'] = (...args) =>
+    this.call('revokeAdminSession', args);
 
   // Queries run here, on a read-only connection: a lookup costs a fraction of a millisecond,
   // less than two thread hops, and WAL lets it read the last commit while the worker writes.
@@ -102,6 +107,8 @@ export class SqliteWorkerStore implements Store {
     this.reader.getSealedAccessToken(...args);
   listSealedAccessTokens: Store['listSealedAccessTokens'] = (...args) =>
     this.reader.listSealedAccessTokens(...args);
+  // Read on every admin request; a revocation committed by the worker is visible at once.
+  getAdminSession: Store['getAdminSession'] = (...args) => this.reader.getAdminSession(...args);
 
   /** Opens the file in a new worker; rejects as the SqliteStore constructor would have thrown. */
   static async open(options: SqliteStoreOptions): Promise<SqliteWorkerStore> {

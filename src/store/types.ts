@@ -189,6 +189,15 @@ export type DeliveryStat = {
   count: number;
 };
 
+/** An admin dashboard session, kept by the hash of its id so a database reader cannot use it. */
+export type AdminSessionRecord = {
+  createdAt: number;
+  /** Updated at most about once a minute (see AdminAccess), so idle time is that coarse. */
+  lastSeenAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+};
+
 export interface Store {
   /** Applies one delivery atomically; resolves only once it is durably committed. */
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome>;
@@ -264,5 +273,15 @@ export interface Store {
   saveOAuthState(stateHash: string, expiresAt: number): Promise<void>;
   /** Uses up a state: true only once, and only before it expires. */
   consumeOAuthState(stateHash: string, now: number): Promise<boolean>;
+  /**
+   * Records a new admin session (by the sha256 of its id); also forgets sessions that expired
+   * or were revoked, so the table holds only live ones.
+   */
+  createAdminSession(idHash: string, createdAt: number, expiresAt: number): Promise<void>;
+  getAdminSession(idHash: string): Promise<AdminSessionRecord | undefined>;
+  /** Moves last_seen_at forward (never back) for the idle timeout. */
+  touchAdminSession(idHash: string, at: number): Promise<void>;
+  /** Signs a session out for every instance sharing the store; false if it was not live. */
+  revokeAdminSession(idHash: string, at: number): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -282,12 +282,38 @@ describeBrowser('dashboard in Chromium', () => {
     expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
     expect(browser.errors).toEqual([]);
 
-    // Signing out ends the session for the API too.
+    // Signing out ends the session for the API too, and for a copy of the cookie taken before.
+    const [copied] = (await browser.context.cookies()).filter((c) => c.name === 'hpa_admin');
     await page.click('#sign-out');
     await page.waitForSelector('#sign-in');
     const status = await page.evaluate(async () => (await fetch('/api/session')).status);
     expect(status).toBe(401);
+    const replay = await fetch(`${app.url}/api/overview`, {
+      headers: { cookie: `${copied.name}=${copied.value}` },
+    });
+    expect(replay.status).toBe(401);
   }, 180_000);
+
+  it('renders Swagger UI at /docs under the security headers’ CSP, with no violation', async () => {
+    app = await startLiveApp({ ADMIN_TOKEN });
+    browser = await openBrowser();
+    const violations: string[] = [];
+    await browser.page.exposeFunction('__violation', (text: string) => violations.push(text));
+    await browser.page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (event) => {
+        void (window as unknown as { __violation: (t: string) => void }).__violation(
+          `${event.violatedDirective} ${event.blockedURI}`,
+        );
+      });
+    });
+    const response = await browser.page.goto(`${app.url}/docs`);
+    expect(response?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    await browser.page.waitForSelector('.opblock');
+    expect(await browser.page.locator('.opblock').count()).toBeGreaterThan(5);
+    await screenshot(browser.page, 'docs');
+    expect(violations).toEqual([]);
+    expect(browser.errors).toEqual([]);
+  }, 60_000);
 
   it('signs in once with the one-click link, and takes the code out of the address bar', async () => {
     app = await startLiveApp({ ADMIN_TOKEN });

@@ -124,13 +124,19 @@ describe('dashboard session', () => {
     expect((await request(t.app).get('/api/overview').set('Cookie', cookie)).status).toBe(200);
   });
 
-  it('marks the cookie Secure behind an https proxy', async () => {
-    t = makeTestApp({ TRUST_PROXY: 'true' });
-    const res = await request(t.app)
+  it('marks the cookie Secure only from PUBLIC_URL or production, never from X-Forwarded-Proto', async () => {
+    t = makeTestApp({ TRUST_PROXY: '1' });
+    const spoofed = await request(t.app)
       .post('/api/session')
       .set('X-Forwarded-Proto', 'https')
       .send({ token: t.config.admin.token });
-    expect((res.headers['set-cookie'] as unknown as string[])[0]).toMatch(/; Secure/);
+    expect((spoofed.headers['set-cookie'] as unknown as string[])[0]).not.toMatch(/; Secure/);
+    await t.close();
+    t = makeTestApp({ PUBLIC_URL: 'https://partner.example' });
+    const res = await request(t.app).post('/api/session').send({ token: t.config.admin.token });
+    expect((res.headers['set-cookie'] as unknown as string[])[0]).toMatch(
+      /^__Host-hpa_admin=.*; Secure/,
+    );
   });
 
   it('needs the CSRF header for writes made with the cookie', async () => {
@@ -171,7 +177,7 @@ describe('dashboard session', () => {
     expect(wrong.headers['set-cookie']).toBeUndefined();
   });
 
-  it('signs out: the cookie is cleared', async () => {
+  it('signs out: the cookie is cleared and the session revoked', async () => {
     t = makeTestApp();
     const { cookie, csrf } = await signIn(t.app, t.config.admin.token);
     const out = await request(t.app)
@@ -182,6 +188,8 @@ describe('dashboard session', () => {
     expect((out.headers['set-cookie'] as unknown as string[])[0]).toMatch(
       /^hpa_admin=;.*Expires=Thu, 01 Jan 1970/,
     );
+    // The session is revoked in the store: a copy of the cookie no longer works.
+    expect((await request(t.app).get('/api/overview').set('Cookie', cookie)).status).toBe(401);
   });
 
   it('ends every session when ADMIN_TOKEN changes, and refuses a tampered cookie', async () => {

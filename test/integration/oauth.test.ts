@@ -119,12 +119,17 @@ describeEachStore('Connect Heap through the emulator', (backend) => {
     }
   });
 
-  it('marks the state cookie Secure behind an https load balancer (TRUST_PROXY)', async () => {
-    app = await startLiveApp({ TRUST_PROXY: 'true' });
-    const browser = new Browser();
-    await browser.request(`${app.url}/api/authorize`, {
+  it('marks the state cookie Secure when PUBLIC_URL is https, not from proxy headers', async () => {
+    app = await startLiveApp({ TRUST_PROXY: '1' });
+    const spoofed = new Browser();
+    await spoofed.request(`${app.url}/api/authorize`, {
       headers: { 'x-forwarded-proto': 'https' },
     });
+    expect(spoofed.lastSetCookie[0]).not.toMatch(/; Secure/);
+    await app.close();
+    app = await startLiveApp({ PUBLIC_URL: 'https://partner.example' });
+    const browser = new Browser();
+    await browser.request(`${app.url}/api/authorize`);
     expect(browser.lastSetCookie[0]).toMatch(/; Secure/);
   });
 

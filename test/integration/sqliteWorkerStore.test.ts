@@ -118,3 +118,24 @@ describe('SqliteWorkerStore', () => {
     await expect(store.segmentsOfUser('', 'a')).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });
+
+describe('schema upgrade', () => {
+  it('adds admin_sessions to a version-1 file (v2 -> v3 step) and records version 3', async () => {
+    const file = storeFile();
+    const first = await SqliteWorkerStore.open({ file });
+    await first.close();
+    const db = new Database(file);
+    db.exec('DROP TABLE admin_sessions; UPDATE schema_version SET version = 1');
+    db.close();
+    const store = await SqliteWorkerStore.open({ file });
+    try {
+      await store.createAdminSession('h', 1, 2_000_000_000_000);
+      expect(await store.getAdminSession('h')).toMatchObject({ createdAt: 1, revokedAt: null });
+    } finally {
+      await store.close();
+    }
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare('SELECT version FROM schema_version').get()).toEqual({ version: 3 });
+    check.close();
+  });
+});

@@ -431,4 +431,39 @@ function contract(create: Backend['create'], open: Backend['open']) {
     expect(await store.consumeOAuthState('h2', now + 2)).toBe(false);
     expect(await store.consumeOAuthState('unknown', now)).toBe(false);
   });
+
+  it('keeps admin sessions by hash: revocation and last-seen are shared by every instance', async () => {
+    const now = Date.now();
+    const second = await another();
+    await store.createAdminSession('a'.repeat(64), now, now + 3_600_000);
+    expect(await second.getAdminSession('a'.repeat(64))).toEqual({
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + 3_600_000,
+      revokedAt: null,
+    });
+    await second.touchAdminSession('a'.repeat(64), now + 60_000);
+    // Never backwards: a late touch from a slower instance keeps the newer time.
+    await store.touchAdminSession('a'.repeat(64), now + 30_000);
+    expect((await store.getAdminSession('a'.repeat(64)))?.lastSeenAt).toBe(now + 60_000);
+    expect(await second.revokeAdminSession('a'.repeat(64), now + 90_000)).toBe(true);
+    expect(await second.revokeAdminSession('a'.repeat(64), now + 91_000)).toBe(false);
+    expect((await store.getAdminSession('a'.repeat(64)))?.revokedAt).toBe(now + 90_000);
+    expect(await store.getAdminSession('unknown')).toBeUndefined();
+    expect(await store.getAdminSession('a\0')).toBeUndefined();
+    expect(await store.revokeAdminSession('unknown', now)).toBe(false);
+  });
+
+  it('forgets revoked and expired admin sessions when a new one starts', async () => {
+    const now = Date.now();
+    await store.createAdminSession('revoked', now, now + 3_600_000);
+    await store.revokeAdminSession('revoked', now);
+    await store.createAdminSession('expired', now - 10_000, now - 1);
+    await store.createAdminSession('live', now - 10_000, now + 3_600_000);
+    await store.createAdminSession('new', now, now + 3_600_000);
+    expect(await store.getAdminSession('revoked')).toBeUndefined();
+    expect(await store.getAdminSession('expired')).toBeUndefined();
+    expect(await store.getAdminSession('live')).toBeDefined();
+    expect(await store.revokeAdminSession('expired', now)).toBe(false);
+  });
 }

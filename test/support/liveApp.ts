@@ -56,7 +56,10 @@ export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
   const logger = createLogger('debug', sink);
   const store = await openStore(config, logger);
   const sandbox = createSandboxEmulator(config);
-  const adminAccess = new AdminAccess(config.admin, config.sessionSecret);
+  const adminAccess = new AdminAccess(config.admin, config.sessionSecret, {
+    sessions: store,
+    secureCookies: config.secureCookies,
+  });
   server.on('request', createApp({ config, store, logger, sandbox, adminAccess }));
   return {
     url: `http://127.0.0.1:${port}`,

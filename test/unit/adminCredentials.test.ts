@@ -10,6 +10,7 @@ import {
 } from '../../src/admin/credentials';
 import { clientKey, LoginThrottle } from '../../src/admin/loginThrottle';
 import type { AdminConfig } from '../../src/config';
+import { MemoryAdminSessions } from '../support/memoryAdminSessions';
 
 const keys = { secret: 'session-secret', adminToken: 'admin-token-0123456789' };
 
@@ -55,30 +56,98 @@ describe('AdminAccess', () => {
   const admin: AdminConfig = {
     token: keys.adminToken,
     tokenSource: 'env',
-    sessionTtlMs: 3_600_000,
+    sessionTtlMs: 12 * 3_600_000,
+    sessionIdleMs: 60 * 60_000,
+    loginFailuresPerMinute: 30,
   };
+  const accessWith = (options: { now?: () => number; sessions?: MemoryAdminSessions } = {}) =>
+    new AdminAccess(admin, keys.secret, {
+      sessions: options.sessions ?? new MemoryAdminSessions(),
+      secureCookies: false,
+      now: options.now,
+    });
 
-  it('signs in with a one-click code exactly once', () => {
-    const access = new AdminAccess(admin, keys.secret);
+  it('signs in with a one-click code exactly once', async () => {
+    const access = accessWith();
     const code = access.issueLoginCode();
     expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const first = access.signIn({ code }, 'c');
+    const first = await access.signIn({ code }, 'c');
     expect(first.ok).toBe(true);
-    expect(access.signIn({ code }, 'c')).toEqual({ ok: false, reason: 'invalid_credentials' });
-    if (first.ok) expect(access.readSession(first.cookieValue)).toEqual(first.session);
+    expect(await access.signIn({ code }, 'c')).toEqual({
+      ok: false,
+      reason: 'invalid_credentials',
+    });
+    if (first.ok) expect(await access.readSession(first.cookieValue)).toEqual(first.session);
   });
 
-  it('keeps only the latest few unused codes', () => {
-    const access = new AdminAccess(admin, keys.secret);
+  it('refuses a one-click code 15 minutes after it was issued', async () => {
+    let now = 1_000_000;
+    const access = accessWith({ now: () => now });
+    const fresh = access.issueLoginCode();
+    const stale = access.issueLoginCode();
+    now += 15 * 60_000 - 1;
+    expect((await access.signIn({ code: fresh }, 'c')).ok).toBe(true);
+    now += 1;
+    expect(await access.signIn({ code: stale }, 'c')).toEqual({
+      ok: false,
+      reason: 'invalid_credentials',
+    });
+  });
+
+  it('keeps only the latest few unused codes', async () => {
+    const access = accessWith();
     const codes = [...Array(9).keys()].map(() => access.issueLoginCode());
-    expect(access.signIn({ code: codes[0] }, 'c').ok).toBe(false);
-    expect(access.signIn({ code: codes[8] }, 'c').ok).toBe(true);
+    expect((await access.signIn({ code: codes[0] }, 'c')).ok).toBe(false);
+    expect((await access.signIn({ code: codes[8] }, 'c')).ok).toBe(true);
   });
 
-  it('refuses sessions without a session secret but still checks bearer tokens', () => {
-    const access = new AdminAccess(admin, '');
+  it('refuses a session after sign-out, even from a copy of its cookie', async () => {
+    const sessions = new MemoryAdminSessions();
+    const access = accessWith({ sessions });
+    const signedIn = await access.signIn({ token: keys.adminToken }, 'c');
+    if (!signedIn.ok) throw new Error('sign-in failed');
+    const session = await access.readSession(signedIn.cookieValue);
+    expect(session).toEqual(signedIn.session);
+    await access.signOut(signedIn.session);
+    expect(await access.readSession(signedIn.cookieValue)).toBeUndefined();
+    // The store keeps a hash, never the id a cookie carries.
+    expect([...sessions.rows.keys()].join()).not.toContain(signedIn.session.id);
+  });
+
+  it('ends an idle session, and writes last-seen at most once a minute', async () => {
+    let now = 1_000_000;
+    const sessions = new MemoryAdminSessions();
+    const access = accessWith({ now: () => now, sessions });
+    const signedIn = await access.signIn({ token: keys.adminToken }, 'c');
+    if (!signedIn.ok) throw new Error('sign-in failed');
+    for (let i = 0; i < 100; i++) {
+      now += 1000;
+      expect(await access.readSession(signedIn.cookieValue)).toBeDefined();
+    }
+    expect(sessions.touches).toBe(1);
+    // Last seen at +60 s, now at +100 s: 3 600 s later is exactly the idle limit, still valid.
+    now += 60 * 60_000 - 40_000;
+    expect(await access.readSession(signedIn.cookieValue)).toBeDefined();
+    now += 60 * 60_000 + 1;
+    expect(await access.readSession(signedIn.cookieValue)).toBeUndefined();
+  });
+
+  it('names the cookie __Host- only when it is Secure', () => {
+    const secure = new AdminAccess(admin, keys.secret, {
+      sessions: new MemoryAdminSessions(),
+      secureCookies: true,
+    });
+    expect(secure.cookie).toEqual({ name: '__Host-hpa_admin', secure: true });
+    expect(accessWith().cookie).toEqual({ name: 'hpa_admin', secure: false });
+  });
+
+  it('refuses sessions without a session secret but still checks bearer tokens', async () => {
+    const access = new AdminAccess(admin, '', {
+      sessions: new MemoryAdminSessions(),
+      secureCookies: false,
+    });
     expect(access.sessionsEnabled).toBe(false);
-    expect(access.signIn({ token: keys.adminToken }, 'c')).toEqual({
+    expect(await access.signIn({ token: keys.adminToken }, 'c')).toEqual({
       ok: false,
       reason: 'sessions_unavailable',
     });
@@ -87,7 +156,7 @@ describe('AdminAccess', () => {
 
   it('locks a client out after repeated failures, by the clock it is given', () => {
     let now = 0;
-    const access = new AdminAccess(admin, keys.secret, { now: () => now });
+    const access = accessWith({ now: () => now });
     for (let i = 0; i < 5; i += 1) expect(access.checkToken('wrong', 'c').ok).toBe(false);
     expect(access.checkToken('wrong', 'c')).toEqual({ ok: false, reason: 'invalid_credentials' });
     expect(access.checkToken(keys.adminToken, 'c')).toEqual({
@@ -108,6 +177,8 @@ describe('LoginThrottle', () => {
     maxLockoutMs: 1000,
     maxClients: 3,
     forgetAfterMs: 10_000,
+    globalFailures: 1000,
+    globalWindowMs: 60_000,
   };
 
   it('doubles the lockout with each failure past the free ones, up to the maximum', () => {
@@ -136,6 +207,19 @@ describe('LoginThrottle', () => {
     expect(throttle.size).toBe(3);
     expect(throttle.check('a', 1)).toEqual({ allowed: true });
     expect(throttle.check('e', 1).allowed).toBe(false);
+  });
+
+  it('holds every client to a global failure budget, except clients that signed in before', () => {
+    const throttle = new LoginThrottle({ ...options, globalFailures: 4, globalWindowMs: 60_000 });
+    throttle.succeed('admin');
+    for (const client of ['a', 'b', 'c', 'd']) {
+      expect(throttle.check(client, 1000)).toEqual({ allowed: true });
+      throttle.fail(client, 1000);
+    }
+    // A fifth address, never seen: the budget is spent, so it waits for the window.
+    expect(throttle.check('fresh', 2000)).toEqual({ allowed: false, retryAfterMs: 59_000 });
+    expect(throttle.check('admin', 2000)).toEqual({ allowed: true });
+    expect(throttle.check('fresh', 61_000)).toEqual({ allowed: true });
   });
 
   it('keys IPv4 by address and IPv6 by /64', () => {

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/logger';
 import { compileSpecSchema } from '../../src/payload';
 import type { Store } from '../../src/store/types';
 import { adminSpec, resolve, specOperations } from '../support/adminSpec';
+import { MemoryAdminSessions } from '../support/memoryAdminSessions';
 import { testConfig } from '../support/testApp';
 
 type Json = Record<string, unknown>;
@@ -28,7 +29,10 @@ describe('admin_api.yaml', () => {
 
   it('documents exactly the routes the admin routers serve', () => {
     const config = testConfig();
-    const access = new AdminAccess(config.admin, config.sessionSecret);
+    const access = new AdminAccess(config.admin, config.sessionSecret, {
+      sessions: new MemoryAdminSessions(),
+      secureCookies: false,
+    });
     const logger = createLogger('silent');
     const served = [
       ...declaredRoutes(adminApiRouter({ access, logger, service: new AdminService({} as Store) })),

@@ -128,6 +128,8 @@ describe('admin settings', () => {
         WEBHOOK_SECRET: 's',
         ADMIN_TOKEN: `  ${PRODUCTION_ADMIN_TOKEN}  `,
         ADMIN_SESSION_HOURS: '2',
+        ADMIN_SESSION_IDLE_MINUTES: '15',
+        ADMIN_LOGIN_FAILURES_PER_MINUTE: '50',
         SESSION_SECRET: PRODUCTION_SESSION_SECRET,
       },
       tempDir(),
@@ -136,6 +138,8 @@ describe('admin settings', () => {
       token: PRODUCTION_ADMIN_TOKEN,
       tokenSource: 'env',
       sessionTtlMs: 2 * 3_600_000,
+      sessionIdleMs: 15 * 60_000,
+      loginFailuresPerMinute: 50,
     });
     expect(result.ok && result.config.warnings.join()).not.toContain('Dashboard sign-in');
   });
@@ -234,6 +238,64 @@ describe('files in DATA_DIR', () => {
     for (const file of files) {
       expect([file, statSync(path.join(dataDir, file)).mode & 0o777]).toEqual([file, 0o600]);
     }
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  const production = {
+    NODE_ENV: 'production',
+    WEBHOOK_SECRET: 'secret',
+    ADMIN_TOKEN: PRODUCTION_ADMIN_TOKEN,
+  };
+  const trustProxy = (value: string | undefined, env: Record<string, string> = {}) => {
+    const result = loadConfig({ ...env, TRUST_PROXY: value }, tempDir());
+    return result.ok ? result.config.trustProxy : result.problems;
+  };
+
+  it('trusts nothing unless set, and takes a hop count or a list as Express does', () => {
+    expect(trustProxy(undefined)).toBe(false);
+    expect(trustProxy('false')).toBe(false);
+    expect(trustProxy('1')).toBe(1);
+    expect(trustProxy('2', production)).toBe(2);
+    expect(trustProxy('loopback, 10.0.0.0/8,fd00::/8,203.0.113.7', production)).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::/8',
+      '203.0.113.7',
+    ]);
+    expect(trustProxy('linklocal,uniquelocal')).toEqual(['linklocal', 'uniquelocal']);
+  });
+
+  it('refuses true in production, explaining the hop count; warns about it in development', () => {
+    expect(trustProxy('true', production)).toEqual([
+      expect.stringMatching(
+        /TRUST_PROXY=true trusts every .*TRUST_PROXY=1 behind one load balancer/,
+      ),
+    ]);
+    const development = loadConfig({ TRUST_PROXY: 'true' }, tempDir());
+    expect(development.ok && development.config.trustProxy).toBe(true);
+    expect(development.ok && development.config.warnings.join()).toMatch(/TRUST_PROXY=true/);
+  });
+
+  it('names entries it does not understand', () => {
+    expect(trustProxy('10.0.0.0/33, proxy.internal,1.2.3.4')).toEqual([
+      expect.stringContaining('"10.0.0.0/33", "proxy.internal"'),
+    ]);
+  });
+});
+
+describe('Secure cookies and HSTS', () => {
+  it('follow an https PUBLIC_URL; production makes cookies Secure whatever the URL', () => {
+    const config = (env: Record<string, string>) => {
+      const result = loadConfig(env, tempDir());
+      if (!result.ok) throw new Error(result.problems.join());
+      return { secure: result.config.secureCookies, hsts: result.config.hsts };
+    };
+    expect(config({})).toEqual({ secure: false, hsts: false });
+    expect(config({ PUBLIC_URL: 'https://partner.example' })).toEqual({ secure: true, hsts: true });
+    expect(
+      config({ NODE_ENV: 'production', WEBHOOK_SECRET: 's', ADMIN_TOKEN: PRODUCTION_ADMIN_TOKEN }),
+    ).toEqual({ secure: true, hsts: false });
   });
 });
 
