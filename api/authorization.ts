@@ -10,6 +10,7 @@ import {
   heapFailurePage,
   heapRefusedPage,
   oauthUnavailablePage,
+  tooManyAuthorizationsPage,
   type RenderedPage,
 } from '../src/pages/oauthPages';
 import { tenantLabel } from '../src/segments';
@@ -43,7 +44,19 @@ export function authorizationRouter({ config, store, logger, hubUrl }: Authoriza
       send(res, oauthUnavailablePage());
       return;
     }
-    const { state, url } = await beginAuthorization(store, oauth);
+    const begun = await beginAuthorization(store, oauth, {
+      maxPending: config.oauthMaxPendingStates,
+    });
+    if (!begun.ok) {
+      logger.warn(
+        { max: config.oauthMaxPendingStates },
+        'OAuth: too many authorizations in progress (OAUTH_MAX_PENDING_STATES); refusing new ones',
+      );
+      res.setHeader('Retry-After', '60');
+      send(res, tooManyAuthorizationsPage());
+      return;
+    }
+    const { state, url } = begun;
     res.cookie(STATE_COOKIE, state, {
       signed: true,
       httpOnly: true,

@@ -45,6 +45,10 @@ export type Config = {
   oauth: OAuthConfig;
   /** What to do with a delivery whose id_token has no connection. */
   unknownIdToken: 'accept' | 'reject';
+  /** The retention job (src/store/retention.ts): ages in days, 0 = keep forever. */
+  retention: RetentionConfig;
+  /** Unexpired OAuth states allowed at once; beyond it /api/authorize answers 503. */
+  oauthMaxPendingStates: number;
   /** Non-fatal problems to report at start-up. */
   warnings: string[];
 };
@@ -84,6 +88,13 @@ export type AdminConfig = {
   /** Where the generated development token lives (only when tokenSource is 'generated'). */
   tokenFile?: string;
   sessionTtlMs: number;
+};
+
+export type RetentionConfig = {
+  deliveriesDays: number;
+  syncTasksDays: number;
+  changesDays: number;
+  intervalMinutes: number;
 };
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -139,6 +150,20 @@ export function loadConfig(
   const retryAfterSeconds = integer(env, 'RETRY_AFTER_SECONDS', 5, 1, 3600, problems);
   const bodyLimitBytes = byteSize(env, 'WEBHOOK_BODY_LIMIT', DEFAULT_BODY_LIMIT, problems);
   const postgres = postgresConfig(env, problems);
+  const retention: RetentionConfig = {
+    deliveriesDays: integer(env, 'DELIVERIES_RETENTION_DAYS', 30, 0, 36_500, problems),
+    syncTasksDays: integer(env, 'SYNC_TASK_RETENTION_DAYS', 30, 0, 36_500, problems),
+    changesDays: integer(env, 'CHANGES_RETENTION_DAYS', 90, 0, 36_500, problems),
+    intervalMinutes: integer(env, 'RETENTION_INTERVAL_MINUTES', 10, 1, 10_080, problems),
+  };
+  const oauthMaxPendingStates = integer(
+    env,
+    'OAUTH_MAX_PENDING_STATES',
+    10_000,
+    1,
+    10_000_000,
+    problems,
+  );
 
   const current = nonEmpty(env.WEBHOOK_SECRET);
   const previous = nonEmpty(env.WEBHOOK_SECRET_PREVIOUS);
@@ -259,6 +284,8 @@ export function loadConfig(
       tokenEncryptionKey,
       oauth,
       unknownIdToken,
+      retention,
+      oauthMaxPendingStates,
       warnings,
     },
   };

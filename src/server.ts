@@ -12,6 +12,7 @@ import { createHttpServer, type HttpServer } from './httpServer';
 import { createSandboxEmulator } from './sandbox';
 import { isStoreUnavailable } from './store/errors';
 import { describeStore, openStore } from './store';
+import { RetentionJob, retentionPolicy } from './store/retention';
 import type { Store } from './store/types';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -142,6 +143,10 @@ async function serve(
   const app = createApp({ config, store, logger, sandbox, adminAccess });
   adopt(app);
   server.on('request', app);
+  const retention = new RetentionJob(store, retentionPolicy(config), logger, {
+    intervalMs: config.retention.intervalMinutes * 60_000,
+  });
+  retention.start();
   // The one-click link carries a credential, so only a development banner prints one.
   const loginCode =
     !config.production && adminAccess.sessionsEnabled ? adminAccess.issueLoginCode() : undefined;
@@ -168,6 +173,7 @@ async function serve(
     force.unref();
     server.close(() => {
       Promise.resolve(sandbox?.close())
+        .then(() => retention.stop())
         .then(() => store.close())
         .then(() => {
           logger.info('stopped');
