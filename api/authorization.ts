@@ -39,6 +39,8 @@ export function authorizationRouter({ config, store, logger, hubUrl }: Authoriza
   const router = Router();
   const oauth = config.oauth;
 
+  let capWarnedAt = -Infinity;
+
   const authorize: RequestHandler = async (req, res) => {
     if (!oauth.enabled) {
       send(res, oauthUnavailablePage());
@@ -48,10 +50,14 @@ export function authorizationRouter({ config, store, logger, hubUrl }: Authoriza
       maxPending: config.oauthMaxPendingStates,
     });
     if (!begun.ok) {
-      logger.warn(
-        { max: config.oauthMaxPendingStates },
-        'OAuth: too many authorizations in progress (OAUTH_MAX_PENDING_STATES); refusing new ones',
-      );
+      // Anyone can trigger this, so it is logged once a minute at most, not once a request.
+      if (Date.now() - capWarnedAt >= 60_000) {
+        capWarnedAt = Date.now();
+        logger.warn(
+          { max: config.oauthMaxPendingStates },
+          'OAuth: too many authorizations in progress (OAUTH_MAX_PENDING_STATES); refusing new ones for now',
+        );
+      }
       res.setHeader('Retry-After', '60');
       send(res, tooManyAuthorizationsPage());
       return;
