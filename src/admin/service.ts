@@ -57,6 +57,7 @@ export class AdminService {
   /** Connections, segments, and the last 24 hours of deliveries: accepted vs rejected by reason. */
   async overview(): Promise<Overview> {
     const since = this.now() - DAY_MS;
+    await this.flushRefusals();
     const [connections, segments, stats] = await Promise.all([
       this.store.listConnections(),
       this.store.listSegments({}),
@@ -162,6 +163,7 @@ export class AdminService {
 
   /** Refusal counts grouped by minute, newest first, `query.limit` minutes at a time. */
   async refusalsByMinute(query: RefusalCountQuery): Promise<RefusalMinute[]> {
+    await this.flushRefusals();
     const minutes = new Map<number, RefusalMinute>();
     for (const row of await this.store.listRefusalCounts(query)) {
       let minute = minutes.get(row.minute);
@@ -173,6 +175,15 @@ export class AdminService {
       minute.byReason.push({ reason: row.reason, httpStatus: row.httpStatus, count: row.count });
     }
     return [...minutes.values()];
+  }
+
+  /**
+   * This instance's refusals are counted in memory and written once a minute; an admin looking
+   * now sees them written first (one statement; other instances' show up within the minute). A
+   * failure to write only means they show up later.
+   */
+  private async flushRefusals(): Promise<void> {
+    await this.store.flushRefusalCounts().catch(() => undefined);
   }
 
   /**
