@@ -11,6 +11,7 @@ export const DEFAULT_REFUSAL_FLUSH_MS = MINUTE_MS;
  */
 export const MAX_REFUSAL_KEYS = 256;
 export const OVERFLOW_REASON = 'other';
+const OVERFLOW_KEYS = 64;
 const MAX_REASON_LENGTH = 64;
 
 /** Unix ms at the start of the minute `at` falls in. */
@@ -34,14 +35,12 @@ export class RefusalBuffer {
   ) {}
 
   count(refusal: Refusal): void {
-    const minute = minuteOf(refusal.at);
-    let reason = refusal.reason.slice(0, MAX_REASON_LENGTH);
-    let key = `${minute}\n${refusal.httpStatus}\n${reason}`;
-    if (!this.counts.has(key) && this.counts.size >= MAX_REFUSAL_KEYS) {
-      reason = OVERFLOW_REASON;
-      key = `${minute}\n${refusal.httpStatus}\n${reason}`;
-    }
-    this.add({ minute, reason, httpStatus: refusal.httpStatus, count: 1 }, key);
+    this.add({
+      minute: minuteOf(refusal.at),
+      reason: refusal.reason.slice(0, MAX_REASON_LENGTH),
+      httpStatus: refusal.httpStatus,
+      count: 1,
+    });
     if (!this.timer) {
       this.timer = setInterval(() => void this.flush().catch(() => undefined), this.flushMs);
       this.timer.unref();
@@ -57,9 +56,8 @@ export class RefusalBuffer {
       try {
         await this.write(taken);
       } catch (error) {
-        // Put them back (still bounded: the key cap applies to what is counted next).
-        for (const count of taken)
-          this.add(count, `${count.minute}\n${count.httpStatus}\n${count.reason}`);
+        // Put them back for the next flush (the key cap applies to them too).
+        for (const count of taken) this.add(count);
         throw error;
       }
     });
@@ -74,9 +72,21 @@ export class RefusalBuffer {
     await this.flush();
   }
 
-  private add(count: RefusalCount, key: string): void {
+  /**
+   * Adds to a key's count. A new key beyond MAX_REFUSAL_KEYS is counted under OVERFLOW_REASON;
+   * beyond a few more (overflow keys of other minutes while the store is down), the count is
+   * dropped: memory stays bounded whatever happens.
+   */
+  private add(count: RefusalCount): void {
+    let reason = count.reason;
+    let key = `${count.minute}\n${count.httpStatus}\n${reason}`;
+    if (!this.counts.has(key) && this.counts.size >= MAX_REFUSAL_KEYS) {
+      reason = OVERFLOW_REASON;
+      key = `${count.minute}\n${count.httpStatus}\n${reason}`;
+      if (!this.counts.has(key) && this.counts.size >= MAX_REFUSAL_KEYS + OVERFLOW_KEYS) return;
+    }
     const existing = this.counts.get(key);
     if (existing) existing.count += count.count;
-    else this.counts.set(key, { ...count });
+    else this.counts.set(key, { ...count, reason });
   }
 }
