@@ -22,6 +22,7 @@ import {
   connectionView,
   deliveryView,
   isoTime,
+  refusalMinuteView,
   segmentView,
   sizePointView,
   syncTaskView,
@@ -33,6 +34,7 @@ export const MAX_CHANGES_LIMIT = 1000;
 export const MAX_DELIVERIES_LIMIT = 500;
 export const MAX_TASKS_LIMIT = 100;
 export const MAX_SIZE_POINTS = 5000;
+export const MAX_REFUSAL_MINUTES = 1440;
 const DELIVERY_STATUSES = ['applied', 'duplicate', 'ignored', 'rejected'] as const;
 
 export type AdminApiDeps = { access: AdminAccess; service: AdminService; logger: Logger };
@@ -237,15 +239,38 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
     const segmentId = paramValue(
       integerParam(req.query.segment_id, 'segment_id', { min: 0, max: Number.MAX_SAFE_INTEGER }),
     );
-    const changes = await service.listChanges({
+    const read = await service.listChanges({
       after,
       limit,
       tenant: connection === undefined ? undefined : tenantOfKey(connection),
       segmentId,
     });
+    if (!read.ok) {
+      res.status(410).json({
+        error: 'changes_expired',
+        message: `Changes after ${after} are no longer kept (CHANGES_RETENTION_DAYS); resync from the members endpoints, then read on from the newest change.`,
+        oldest_seq: read.oldestSeq,
+      });
+      return;
+    }
+    const { changes } = read;
     res.json({
       changes: changes.map(changeView),
       next_after: changes.length > 0 ? changes[changes.length - 1].seq : after,
+    });
+  });
+
+  route('/api/refusals').get(async (req, res) => {
+    const limit = paramValue(limitParam(req.query.limit, 60, MAX_REFUSAL_MINUTES));
+    const minutes = await service.refusalsByMinute({
+      limit,
+      before: cursorParam(req, 'number'),
+      since: paramValue(timeParam(req.query.since, 'since')),
+    });
+    const last = minutes[minutes.length - 1];
+    res.json({
+      minutes: minutes.map(refusalMinuteView),
+      next_cursor: minutes.length === limit && last ? encodeCursor(last.minute) : null,
     });
   });
 

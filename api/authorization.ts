@@ -10,6 +10,7 @@ import {
   heapFailurePage,
   heapRefusedPage,
   oauthUnavailablePage,
+  tooManyAuthorizationsPage,
   type RenderedPage,
 } from '../src/pages/oauthPages';
 import { tenantLabel } from '../src/segments';
@@ -38,12 +39,30 @@ export function authorizationRouter({ config, store, logger, hubUrl }: Authoriza
   const router = Router();
   const oauth = config.oauth;
 
+  let capWarnedAt = -Infinity;
+
   const authorize: RequestHandler = async (_req, res) => {
     if (!oauth.enabled) {
       send(res, oauthUnavailablePage());
       return;
     }
-    const { state, url } = await beginAuthorization(store, oauth);
+    const begun = await beginAuthorization(store, oauth, {
+      maxPending: config.oauthMaxPendingStates,
+    });
+    if (!begun.ok) {
+      // Anyone can trigger this, so it is logged once a minute at most, not once a request.
+      if (Date.now() - capWarnedAt >= 60_000) {
+        capWarnedAt = Date.now();
+        logger.warn(
+          { max: config.oauthMaxPendingStates },
+          'OAuth: too many authorizations in progress (OAUTH_MAX_PENDING_STATES); refusing new ones for now',
+        );
+      }
+      res.setHeader('Retry-After', '60');
+      send(res, tooManyAuthorizationsPage());
+      return;
+    }
+    const { state, url } = begun;
     res.cookie(STATE_COOKIE, state, {
       signed: true,
       httpOnly: true,

@@ -10,6 +10,7 @@ import {
 } from '../middleware/validateHeapHeader';
 import type { Config } from '../src/config';
 import { parseWebhookBody, specValidator } from '../src/payload';
+import { RefusalLog } from '../src/refusalLog';
 import { applyDelivery, tenantLabel, tenantOf } from '../src/segments';
 import type { RequestMeta, Store } from '../src/store/types';
 import { WebhookBodyBudget } from '../src/webhookBodyBudget';
@@ -43,13 +44,28 @@ export function webhookRouter({
       : null,
   });
 
-  // The deliveries log records refusals too; a failure to record must not change the answer.
+  const refusalLog = new RefusalLog(logger);
+
+  /**
+   * Every refusal goes through here. A request whose signature verified (it comes from Heap, or
+   * someone holding the secret) gets a row in the deliveries log and an info line. Anything
+   * refused before that (bad or missing signature, too large, busy, …) can be sent by anyone at
+   * any rate, so it is only counted (store.countRefusal: in memory, one row per reason per
+   * minute) and logged at debug with a summary a minute. A failure to record must not change the
+   * answer.
+   */
   const recordRejected = (
     req: Request,
     httpStatus: number,
     reason: string,
     extra: { actionType?: string; tenant?: string } = {},
   ) => {
+    const signed = req.res?.locals.heapSignature !== undefined;
+    if (!signed) {
+      refusalLog.refused({ path: req.path, status: httpStatus, reason });
+      store.countRefusal({ reason, httpStatus, at: Date.now() });
+      return;
+    }
     logger.info({ path: req.path, status: httpStatus, reason }, 'webhook refused');
     store
       .recordRejected({ meta: requestMeta(req), httpStatus, reason, ...extra })

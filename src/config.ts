@@ -91,6 +91,10 @@ export type Config = {
   oauth: OAuthConfig;
   /** What to do with a delivery whose id_token has no connection. */
   unknownIdToken: 'accept' | 'reject';
+  /** The retention job (src/store/retention.ts): ages in days, 0 = keep forever. */
+  retention: RetentionConfig;
+  /** Unexpired OAuth states allowed at once; beyond it /api/authorize answers 503. */
+  oauthMaxPendingStates: number;
   /** Non-fatal problems to report at start-up. */
   warnings: string[];
 };
@@ -146,6 +150,13 @@ export type AdminConfig = {
   sessionIdleMs: number;
   /** Wrong admin tokens per minute, across every client, before every sign-in waits. */
   loginFailuresPerMinute: number;
+};
+
+export type RetentionConfig = {
+  deliveriesDays: number;
+  syncTasksDays: number;
+  changesDays: number;
+  intervalMinutes: number;
 };
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -221,6 +232,20 @@ export function loadConfig(
   }
   const http = httpLimits(env, problems);
   const postgres = postgresConfig(env, problems);
+  const retention: RetentionConfig = {
+    deliveriesDays: integer(env, 'DELIVERIES_RETENTION_DAYS', 30, 0, 36_500, problems),
+    syncTasksDays: integer(env, 'SYNC_TASK_RETENTION_DAYS', 30, 0, 36_500, problems),
+    changesDays: integer(env, 'CHANGES_RETENTION_DAYS', 90, 0, 36_500, problems),
+    intervalMinutes: integer(env, 'RETENTION_INTERVAL_MINUTES', 10, 1, 10_080, problems),
+  };
+  const oauthMaxPendingStates = integer(
+    env,
+    'OAUTH_MAX_PENDING_STATES',
+    10_000,
+    1,
+    10_000_000,
+    problems,
+  );
 
   const current = nonEmpty(env.WEBHOOK_SECRET);
   const previous = nonEmpty(env.WEBHOOK_SECRET_PREVIOUS);
@@ -389,6 +414,8 @@ export function loadConfig(
       tokenEncryptionKeyPrevious,
       oauth,
       unknownIdToken,
+      retention,
+      oauthMaxPendingStates,
       warnings,
     },
   };

@@ -21,15 +21,24 @@ function hashState(state: string): string {
   return createHash('sha256').update(state).digest('hex');
 }
 
-/** Starts an authorization: a fresh 256-bit state, remembered (hashed) until it expires. */
+/**
+ * Starts an authorization: a fresh 256-bit state, remembered (hashed) until it expires. Anyone can
+ * start one, so at most `maxPending` unexpired states are kept: beyond that it answers
+ * `{ ok: false }` and stores nothing (the retention job deletes expired states).
+ */
 export async function beginAuthorization(
   store: Store,
   oauth: EnabledOAuth,
-  now = Date.now(),
-): Promise<{ state: string; url: string; expiresAt: number }> {
+  options: { maxPending: number; now?: number },
+): Promise<{ ok: true; state: string; url: string; expiresAt: number } | { ok: false }> {
+  const now = options.now ?? Date.now();
   const state = randomBytes(32).toString('base64url');
   const expiresAt = now + STATE_TTL_MS;
-  await store.saveOAuthState(hashState(state), expiresAt);
+  const saved = await store.saveOAuthState(hashState(state), expiresAt, {
+    now,
+    maxPending: options.maxPending,
+  });
+  if (!saved) return { ok: false };
   const url = new URL(`${oauth.heapBaseUrl}/api/partner/oauth/authorize`);
   url.search = new URLSearchParams({
     client_id: oauth.clientId,
@@ -38,7 +47,7 @@ export async function beginAuthorization(
     scope: 'segment',
     state,
   }).toString();
-  return { state, url: url.href, expiresAt };
+  return { ok: true, state, url: url.href, expiresAt };
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 import { createSandboxEmulator } from './sandbox';
 import { isStoreUnavailable } from './store/errors';
 import { describeStore, openStore } from './store';
+import { RetentionJob, retentionPolicy } from './store/retention';
 import type { Store } from './store/types';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -180,6 +181,10 @@ async function serve(
   const app = createApp({ config, store, logger, sandbox, adminAccess });
   adopt(app);
   server.on('request', app);
+  const retention = new RetentionJob(store, retentionPolicy(config), logger, {
+    intervalMs: config.retention.intervalMinutes * 60_000,
+  });
+  retention.start();
   // The one-click link carries a credential, so only a truly local sandbox's banner prints one.
   const loginCode =
     config.sandbox.enabled && adminAccess.sessionsEnabled
@@ -216,6 +221,7 @@ async function serve(
     force.unref();
     void listening.close().then(() => {
       Promise.resolve(sandbox?.close())
+        .then(() => retention.stop())
         .then(() => store.close())
         .then(() => {
           logger.info('stopped');

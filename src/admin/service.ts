@@ -5,6 +5,7 @@ import type {
   DeliveryQuery,
   DeliveryRecord,
   Page,
+  RefusalCountQuery,
   SegmentRecord,
   SizePoint,
   Store,
@@ -31,6 +32,16 @@ export type Overview = {
 
 export type SizeHistory = { points: SizePoint[]; downsampled: boolean };
 
+/** Requests refused before their signature verified, in one minute. */
+export type RefusalMinute = {
+  minute: number;
+  total: number;
+  byReason: { reason: string; httpStatus: number; count: number }[];
+};
+
+/** A change-feed read, or the news that entries after the cursor were deleted by retention. */
+export type ChangesRead = { ok: true; changes: ChangeRecord[] } | { ok: false; oldestSeq: number };
+
 export class AdminService {
   private readonly now: () => number;
   private readonly walkPage: number;
@@ -46,6 +57,7 @@ export class AdminService {
   /** Connections, segments, and the last 24 hours of deliveries: accepted vs rejected by reason. */
   async overview(): Promise<Overview> {
     const since = this.now() - DAY_MS;
+    await this.flushRefusals();
     const [connections, segments, stats] = await Promise.all([
       this.store.listConnections(),
       this.store.listSegments({}),
@@ -131,13 +143,47 @@ export class AdminService {
     return this.store.listDeliveries(query);
   }
 
-  listChanges(options: {
+  /**
+   * The change feed after a cursor. Retention deletes the feed's oldest entries as a prefix (the
+   * seq values have no gaps), so a cursor below the oldest retained seq minus one has missed
+   * entries: the reader is told so instead of silently skipping them. The oldest seq is read
+   * after the page, so a prune racing the read cannot hide a gap.
+   */
+  async listChanges(options: {
     after: number;
     limit: number;
     tenant?: string;
     segmentId?: number;
-  }): Promise<ChangeRecord[]> {
-    return this.store.listChanges(options);
+  }): Promise<ChangesRead> {
+    const changes = await this.store.listChanges(options);
+    const oldest = await this.store.oldestChangeSeq();
+    if (oldest !== null && options.after < oldest - 1) return { ok: false, oldestSeq: oldest };
+    return { ok: true, changes };
+  }
+
+  /** Refusal counts grouped by minute, newest first, `query.limit` minutes at a time. */
+  async refusalsByMinute(query: RefusalCountQuery): Promise<RefusalMinute[]> {
+    await this.flushRefusals();
+    const minutes = new Map<number, RefusalMinute>();
+    for (const row of await this.store.listRefusalCounts(query)) {
+      let minute = minutes.get(row.minute);
+      if (!minute) {
+        minute = { minute: row.minute, total: 0, byReason: [] };
+        minutes.set(row.minute, minute);
+      }
+      minute.total += row.count;
+      minute.byReason.push({ reason: row.reason, httpStatus: row.httpStatus, count: row.count });
+    }
+    return [...minutes.values()];
+  }
+
+  /**
+   * This instance's refusals are counted in memory and written once a minute; an admin looking
+   * now sees them written first (one statement; other instances' show up within the minute). A
+   * failure to write only means they show up later.
+   */
+  private async flushRefusals(): Promise<void> {
+    await this.store.flushRefusalCounts().catch(() => undefined);
   }
 
   /**

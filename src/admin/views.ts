@@ -8,6 +8,7 @@ import type {
   SyncTaskRecord,
   UserSegment,
 } from '../store/types';
+import type { RefusalMinute } from './service';
 import { connectionKey } from './urlKeys';
 
 export function isoTime(ms: number): string;
@@ -105,4 +106,17 @@ export function userSegmentView(segment: UserSegment) {
 
 export function sizePointView(point: SizePoint) {
   return { seq: point.seq, at: isoTime(point.at), member_count: point.memberCount };
+}
+
+/** Requests refused before their signature verified, one minute (counted, never stored singly). */
+export function refusalMinuteView(minute: RefusalMinute) {
+  return {
+    minute: isoTime(minute.minute),
+    total: minute.total,
+    by_reason: minute.byReason.map((row) => ({
+      reason: row.reason,
+      http_status: row.httpStatus,
+      count: row.count,
+    })),
+  };
 }

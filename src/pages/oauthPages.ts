@@ -140,3 +140,22 @@ export function oauthUnavailablePage(): RenderedPage {
     }),
   };
 }
+
+/** Too many authorizations started and not finished (OAUTH_MAX_PENDING_STATES): try later. */
+export function tooManyAuthorizationsPage(): RenderedPage {
+  return {
+    status: 503,
+    html: layout({
+      title: 'Connect Heap is busy',
+      body: html`<div class="card">
+        <span class="badge bad">Busy</span>
+        <h1>Too many connections are being started right now</h1>
+        <p class="lead">
+          This service limits how many Heap authorizations can be in progress at once, and that
+          limit is reached. Nothing was stored. Try again in a few minutes.
+        </p>
+        <div class="actions"><a class="button" href="/">Try again</a></div>
+      </div>`,
+    }),
+  };
+}

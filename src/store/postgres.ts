@@ -12,6 +12,7 @@ import {
   type SegmentRow,
   type SyncTaskRow,
 } from './rows';
+import { RefusalBuffer } from './refusalBuffer';
 import {
   applyMigrations,
   loadMigrations,
@@ -31,8 +32,12 @@ import {
   type DeliveryRecord,
   type DeliveryStat,
   type Page,
+  type Refusal,
+  type RefusalCount,
+  type RefusalCountQuery,
   type RejectedDelivery,
   type SealedAccessToken,
+  type RetentionTarget,
   type SegmentDrain,
   type SegmentRecord,
   type SizePoint,
@@ -52,6 +57,8 @@ export type PostgresStoreOptions = {
   statementTimeoutMs?: number;
   /** An idle pooled connection failed (e.g. the server restarted); the pool replaces it. */
   onIdleError?: (error: Error) => void;
+  /** How often counted refusals are written (default: every minute). */
+  refusalFlushMs?: number;
 };
 
 export type OpenPostgresOptions = PostgresStoreOptions & {
@@ -98,8 +105,48 @@ const INSERT_DELIVERY = `
                           status, http_status, reason, body_sha256, added, removed, linked)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`;
 
+// One bounded DELETE per retention target ($1 cutoff, $2 limit). SKIP LOCKED: instances running
+// the job at once take different rows instead of queueing behind each other.
+const PRUNE: Record<RetentionTarget, string> = {
+  accepted_signatures: `DELETE FROM accepted_signatures WHERE signature_key IN (
+    SELECT signature_key FROM accepted_signatures WHERE received_at < $1
+    ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+  deliveries: `DELETE FROM deliveries WHERE id IN (
+    SELECT id FROM deliveries WHERE received_at < $1
+    ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+  refusal_counts: `DELETE FROM refusal_counts WHERE (minute, reason, http_status) IN (
+    SELECT minute, reason, http_status FROM refusal_counts WHERE minute < $1
+    ORDER BY minute LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+  // Pages go by their task's last delivery, so an incomplete task still receiving pages keeps
+  // them all; the task row goes once its pages are gone (next target).
+  sync_pages: `DELETE FROM sync_pages WHERE (tenant, segment_id, task_id, page_number) IN (
+    SELECT p.tenant, p.segment_id, p.task_id, p.page_number
+    FROM sync_tasks t JOIN sync_pages p
+      ON p.tenant = t.tenant AND p.segment_id = t.segment_id AND p.task_id = t.task_id
+    WHERE t.last_delivery_at < $1 LIMIT $2 FOR UPDATE OF p SKIP LOCKED)`,
+  sync_tasks: `DELETE FROM sync_tasks WHERE (tenant, segment_id, task_id) IN (
+    SELECT t.tenant, t.segment_id, t.task_id FROM sync_tasks t
+    WHERE t.last_delivery_at < $1 AND NOT EXISTS (
+      SELECT 1 FROM sync_pages p
+      WHERE p.tenant = t.tenant AND p.segment_id = t.segment_id AND p.task_id = t.task_id)
+    LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+  // A prefix of the feed in seq order, never its newest entry (see the SQLite store): reads at
+  // most $2 rows. seq comes from change_feed_head, so pruning never lowers the next one.
+  changes: `WITH oldest AS (SELECT seq, at FROM changes ORDER BY seq LIMIT $2),
+       stop AS (SELECT min(seq) AS seq FROM oldest WHERE at >= $1)
+    DELETE FROM changes
+    WHERE seq IN (SELECT seq FROM oldest
+                  WHERE seq < coalesce((SELECT seq FROM stop), 9007199254740991))
+      AND seq < (SELECT max(seq) FROM changes)`,
+  oauth_states: `DELETE FROM oauth_states WHERE state_hash IN (
+    SELECT state_hash FROM oauth_states WHERE expires_at <= $1
+    ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+};
+
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
+  /** Refusals are counted in memory: a flood takes no pool connection, one upsert a minute. */
+  private readonly refusals: RefusalBuffer;
 
   constructor(options: PostgresStoreOptions) {
     const statementTimeoutMs = options.statementTimeoutMs ?? 15_000;
@@ -119,6 +166,10 @@ export class PostgresStore implements Store {
     });
     // Without a listener an idle connection's failure would crash the process.
     this.pool.on('error', (error) => options.onIdleError?.(error));
+    this.refusals = new RefusalBuffer(
+      (counts) => this.addRefusalCounts(counts),
+      options.refusalFlushMs,
+    );
   }
 
   /**
@@ -159,6 +210,69 @@ export class PostgresStore implements Store {
         removed: 0,
         linked: null,
       });
+    });
+  }
+
+  countRefusal(refusal: Refusal): void {
+    this.refusals.count(refusal);
+  }
+
+  flushRefusalCounts(): Promise<void> {
+    return this.refusals.flush();
+  }
+
+  addRefusalCounts(counts: RefusalCount[]): Promise<void> {
+    if (counts.length === 0) return Promise.resolve();
+    return this.run(async (query) => {
+      await query(
+        `INSERT INTO refusal_counts (minute, reason, http_status, count)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::bigint[])
+         ON CONFLICT (minute, reason, http_status)
+         DO UPDATE SET count = refusal_counts.count + excluded.count`,
+        [
+          counts.map((c) => c.minute),
+          counts.map((c) => c.reason.replace(/\0/g, '')),
+          counts.map((c) => c.httpStatus),
+          counts.map((c) => c.count),
+        ],
+      );
+    });
+  }
+
+  listRefusalCounts(query: RefusalCountQuery): Promise<RefusalCount[]> {
+    return this.run(async (run) => {
+      const where = new Conditions([query.limit]);
+      where.add('minute < $', query.before);
+      where.add('minute >= $', query.since);
+      const { rows } = await run<{
+        minute: number;
+        reason: string;
+        http_status: number;
+        count: number;
+      }>(
+        `SELECT minute, reason, http_status, count FROM refusal_counts
+         WHERE minute IN (SELECT DISTINCT minute FROM refusal_counts WHERE true ${where.sql()}
+                          ORDER BY minute DESC LIMIT $1)
+         ORDER BY minute DESC, reason, http_status`,
+        where.values,
+      );
+      return rows.map((row) => ({
+        minute: row.minute,
+        reason: row.reason,
+        httpStatus: row.http_status,
+        count: row.count,
+      }));
+    });
+  }
+
+  pruneBatch(target: RetentionTarget, cutoff: number, limit: number): Promise<number> {
+    return this.run(async (query) => (await query(PRUNE[target], [cutoff, limit])).rowCount ?? 0);
+  }
+
+  oldestChangeSeq(): Promise<number | null> {
+    return this.run(async (query) => {
+      const { rows } = await query<{ seq: number | null }>('SELECT min(seq) AS seq FROM changes');
+      return rows[0].seq;
     });
   }
 
@@ -348,7 +462,12 @@ export class PostgresStore implements Store {
     return this.run(async (query) => {
       // NULLS FIRST: SQLite's order, so both backends list the same way.
       const { rows } = await query<DeliveryStat>(
-        `SELECT status, reason, count(*) AS count FROM deliveries WHERE received_at >= $1
+        `SELECT status, reason, sum(count)::bigint AS count FROM (
+           SELECT status, reason, count(*) AS count FROM deliveries WHERE received_at >= $1
+           GROUP BY status, reason
+           UNION ALL
+           SELECT 'rejected', reason, sum(count)::bigint FROM refusal_counts
+           WHERE minute > $1 - 60000 GROUP BY reason) AS counted
          GROUP BY status, reason ORDER BY status, reason NULLS FIRST`,
         [since],
       );
@@ -456,13 +575,24 @@ export class PostgresStore implements Store {
     });
   }
 
-  saveOAuthState(stateHash: string, expiresAt: number): Promise<void> {
+  saveOAuthState(
+    stateHash: string,
+    expiresAt: number,
+    cap?: { now: number; maxPending: number },
+  ): Promise<boolean> {
     return this.run(async (query) => {
-      await query(
-        `WITH pruned AS (DELETE FROM oauth_states WHERE expires_at <= $3)
-         INSERT INTO oauth_states (state_hash, expires_at) VALUES ($1, $2)`,
-        [stateHash, expiresAt, Date.now()],
-      );
+      // The count is an index range (oauth_states_by_expiry) of at most maxPending entries.
+      const result = cap
+        ? await query(
+            `INSERT INTO oauth_states (state_hash, expires_at) SELECT $1, $2
+             WHERE (SELECT count(*) FROM oauth_states WHERE expires_at > $3) < $4`,
+            [stateHash, expiresAt, cap.now, cap.maxPending],
+          )
+        : await query('INSERT INTO oauth_states (state_hash, expires_at) VALUES ($1, $2)', [
+            stateHash,
+            expiresAt,
+          ]);
+      return (result.rowCount ?? 0) > 0;
     });
   }
 
@@ -523,7 +653,10 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (!this.pool.ended) await this.pool.end();
+    if (this.pool.ended) return;
+    // Counted refusals are written before the pool ends (a failure to must not stop closing).
+    await this.refusals.close().catch(() => undefined);
+    await this.pool.end();
   }
 
   /** Statements on a pooled connection, each committed on its own. */

@@ -12,6 +12,7 @@ import {
   type ConnectionRow,
   type SyncTaskRow,
 } from './rows';
+import { RefusalBuffer } from './refusalBuffer';
 import { SqliteGroupCommit } from './sqliteGroupCommit';
 import {
   OWN_ENVIRONMENT,
@@ -25,8 +26,12 @@ import {
   type DeliveryRecord,
   type DeliveryStat,
   type Page,
+  type Refusal,
+  type RefusalCount,
+  type RefusalCountQuery,
   type RejectedDelivery,
   type SealedAccessToken,
+  type RetentionTarget,
   type SegmentDrain,
   type SegmentRecord,
   type SizePoint,
@@ -44,31 +49,12 @@ export type SqliteStoreOptions = {
    * the query methods work; every write fails.
    */
   readOnly?: boolean;
+  /** How often counted refusals are written (default: every minute). */
+  refusalFlushMs?: number;
 };
 
-const SCHEMA_VERSION = 3;
-
-/**
- * Version 3: admin sessions live in the store, so signing out (revocation) and the idle timeout
- * hold for every process sharing the file. Only a hash of the session id is kept.
- */
-const ADMIN_SESSIONS_TABLE = `
-CREATE TABLE IF NOT EXISTS admin_sessions (
-  id_hash TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL,
-  last_seen_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  revoked_at INTEGER
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS admin_sessions_by_expiry ON admin_sessions (expires_at);
-`;
-
-/** The steps from one schema version to the next, by the version they produce. */
-const UPGRADES: Record<number, string> = {
-  3: ADMIN_SESSIONS_TABLE,
-};
-
-const SCHEMA = `
+/** The version-1 schema: what a new file starts from before the upgrades below run. */
+export const SCHEMA_V1 = `
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS segments (
   sid INTEGER PRIMARY KEY,
@@ -162,7 +148,62 @@ CREATE TABLE IF NOT EXISTS changes (
   member_count INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS changes_by_segment ON changes (tenant, segment_id, seq);
-${ADMIN_SESSIONS_TABLE}`;
+`;
+
+/**
+ * Ordered upgrades: a file at version n runs every upgrade above n, each in its own transaction
+ * with its version bump, so a crash between two leaves a consistent, resumable file. Append new
+ * ones; never edit one that has shipped.
+ */
+const UPGRADES: { version: number; sql: string }[] = [
+  {
+    // Retention and counted refusals: indexes the retention job deletes by (so each batch is a
+    // short range read, not a scan) and the per-minute refusal counters.
+    version: 2,
+    sql: `
+CREATE TABLE refusal_counts (
+  minute INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  http_status INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (minute, reason, http_status)
+) WITHOUT ROWID;
+CREATE INDEX accepted_signatures_by_time ON accepted_signatures (received_at);
+CREATE INDEX oauth_states_by_expiry ON oauth_states (expires_at);
+CREATE INDEX sync_tasks_by_last_delivery ON sync_tasks (last_delivery_at);
+`,
+  },
+  {
+    // Admin sessions live in the store, so signing out (revocation) and the idle timeout hold
+    // for every process sharing the file. Only a hash of the session id is kept.
+    version: 3,
+    sql: `
+CREATE TABLE admin_sessions (
+  id_hash TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX admin_sessions_by_expiry ON admin_sessions (expires_at);
+`,
+  },
+];
+
+const SCHEMA_VERSION = UPGRADES[UPGRADES.length - 1].version;
+
+/**
+ * One bounded batch of the change feed's oldest entries: it reads at most `limit` rows from the
+ * oldest, deletes them up to (not including) the first one at or after the cutoff, and never the
+ * newest entry. Deleting a prefix in seq order keeps "everything below the oldest seq is gone"
+ * true, which the admin API's 410 changes_expired relies on.
+ */
+const PRUNE_CHANGES_SQLITE = `
+WITH oldest AS (SELECT seq, at FROM changes ORDER BY seq LIMIT @limit),
+     stop AS (SELECT min(seq) AS seq FROM oldest WHERE at >= @cutoff)
+DELETE FROM changes
+WHERE seq IN (SELECT seq FROM oldest WHERE seq < coalesce((SELECT seq FROM stop), 9007199254740991))
+  AND seq < (SELECT max(seq) FROM changes)`;
 
 // SQLite result codes that mean "storage is unavailable right now", not "this request is bad".
 const UNAVAILABLE_CODES =
@@ -201,6 +242,9 @@ export class SqliteStore implements Store {
   private readonly statements;
   /** Deliveries and the refusals log share commits (see SqliteGroupCommit). */
   private readonly writes: SqliteGroupCommit;
+  private readonly refusals: RefusalBuffer;
+  /** One bounded DELETE per retention target, each taking @cutoff and @limit. */
+  private readonly prune;
 
   constructor(options: SqliteStoreOptions) {
     const timeout = options.busyTimeoutMs ?? 5000;
@@ -316,7 +360,25 @@ export class SqliteStore implements Store {
          WHERE id_token = ? AND disconnected_at IS NULL`,
       ),
       saveState: db.prepare('INSERT INTO oauth_states (state_hash, expires_at) VALUES (?, ?)'),
-      pruneStates: db.prepare('DELETE FROM oauth_states WHERE expires_at <= ?'),
+      // The count is an index range (oauth_states_by_expiry) of at most maxPending entries.
+      saveStateCapped: db.prepare(
+        `INSERT INTO oauth_states (state_hash, expires_at) SELECT @hash, @expiresAt
+         WHERE (SELECT count(*) FROM oauth_states WHERE expires_at > @now) < @maxPending`,
+      ),
+      addRefusalCount: db.prepare(
+        `INSERT INTO refusal_counts (minute, reason, http_status, count)
+         VALUES (@minute, @reason, @httpStatus, @count)
+         ON CONFLICT (minute, reason, http_status) DO UPDATE SET count = count + excluded.count`,
+      ),
+      refusalCounts: db.prepare(
+        `SELECT minute, reason, http_status, count FROM refusal_counts
+         WHERE minute IN (
+           SELECT DISTINCT minute FROM refusal_counts
+           WHERE (@before IS NULL OR minute < @before) AND (@since IS NULL OR minute >= @since)
+           ORDER BY minute DESC LIMIT @limit)
+         ORDER BY minute DESC, reason, http_status`,
+      ),
+      oldestChange: db.prepare('SELECT min(seq) AS seq FROM changes'),
       consumeState: db.prepare(
         'DELETE FROM oauth_states WHERE state_hash = ? AND expires_at > ? RETURNING 1',
       ),
@@ -379,14 +441,59 @@ export class SqliteStore implements Store {
          ORDER BY id DESC LIMIT @limit`,
       ),
       deliveryStats: db.prepare(
-        `SELECT status, reason, count(*) AS count FROM deliveries WHERE received_at >= ?
+        `SELECT status, reason, sum(count) AS count FROM (
+           SELECT status, reason, count(*) AS count FROM deliveries WHERE received_at >= @since
+           GROUP BY status, reason
+           UNION ALL
+           SELECT 'rejected', reason, sum(count) FROM refusal_counts WHERE minute > @since - 60000
+           GROUP BY reason)
          GROUP BY status, reason ORDER BY status, reason`,
       ),
       syncTask: db.prepare(
         'SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ? AND task_id = ?',
       ),
     };
+    this.prune = {
+      accepted_signatures: db.prepare(
+        `DELETE FROM accepted_signatures WHERE signature_key IN (
+           SELECT signature_key FROM accepted_signatures WHERE received_at < @cutoff LIMIT @limit)`,
+      ),
+      deliveries: db.prepare(
+        `DELETE FROM deliveries WHERE id IN (
+           SELECT id FROM deliveries WHERE received_at < @cutoff ORDER BY received_at LIMIT @limit)`,
+      ),
+      refusal_counts: db.prepare(
+        `DELETE FROM refusal_counts WHERE (minute, reason, http_status) IN (
+           SELECT minute, reason, http_status FROM refusal_counts WHERE minute < @cutoff LIMIT @limit)`,
+      ),
+      // Pages go by their task's last delivery, so an incomplete task that is still receiving
+      // pages keeps all of them; the task row goes once its pages are gone (next target).
+      sync_pages: db.prepare(
+        `DELETE FROM sync_pages WHERE (tenant, segment_id, task_id, page_number) IN (
+           SELECT p.tenant, p.segment_id, p.task_id, p.page_number
+           FROM sync_tasks t JOIN sync_pages p
+             ON p.tenant = t.tenant AND p.segment_id = t.segment_id AND p.task_id = t.task_id
+           WHERE t.last_delivery_at < @cutoff LIMIT @limit)`,
+      ),
+      sync_tasks: db.prepare(
+        `DELETE FROM sync_tasks WHERE (tenant, segment_id, task_id) IN (
+           SELECT t.tenant, t.segment_id, t.task_id FROM sync_tasks t
+           WHERE t.last_delivery_at < @cutoff AND NOT EXISTS (
+             SELECT 1 FROM sync_pages p
+             WHERE p.tenant = t.tenant AND p.segment_id = t.segment_id AND p.task_id = t.task_id)
+           LIMIT @limit)`,
+      ),
+      changes: db.prepare(PRUNE_CHANGES_SQLITE),
+      oauth_states: db.prepare(
+        `DELETE FROM oauth_states WHERE state_hash IN (
+           SELECT state_hash FROM oauth_states WHERE expires_at <= @cutoff LIMIT @limit)`,
+      ),
+    } satisfies Record<RetentionTarget, Database.Statement>;
     this.writes = new SqliteGroupCommit(db, asStoreError);
+    this.refusals = new RefusalBuffer(
+      (counts) => this.addRefusalCounts(counts),
+      options.refusalFlushMs,
+    );
   }
 
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {
@@ -412,6 +519,45 @@ export class SqliteStore implements Store {
         linked: null,
       });
     });
+  }
+
+  countRefusal(refusal: Refusal): void {
+    this.refusals.count(refusal);
+  }
+
+  flushRefusalCounts(): Promise<void> {
+    return this.refusals.flush();
+  }
+
+  addRefusalCounts(counts: RefusalCount[]): Promise<void> {
+    return this.writes.run(() => {
+      for (const count of counts) this.statements.addRefusalCount.run(count);
+    });
+  }
+
+  listRefusalCounts(query: RefusalCountQuery): Promise<RefusalCount[]> {
+    return this.run(() =>
+      (
+        this.statements.refusalCounts.all({
+          limit: query.limit,
+          before: query.before ?? null,
+          since: query.since ?? null,
+        }) as { minute: number; reason: string; http_status: number; count: number }[]
+      ).map((row) => ({
+        minute: row.minute,
+        reason: row.reason,
+        httpStatus: row.http_status,
+        count: row.count,
+      })),
+    );
+  }
+
+  pruneBatch(target: RetentionTarget, cutoff: number, limit: number): Promise<number> {
+    return this.writes.run(() => this.prune[target].run({ cutoff, limit }).changes);
+  }
+
+  oldestChangeSeq(): Promise<number | null> {
+    return this.run(() => (this.statements.oldestChange.get() as { seq: number | null }).seq);
   }
 
   getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined> {
@@ -573,7 +719,7 @@ export class SqliteStore implements Store {
   }
 
   deliveryStats(since: number): Promise<DeliveryStat[]> {
-    return this.run(() => this.statements.deliveryStats.all(since) as DeliveryStat[]);
+    return this.run(() => this.statements.deliveryStats.all({ since }) as DeliveryStat[]);
   }
 
   upsertConnection(connection: ConnectionInput): Promise<{ created: boolean }> {
@@ -624,11 +770,16 @@ export class SqliteStore implements Store {
     return this.run(() => this.statements.disconnect.run(at, at, idToken).changes > 0);
   }
 
-  saveOAuthState(stateHash: string, expiresAt: number): Promise<void> {
-    return this.run(() => {
-      this.statements.pruneStates.run(Date.now());
-      this.statements.saveState.run(stateHash, expiresAt);
-    });
+  saveOAuthState(
+    stateHash: string,
+    expiresAt: number,
+    cap?: { now: number; maxPending: number },
+  ): Promise<boolean> {
+    return this.run(() =>
+      cap
+        ? this.statements.saveStateCapped.run({ hash: stateHash, expiresAt, ...cap }).changes > 0
+        : this.statements.saveState.run(stateHash, expiresAt).changes > 0,
+    );
   }
 
   consumeOAuthState(stateHash: string, now: number): Promise<boolean> {
@@ -661,34 +812,33 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (!this.db.open) return;
+    // Counted refusals are written before the file closes (a failure to must not stop closing).
+    await this.refusals.close().catch(() => undefined);
+    if (!this.db.open) return;
     this.writes.flush();
     this.db.close();
   }
 
   private migrate(): void {
-    this.db.exec(SCHEMA);
+    this.db.exec(SCHEMA_V1);
     const row = this.db.prepare('SELECT version FROM schema_version').get() as
       { version: number } | undefined;
-    if (!row)
-      this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
-    else if (row.version > SCHEMA_VERSION) {
+    if (!row) this.db.prepare('INSERT INTO schema_version (version) VALUES (1)').run();
+    const version = row?.version ?? 1;
+    if (version > SCHEMA_VERSION) {
       throw new Error(
-        `The database at ${this.db.name} has schema version ${row.version}, newer than this build (${SCHEMA_VERSION})`,
+        `The database at ${this.db.name} has schema version ${version}, newer than this build (${SCHEMA_VERSION})`,
       );
-    } else if (row.version < SCHEMA_VERSION) {
-      this.upgrade(row.version);
     }
-  }
-
-  /** Applies each step after `from`, all in one transaction with the new version number. */
-  private upgrade(from: number): void {
-    this.db.transaction(() => {
-      for (let version = from + 1; version <= SCHEMA_VERSION; version++) {
-        const step = UPGRADES[version];
-        if (step !== undefined) this.db.exec(step);
-      }
-      this.db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION);
-    })();
+    for (const upgrade of UPGRADES) {
+      if (upgrade.version <= version) continue;
+      this.db
+        .transaction(() => {
+          this.db.exec(upgrade.sql);
+          this.db.prepare('UPDATE schema_version SET version = ?').run(upgrade.version);
+        })
+        .immediate();
+    }
   }
 
   private run<T>(work: () => T): Promise<T> {

@@ -7,6 +7,12 @@ export type StoreMethod = keyof Store;
 export const STORE_METHODS = Object.keys({
   applyDelivery: true,
   recordRejected: true,
+  countRefusal: true,
+  flushRefusalCounts: true,
+  addRefusalCounts: true,
+  listRefusalCounts: true,
+  pruneBatch: true,
+  oldestChangeSeq: true,
   getSegment: true,
   listSegments: true,
   listMembers: true,

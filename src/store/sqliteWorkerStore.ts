@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { StoreUnavailableError } from './errors';
+import { RefusalBuffer } from './refusalBuffer';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite';
 import {
   type StoreCall,
@@ -71,7 +72,18 @@ export class SqliteWorkerStore implements Store {
   /** Set by open(), once the worker has created or migrated the file. */
   private reader!: SqliteStore;
 
-  private constructor(private readonly options: SqliteStoreOptions) {}
+  /** Refusals are counted here, on the main thread: a flood costs no message to the worker. */
+  private readonly refusals: RefusalBuffer;
+
+  private constructor(private readonly options: SqliteStoreOptions) {
+    this.refusals = new RefusalBuffer(
+      (counts) => this.addRefusalCounts(counts),
+      options.refusalFlushMs,
+    );
+  }
+
+  countRefusal: Store['countRefusal'] = (refusal) => this.refusals.count(refusal);
+  flushRefusalCounts: Store['flushRefusalCounts'] = () => this.refusals.flush();
 
   // Writes go to the worker's store, arguments as they are, and share its group commit.
   applyDelivery: Store['applyDelivery'] = (...args) => this.call('applyDelivery', args);
@@ -87,6 +99,8 @@ export class SqliteWorkerStore implements Store {
   touchAdminSession: Store['touchAdminSession'] = (...args) => this.call('touchAdminSession', args);
   revokeAdminSession: Store['revokeAdminSession'] = (...args) =>
     this.call('revokeAdminSession', args);
+  addRefusalCounts: Store['addRefusalCounts'] = (...args) => this.call('addRefusalCounts', args);
+  pruneBatch: Store['pruneBatch'] = (...args) => this.call('pruneBatch', args);
 
   // Queries run here, on a read-only connection: a lookup costs a fraction of a millisecond,
   // less than two thread hops, and WAL lets it read the last commit while the worker writes.
@@ -101,6 +115,9 @@ export class SqliteWorkerStore implements Store {
     this.reader.segmentSizeHistory(...args);
   listDeliveries: Store['listDeliveries'] = (...args) => this.reader.listDeliveries(...args);
   deliveryStats: Store['deliveryStats'] = (...args) => this.reader.deliveryStats(...args);
+  listRefusalCounts: Store['listRefusalCounts'] = (...args) =>
+    this.reader.listRefusalCounts(...args);
+  oldestChangeSeq: Store['oldestChangeSeq'] = (...args) => this.reader.oldestChangeSeq(...args);
   getConnection: Store['getConnection'] = (...args) => this.reader.getConnection(...args);
   listConnections: Store['listConnections'] = (...args) => this.reader.listConnections(...args);
   getSealedAccessToken: Store['getSealedAccessToken'] = (...args) =>
@@ -183,6 +200,8 @@ export class SqliteWorkerStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // The counted refusals go to the worker before it closes the file.
+    await this.refusals.close().catch(() => undefined);
     const current = this.current;
     if (current) {
       // The worker's store commits what it has queued and closes the file before we stop it.

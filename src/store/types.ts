@@ -183,6 +183,33 @@ export type DeliveryQuery = {
   until?: number;
 };
 
+/** A request refused before its signature verified: counted, never stored one by one. */
+export type Refusal = { reason: string; httpStatus: number; at: number };
+
+/** Refusals of one reason and status within one minute (`minute`: unix ms at its start). */
+export type RefusalCount = { minute: number; reason: string; httpStatus: number; count: number };
+
+export type RefusalCountQuery = {
+  /** Distinct minutes to return (each with all its rows), newest first. */
+  limit: number;
+  /** Only minutes before this one (paging newest → oldest). */
+  before?: number;
+  /** Only minutes starting at or after this time. */
+  since?: number;
+};
+
+/** What the retention job deletes, one bounded batch at a time (src/store/retention.ts). */
+export const RETENTION_TARGETS = [
+  'accepted_signatures',
+  'deliveries',
+  'refusal_counts',
+  'sync_pages',
+  'sync_tasks',
+  'changes',
+  'oauth_states',
+] as const;
+export type RetentionTarget = (typeof RETENTION_TARGETS)[number];
+
 export type DeliveryStat = {
   status: DeliveryRecord['status'];
   reason: string | null;
@@ -201,8 +228,23 @@ export type AdminSessionRecord = {
 export interface Store {
   /** Applies one delivery atomically; resolves only once it is durably committed. */
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome>;
-  /** Logs a refused request. */
+  /**
+   * Logs a refused request whose signature verified (a row in the deliveries log). Requests
+   * refused before that go to countRefusal instead.
+   */
   recordRejected(rejection: RejectedDelivery): Promise<void>;
+  /**
+   * Counts a request refused before its signature verified, in memory only: never a statement
+   * or a connection per call. The counts reach refusal_counts (one row per minute, reason and
+   * status) on a timer, on flushRefusalCounts and on close.
+   */
+  countRefusal(refusal: Refusal): void;
+  /** Writes the counted refusals now (one statement). */
+  flushRefusalCounts(): Promise<void>;
+  /** Adds counts to refusal_counts (what a flush writes; the SQLite worker's entry point). */
+  addRefusalCounts(counts: RefusalCount[]): Promise<void>;
+  /** Refusal counts for up to `limit` minutes, newest minute first, then by reason and status. */
+  listRefusalCounts(query: RefusalCountQuery): Promise<RefusalCount[]>;
   getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined>;
   /** Segments, optionally of one tenant, ordered by tenant then segment id. */
   listSegments(options: { tenant?: string }): Promise<SegmentRecord[]>;
@@ -244,7 +286,10 @@ export interface Store {
   ): Promise<SizePoint[]>;
   /** The deliveries log, newest first; `before` is an id cursor. */
   listDeliveries(options: DeliveryQuery): Promise<DeliveryRecord[]>;
-  /** How many deliveries since a time, by status and reason (the overview's accepted vs rejected). */
+  /**
+   * How many deliveries since a time, by status and reason (the overview's accepted vs rejected),
+   * counted refusals included as status 'rejected' (by minute, so from the minute `since` is in).
+   */
   deliveryStats(since: number): Promise<DeliveryStat[]>;
   /** Creates or re-authorises a connection; `created` is false when it already existed. */
   upsertConnection(connection: ConnectionInput): Promise<{ created: boolean }>;
@@ -269,8 +314,16 @@ export interface Store {
   ): Promise<boolean>;
   /** Marks the connection disconnected and deletes its token; false if there was none. */
   disconnect(idToken: string, at: number): Promise<boolean>;
-  /** Remembers an OAuth state (by hash) until it expires; also forgets expired ones. */
-  saveOAuthState(stateHash: string, expiresAt: number): Promise<void>;
+  /**
+   * Remembers an OAuth state (by hash) until it expires. With `cap`, refuses (false, nothing
+   * stored) while `cap.maxPending` unexpired states are outstanding. Expired states are deleted by
+   * the retention job.
+   */
+  saveOAuthState(
+    stateHash: string,
+    expiresAt: number,
+    cap?: { now: number; maxPending: number },
+  ): Promise<boolean>;
   /** Uses up a state: true only once, and only before it expires. */
   consumeOAuthState(stateHash: string, now: number): Promise<boolean>;
   /**
@@ -283,5 +336,16 @@ export interface Store {
   touchAdminSession(idHash: string, at: number): Promise<void>;
   /** Signs a session out for every instance sharing the store; false if it was not live. */
   revokeAdminSession(idHash: string, at: number): Promise<boolean>;
+  /**
+   * Deletes at most `limit` rows of one retention target older than `cutoff` (unix ms) in one
+   * short statement, and says how many. accepted_signatures/deliveries by receipt time,
+   * refusal_counts by minute, sync_pages by their task's last delivery, sync_tasks (once their
+   * pages are gone) by last delivery, oauth_states by expiry (`cutoff` = now), changes from the
+   * oldest up to the first one at or after `cutoff`, always keeping the newest.
+   */
+  pruneBatch(target: RetentionTarget, cutoff: number, limit: number): Promise<number>;
+  /** The oldest seq still in the change feed (null when empty): older ones were pruned. */
+  oldestChangeSeq(): Promise<number | null>;
+  /** Flushes counted refusals, then closes. */
   close(): Promise<void>;
 }

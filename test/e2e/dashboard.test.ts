@@ -185,6 +185,17 @@ describeBrowser('dashboard in Chromium', () => {
       body: '{}',
     });
     expect(forged.status).toBe(403);
+    // And a signed one that cannot be applied: a row of its own in the log.
+    const invalid = '{"action_type": "segment.users.sync"}';
+    const unusable = await fetch(`${app.url}/webhook`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'heap-hash': signHeapHash(app.config.webhook.secrets[0], invalid),
+      },
+      body: invalid,
+    });
+    expect(unusable.status).toBe(400);
 
     // The overview finds the segment and its member count.
     await page.reload();
@@ -274,9 +285,9 @@ describeBrowser('dashboard in Chromium', () => {
           .querySelector('[data-table="deliveries"] tbody tr')
           ?.getAttribute('data-status') === 'rejected',
     );
-    expect(await page.textContent('[data-table="deliveries"] tbody')).toContain(
-      'invalid_signature',
-    );
+    expect(await page.textContent('[data-table="deliveries"] tbody')).toContain('invalid_payload');
+    // The forged one is counted, by minute and reason, not logged as a row.
+    expect(await page.textContent('[data-table="refusals"] tbody')).toContain('invalid_signature');
     await screenshot(page, 'deliveries');
 
     expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();

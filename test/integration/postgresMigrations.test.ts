@@ -3,7 +3,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
 import { PostgresStore, runMigrations } from '../../src/store/postgres';
-import { loadMigrations, MIGRATION_LOCK } from '../../src/store/postgresMigrations';
+import {
+  applyMigrations,
+  loadMigrations,
+  MIGRATION_LOCK,
+} from '../../src/store/postgresMigrations';
 import { createDatabase, freePort } from '../support/postgres';
 import { describePostgres } from '../support/describePostgres';
 import { repoRoot, serverEntry, startServer, type ServerProcess } from '../support/serverProcess';
@@ -67,8 +71,37 @@ describePostgres('PostgreSQL migrations', (baseUrl) => {
   it('refuses to open an unmigrated database in verify mode, and names the fix', async () => {
     const url = await createDatabase(baseUrl);
     await expect(PostgresStore.open({ url, migrations: 'verify' })).rejects.toThrow(
-      /lacks migrations 001_init[^;]*; run npm run migrate/,
+      /lacks migrations 001_init(, \d+_\w+)*; run npm run migrate/,
     );
+  });
+
+  it('upgrades a database at 001 with its data: 002 adds refusal counts and retention indexes', async () => {
+    const url = await createDatabase(baseUrl);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const [first] = loadMigrations();
+      await applyMigrations(client, [first]);
+      await client.query(
+        `INSERT INTO deliveries (received_at, path, status, http_status, reason)
+         VALUES (1000, '/webhook', 'rejected', 403, 'invalid_signature')`,
+      );
+    } finally {
+      await client.end();
+    }
+    const { store, migrations } = await PostgresStore.open({ url, migrations: 'apply' });
+    try {
+      expect(migrations.applied).toContain('002_retention');
+      expect(await store.listDeliveries({ limit: 10 })).toMatchObject([
+        { reason: 'invalid_signature' },
+      ]);
+      store.countRefusal({ reason: 'invalid_signature', httpStatus: 403, at: 60_000 });
+      await store.flushRefusalCounts();
+      expect(await store.listRefusalCounts({ limit: 1 })).toHaveLength(1);
+      expect(await store.pruneBatch('deliveries', 2000, 10)).toBe(1);
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses a migration edited after it was applied, and tolerates a newer build’s', async () => {
@@ -191,7 +224,7 @@ describePostgres('PostgreSQL migrations', (baseUrl) => {
     const unmigrated = run({ DATABASE_URL: url, DATABASE_MIGRATE_ON_START: 'false' });
     expect(unmigrated.status).toBe(1);
     expect(unmigrated.stderr).toMatch(
-      /cannot start: the store \(PostgreSQL at .*\): the database lacks migrations 001_init[^;]*; run npm run migrate/,
+      /cannot start: the store \(PostgreSQL at .*\): the database lacks migrations 001_init(, \d+_\w+)*; run npm run migrate/,
     );
     const unreachable = run({
       DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/x`,

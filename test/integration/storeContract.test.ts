@@ -4,6 +4,8 @@ import { PostgresStore } from '../../src/store/postgres';
 import { SqliteStore } from '../../src/store/sqlite';
 import { SqliteWorkerStore } from '../../src/store/sqliteWorkerStore';
 import { StoreUnavailableError } from '../../src/store/errors';
+import { DAY_MS, runRetention, type RetentionPolicy } from '../../src/store/retention';
+import { MAX_REFUSAL_KEYS, OVERFLOW_REASON } from '../../src/store/refusalBuffer';
 import type { AcceptedDelivery, ChangeRecord, Store, SyncPage } from '../../src/store/types';
 import { createDatabase, sharedPostgres } from '../support/postgres';
 import { tempDir } from '../support/testApp';
@@ -45,9 +47,13 @@ const meta = (receivedAt = Date.now()) => ({
   bodySha256: 'ab'.repeat(32),
 });
 
-function sync(overrides: Partial<SyncPage> = {}, signatureKey?: string): AcceptedDelivery {
+function sync(
+  overrides: Partial<SyncPage> = {},
+  signatureKey?: string,
+  receivedAt?: number,
+): AcceptedDelivery {
   return {
-    meta: meta(),
+    meta: meta(receivedAt),
     actionType: 'segment.users.sync',
     signatureKey: signatureKey ?? `sig-${++signatureCounter}`,
     work: {
@@ -66,9 +72,14 @@ function sync(overrides: Partial<SyncPage> = {}, signatureKey?: string): Accepte
   };
 }
 
-function drain(tenant = 'env-1', segmentId = 10, signatureKey?: string): AcceptedDelivery {
+function drain(
+  tenant = 'env-1',
+  segmentId = 10,
+  signatureKey?: string,
+  receivedAt?: number,
+): AcceptedDelivery {
   return {
-    meta: meta(),
+    meta: meta(receivedAt),
     actionType: 'segment.users.drain',
     signatureKey: signatureKey ?? `sig-${++signatureCounter}`,
     work: { kind: 'drain', tenant, segmentId, segmentName: undefined, customerConfig: null },
@@ -420,6 +431,229 @@ function contract(create: Backend['create'], open: Backend['open']) {
     expect(await store.getSealedAccessToken('gone')).toBeUndefined();
     expect(await store.replaceSealedAccessToken('nobody', 'x', 'y')).toBe(false);
     expect(await store.getConnection('a')).toMatchObject({ active: true, updatedAt: 1000 });
+  });
+
+  it('counts refusals in memory and writes one row per minute, reason and status', async () => {
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    for (let i = 0; i < 500; i++) {
+      store.countRefusal({ reason: 'invalid_signature', httpStatus: 403, at: minute + (i % 50) });
+    }
+    store.countRefusal({ reason: 'missing_signature', httpStatus: 403, at: minute + 1 });
+    store.countRefusal({ reason: 'invalid_signature', httpStatus: 403, at: minute - 60_000 });
+    // Nothing is written until a flush: not a row, not a statement per refusal.
+    expect(await store.listRefusalCounts({ limit: 10 })).toEqual([]);
+    await store.flushRefusalCounts();
+    store.countRefusal({ reason: 'invalid_signature', httpStatus: 403, at: minute + 2 });
+    await store.flushRefusalCounts();
+    expect(await store.listRefusalCounts({ limit: 10 })).toEqual([
+      { minute, reason: 'invalid_signature', httpStatus: 403, count: 501 },
+      { minute, reason: 'missing_signature', httpStatus: 403, count: 1 },
+      { minute: minute - 60_000, reason: 'invalid_signature', httpStatus: 403, count: 1 },
+    ]);
+    // Paged by minute: a page holds whole minutes.
+    const first = await store.listRefusalCounts({ limit: 1 });
+    expect(first.map((row) => row.minute)).toEqual([minute, minute]);
+    expect(await store.listRefusalCounts({ limit: 1, before: minute })).toHaveLength(1);
+    expect(await store.listRefusalCounts({ limit: 5, since: minute })).toHaveLength(2);
+    // Refusals are no rows in the deliveries log, but the stats tell the story.
+    expect(await store.listDeliveries({ limit: 10 })).toEqual([]);
+    expect(await store.deliveryStats(minute)).toEqual([
+      { status: 'rejected', reason: 'invalid_signature', count: 501 },
+      { status: 'rejected', reason: 'missing_signature', count: 1 },
+    ]);
+  });
+
+  it('adds counted refusals to the signed rejections of the same reason in the stats', async () => {
+    const since = Date.now() - 1000;
+    await store.recordRejected({ meta: meta(), httpStatus: 400, reason: 'invalid_payload' });
+    await store.applyDelivery(sync({ add: ['a'] }));
+    store.countRefusal({ reason: 'invalid_payload', httpStatus: 400, at: Date.now() });
+    store.countRefusal({ reason: 'invalid_signature', httpStatus: 403, at: Date.now() });
+    await store.flushRefusalCounts();
+    expect(await store.deliveryStats(since)).toEqual([
+      { status: 'applied', reason: null, count: 1 },
+      { status: 'rejected', reason: 'invalid_payload', count: 2 },
+      { status: 'rejected', reason: 'invalid_signature', count: 1 },
+    ]);
+  });
+
+  it('writes counted refusals when it closes', async () => {
+    store.countRefusal({ reason: 'invalid_signature', httpStatus: 403, at: Date.now() });
+    await store.close();
+    const reopened = await another();
+    expect(await reopened.listRefusalCounts({ limit: 10 })).toMatchObject([
+      { reason: 'invalid_signature', count: 1 },
+    ]);
+  });
+
+  it('bounds the refusal counters: unknown reasons beyond the cap are counted as "other"', async () => {
+    const at = Date.now();
+    for (let i = 0; i < MAX_REFUSAL_KEYS + 100; i++) {
+      store.countRefusal({ reason: `reason-${i}`, httpStatus: 403, at });
+    }
+    await store.flushRefusalCounts();
+    const rows = await store.listRefusalCounts({ limit: 10 });
+    expect(rows).toHaveLength(MAX_REFUSAL_KEYS + 1);
+    expect(rows.find((row) => row.reason === OVERFLOW_REASON)?.count).toBe(100);
+  });
+
+  describe('retention', () => {
+    const now = Date.UTC(2026, 5, 1, 12, 0, 0);
+    const policy: RetentionPolicy = {
+      signatureMaxAgeMs: 10 * 60_000,
+      deliveriesMaxAgeMs: 30 * DAY_MS,
+      syncTasksMaxAgeMs: 30 * DAY_MS,
+      changesMaxAgeMs: 90 * DAY_MS,
+    };
+    const daysAgo = (days: number) => now - days * DAY_MS;
+
+    it('deletes what is older than each limit and keeps what is newer', async () => {
+      // Old: a complete task 40 days ago; an incomplete task that started 40 days ago but got
+      // its last page 10 days ago (all its pages stay); a drain 100 days ago; a fresh page.
+      await store.applyDelivery(sync({ taskId: 'old', add: ['a'] }, 'sig-old', daysAgo(40)));
+      await store.applyDelivery(
+        sync({ taskId: 'slow', pageNumber: 1, totalPages: 3, add: ['b'] }, 's1', daysAgo(40)),
+      );
+      await store.applyDelivery(
+        sync({ taskId: 'slow', pageNumber: 2, totalPages: 3, add: ['c'] }, 's2', daysAgo(10)),
+      );
+      await store.applyDelivery(drain('env-1', 11, 'sig-drain', daysAgo(100)));
+      await store.applyDelivery(sync({ taskId: 'new', add: ['d'] }, 'sig-new', now - 60_000));
+      await store.recordRejected({ meta: meta(daysAgo(31)), httpStatus: 400, reason: 'x' });
+      store.countRefusal({ reason: 'invalid_signature', httpStatus: 403, at: daysAgo(31) });
+      store.countRefusal({ reason: 'invalid_signature', httpStatus: 403, at: daysAgo(1) });
+      await store.flushRefusalCounts();
+      await store.saveOAuthState('expired', now - 1);
+      await store.saveOAuthState('pending', now + 60_000);
+
+      const report = await runRetention(store, policy, { now: () => now, pauseMs: 0 });
+      expect(report).toEqual({
+        // Every signature but the one accepted a minute ago.
+        accepted_signatures: 4,
+        // Both 40-day-old pages, the 100-day-old drain and the 31-day-old refusal.
+        deliveries: 4,
+        refusal_counts: 1,
+        sync_pages: 1,
+        sync_tasks: 1,
+        // None: the feed goes as a prefix, and its first entry is 40 days old (the 100-day-old
+        // drain came later in seq order).
+        changes: 0,
+        oauth_states: 1,
+      });
+
+      expect((await store.listDeliveries({ limit: 10 })).map((d) => d.taskId)).toEqual([
+        'new',
+        'slow',
+      ]);
+      expect(await store.getSyncTask('env-1', 10, 'old')).toBeUndefined();
+      expect(await store.getSyncTask('env-1', 10, 'slow')).toMatchObject({ pagesReceived: 2 });
+      // The slow task's first page is still claimed: a redelivery of it is still a duplicate.
+      expect(
+        await store.applyDelivery(
+          sync({ taskId: 'slow', pageNumber: 1, totalPages: 3, add: ['b'] }, 's1-again', now),
+        ),
+      ).toMatchObject({ status: 'duplicate', duplicateOf: 'page' });
+      // A replay of a signature accepted a minute ago is still recognised.
+      expect(await store.applyDelivery(sync({ taskId: 'other' }, 'sig-new', now))).toMatchObject({
+        status: 'duplicate',
+        duplicateOf: 'signature',
+      });
+      expect(await store.listRefusalCounts({ limit: 10 })).toMatchObject([{ count: 1 }]);
+      expect(await store.consumeOAuthState('pending', now)).toBe(true);
+      // Members are never touched by retention.
+      expect(await members(store)).toEqual(['a', 'b', 'c', 'd']);
+    });
+
+    it('deletes the change feed as a prefix in seq order, keeping the newest entry', async () => {
+      await store.applyDelivery(sync({ taskId: 't1', add: ['a'] }, undefined, daysAgo(200)));
+      await store.applyDelivery(sync({ taskId: 't2', add: ['b'] }, undefined, daysAgo(95)));
+      // Younger than 90 days, then older again: the older one after it stays (prefix only).
+      await store.applyDelivery(sync({ taskId: 't3', add: ['c'] }, undefined, daysAgo(80)));
+      await store.applyDelivery(sync({ taskId: 't4', add: ['d'] }, undefined, daysAgo(120)));
+      const before = await store.listChanges({ after: 0, limit: 10 });
+      const report = await runRetention(store, policy, { now: () => now, pauseMs: 0 });
+      expect(report.changes).toBe(2);
+      const after = await store.listChanges({ after: 0, limit: 10 });
+      expect(after.map((c) => c.seq)).toEqual(before.slice(2).map((c) => c.seq));
+      expect(await store.oldestChangeSeq()).toBe(before[2].seq);
+
+      // Everything old: all go but the newest, so seq carries on from it after a restart.
+      const later = now + 365 * DAY_MS;
+      expect((await runRetention(store, policy, { now: () => later, pauseMs: 0 })).changes).toBe(1);
+      expect((await store.listChanges({ after: 0, limit: 10 })).map((c) => c.seq)).toEqual([
+        before[3].seq,
+      ]);
+      const restarted = await another();
+      await restarted.applyDelivery(sync({ taskId: 't5', add: ['e'] }, undefined, later));
+      const [, newest] = await restarted.listChanges({ after: 0, limit: 10 });
+      expect(newest.seq).toBe(before[3].seq + 1);
+    });
+
+    it('keeps forever what a 0 limit says, and signatures only for the replay window', async () => {
+      await store.applyDelivery(sync({ taskId: 'ancient', add: ['a'] }, 'sig-a', daysAgo(3650)));
+      await store.applyDelivery(sync({ taskId: 'recent', add: ['b'] }, 'sig-b', now - 9 * 60_000));
+      const forever = {
+        ...policy,
+        deliveriesMaxAgeMs: 0,
+        syncTasksMaxAgeMs: 0,
+        changesMaxAgeMs: 0,
+      };
+      const report = await runRetention(store, forever, { now: () => now, pauseMs: 0 });
+      expect(report).toMatchObject({
+        accepted_signatures: 1,
+        deliveries: 0,
+        refusal_counts: 0,
+        sync_pages: 0,
+        sync_tasks: 0,
+        changes: 0,
+      });
+      expect(await store.listDeliveries({ limit: 10 })).toHaveLength(2);
+      expect(await store.getSyncTask('env-1', 10, 'ancient')).toBeDefined();
+      expect(await store.listChanges({ after: 0, limit: 10 })).toHaveLength(2);
+      // The forgotten signature can no longer pass the signature check (too old), so nothing
+      // is lost; the recent one is still a duplicate.
+      expect(await store.applyDelivery(sync({ taskId: 'x' }, 'sig-b', now))).toMatchObject({
+        status: 'duplicate',
+      });
+    });
+
+    it('deletes in batches of at most the batch size', async () => {
+      for (let i = 0; i < 7; i++) {
+        await store.recordRejected({ meta: meta(daysAgo(40) + i), httpStatus: 400, reason: 'x' });
+      }
+      await store.recordRejected({ meta: meta(now), httpStatus: 400, reason: 'x' });
+      expect(await store.pruneBatch('deliveries', daysAgo(30), 3)).toBe(3);
+      expect(await store.listDeliveries({ limit: 10 })).toHaveLength(5);
+      const batches: number[] = [];
+      // The job asks the store for nothing but batches.
+      const counting = {
+        pruneBatch: async (...args: Parameters<Store['pruneBatch']>) => {
+          const deleted = await store.pruneBatch(...args);
+          if (args[0] === 'deliveries') batches.push(deleted);
+          return deleted;
+        },
+      } as Store;
+      const report = await runRetention(counting, policy, {
+        now: () => now,
+        batchSize: 3,
+        pauseMs: 0,
+      });
+      expect(report.deliveries).toBe(4);
+      expect(batches).toEqual([3, 1]);
+      expect(await store.listDeliveries({ limit: 10 })).toHaveLength(1);
+    });
+  });
+
+  it('caps outstanding OAuth states, counting only unexpired ones', async () => {
+    const now = Date.now();
+    const cap = { now, maxPending: 2 };
+    expect(await store.saveOAuthState('old', now - 1)).toBe(true);
+    expect(await store.saveOAuthState('s1', now + 60_000, cap)).toBe(true);
+    expect(await store.saveOAuthState('s2', now + 60_000, cap)).toBe(true);
+    expect(await store.saveOAuthState('s3', now + 60_000, cap)).toBe(false);
+    expect(await store.consumeOAuthState('s3', now)).toBe(false);
+    expect(await store.consumeOAuthState('s1', now)).toBe(true);
+    expect(await store.saveOAuthState('s4', now + 60_000, cap)).toBe(true);
   });
 
   it('uses an OAuth state once, and not after it expires', async () => {

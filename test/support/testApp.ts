@@ -10,7 +10,7 @@ import { createLogger } from '../../src/logger';
 import { signHeapHash } from '../../src/signature';
 import { openStore } from '../../src/store';
 import { SqliteStore } from '../../src/store/sqlite';
-import type { DeliveryRecord, Store } from '../../src/store/types';
+import type { DeliveryRecord, RefusalCount, Store } from '../../src/store/types';
 
 export const TEST_SECRET = 'test-webhook-secret';
 
@@ -166,4 +166,10 @@ export async function loggedRejections(store: Store, count: number): Promise<Del
 /** The newest refused delivery, once it is in the log. */
 export async function latestRejection(store: Store): Promise<DeliveryRecord | undefined> {
   return (await loggedRejections(store, 1))[0];
+}
+
+/** The refusals counted before signature verification, written out now (normally once a minute). */
+export async function countedRefusals(store: Store): Promise<RefusalCount[]> {
+  await store.flushRefusalCounts();
+  return store.listRefusalCounts({ limit: 1000 });
 }

@@ -104,6 +104,57 @@ describe('loadConfig', () => {
   });
 });
 
+describe('retention settings', () => {
+  it('keeps deliveries and sync tasks 30 days, changes 90, runs every 10 minutes', () => {
+    const result = loadConfig({}, tempDir());
+    if (!result.ok) throw new Error(result.problems.join());
+    expect(result.config.retention).toEqual({
+      deliveriesDays: 30,
+      syncTasksDays: 30,
+      changesDays: 90,
+      intervalMinutes: 10,
+    });
+    expect(result.config.oauthMaxPendingStates).toBe(10_000);
+  });
+
+  it('takes 0 as keep forever, and refuses what is not a whole number in range', () => {
+    const forever = loadConfig(
+      {
+        DELIVERIES_RETENTION_DAYS: '0',
+        SYNC_TASK_RETENTION_DAYS: '0',
+        CHANGES_RETENTION_DAYS: '0',
+        RETENTION_INTERVAL_MINUTES: '1',
+        OAUTH_MAX_PENDING_STATES: '50',
+      },
+      tempDir(),
+    );
+    if (!forever.ok) throw new Error(forever.problems.join());
+    expect(forever.config.retention).toEqual({
+      deliveriesDays: 0,
+      syncTasksDays: 0,
+      changesDays: 0,
+      intervalMinutes: 1,
+    });
+    expect(forever.config.oauthMaxPendingStates).toBe(50);
+    const bad = loadConfig(
+      {
+        CHANGES_RETENTION_DAYS: '-1',
+        RETENTION_INTERVAL_MINUTES: '0',
+        OAUTH_MAX_PENDING_STATES: 'lots',
+      },
+      tempDir(),
+    );
+    expect(bad).toEqual({
+      ok: false,
+      problems: [
+        expect.stringContaining('CHANGES_RETENTION_DAYS'),
+        expect.stringContaining('RETENTION_INTERVAL_MINUTES'),
+        expect.stringContaining('OAUTH_MAX_PENDING_STATES'),
+      ],
+    });
+  });
+});
+
 describe('admin settings', () => {
   it('generates a development admin token in DATA_DIR (mode 0600) and keeps it', () => {
     const cwd = tempDir();

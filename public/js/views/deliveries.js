@@ -1,4 +1,4 @@
-// The deliveries log: every webhook request, refused ones too, filtered by status, reason, connection and time.
+// The deliveries log (every signed webhook request, refused ones too, filtered) and the counted unsigned refusals.
 import { api, query } from '../api.js';
 import { badge, card, emptyState, h, show, table } from '../dom.js';
 import { connectionName, number, segmentHref, time } from '../format.js';
@@ -168,6 +168,39 @@ export async function renderDeliveries(view, ctx, params) {
   }
   more.addEventListener('click', () => void load());
 
+  // Requests refused before their signature verified are counted per minute, not logged one by
+  // one (anyone can send them, at any rate).
+  const refusalsBody = h('div');
+  async function loadRefusals() {
+    const { minutes } = await api(`/api/refusals${query({ limit: 60 })}`);
+    show(
+      refusalsBody,
+      minutes.length === 0
+        ? emptyState('No request was refused before its signature check.')
+        : table(
+            [{ label: 'Minute' }, { label: 'Reasons' }, { label: 'Refused', num: true }],
+            minutes.map((m) => ({
+              cells: [
+                time(m.minute),
+                h(
+                  'span',
+                  null,
+                  m.by_reason.map((r) =>
+                    h(
+                      'span',
+                      { class: 'mono' },
+                      `${r.reason} (${r.http_status}): ${number(r.count)} `,
+                    ),
+                  ),
+                ),
+                number(m.total),
+              ],
+            })),
+            { name: 'refusals' },
+          ),
+    );
+  }
+
   show(
     view,
     h(
@@ -177,11 +210,20 @@ export async function renderDeliveries(view, ctx, params) {
         'div',
         null,
         h('h1', null, 'Deliveries'),
-        h('div', { class: 'sub' }, 'Every request Heap made to the webhook, newest first'),
+        h(
+          'div',
+          { class: 'sub' },
+          'Every signed request to the webhook, newest first; unsigned ones are counted below',
+        ),
       ),
     ),
     card('Filters', null, form),
     card('Log', null, body, h('div', { class: 'pager' }, h('span'), more)),
+    card(
+      'Refused before the signature check',
+      'Missing, malformed or wrong Heap-Hash, too large, busy: counted per minute (last 60 minutes with any)',
+      refusalsBody,
+    ),
   );
-  await load();
+  await Promise.all([load(), loadRefusals()]);
 }
