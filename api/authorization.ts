@@ -2,8 +2,8 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { methodNotAllowed } from '../middleware/errors';
-import type { Config } from '../src/config';
-import { beginAuthorization, completeAuthorization, STATE_TTL_MS } from '../src/oauth';
+import type { Config } from '../src/config/index';
+import { beginAuthorization, completeAuthorization, STATE_TTL_MS } from '../src/oauth/flow';
 import {
   badCallbackPage,
   connectedPage,
@@ -13,7 +13,7 @@ import {
   tooManyAuthorizationsPage,
   type RenderedPage,
 } from '../src/pages/oauthPages';
-import { tenantLabel } from '../src/segments';
+import { tenantLabel } from '../src/webhook/apply';
 import type { Store } from '../src/store/types';
 
 export const STATE_COOKIE = 'hpa_oauth_state';

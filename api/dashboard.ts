@@ -1,8 +1,8 @@
 // Serves the dashboard: its HTML shell at /, /app and /login, and the static modules under /assets.
 import express, { Router } from 'express';
-import type { Config } from '../src/config';
+import type { Config } from '../src/config/index';
 import { dashboardPage } from '../src/pages/dashboardPage';
-import { publicDir } from '../src/paths';
+import { publicDir } from '../src/config/paths';
 
 export const DASHBOARD_PATHS = ['/', '/app', '/login'];
 

@@ -8,12 +8,12 @@ import {
   validateHeapHeader,
   type VerifiedSignature,
 } from '../middleware/validateHeapHeader';
-import type { Config } from '../src/config';
-import { parseWebhookBody, specValidator } from '../src/payload';
-import { RefusalLog } from '../src/refusalLog';
-import { applyDelivery, tenantLabel, tenantOf } from '../src/segments';
+import type { Config } from '../src/config/index';
+import { parseWebhookBody, specValidator } from '../src/webhook/payload';
+import { RefusalLog } from '../src/webhook/refusalLog';
+import { applyDelivery, tenantLabel, tenantOf } from '../src/webhook/apply';
 import type { RequestMeta, Store } from '../src/store/types';
-import { WebhookBodyBudget } from '../src/webhookBodyBudget';
+import { WebhookBodyBudget } from '../src/webhook/bodyBudget';
 
 /** The seed's two paths and the single URL a partner registers in the Developers Hub. */
 export const WEBHOOK_PATHS = ['/webhook', '/users_sync', '/users_drain'] as const;

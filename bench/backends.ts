@@ -2,8 +2,8 @@
 import { closeSync, mkdtempSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { loadConfig, type Config } from '../src/config';
-import { createLogger } from '../src/logger';
+import { loadConfig, type Config } from '../src/config/index';
+import { createLogger } from '../src/server/logger';
 import { openStore } from '../src/store';
 import type { Store } from '../src/store/types';
 import { findPostgresBin, startCluster, type Cluster } from '../test/support/postgres';

@@ -1,7 +1,7 @@
 // Floor A, the HTTP ceiling: bare node:http that reads the body, verifies its Heap-Hash and parses it.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifyHeapHash } from '../src/signature';
+import { verifyHeapHash } from '../src/webhook/signature';
 
 const secret = process.env.WEBHOOK_SECRET ?? '';
 if (!secret) throw new Error('floorHttp needs WEBHOOK_SECRET');

@@ -150,7 +150,7 @@ async function main(): Promise<number> {
     reports,
     idle,
     configuration: [
-      'Server under test: `node dist/src/server.js` as its own process, default configuration ' +
+      'Server under test: `node dist/src/server/main.js` as its own process, default configuration ' +
         '(development, no OAuth client), a fresh temporary `DATA_DIR` per scenario, `WEBHOOK_SECRET` and ' +
         '`ADMIN_TOKEN` set, log level info written to a file. SQLite: WAL, `synchronous=FULL`, group ' +
         'commit (every 200 is committed to disk first), the writer in a worker thread, queries on the ' +

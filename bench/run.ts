@@ -12,7 +12,7 @@ import type { HugeScenario, IngestScenario, LookupScenario } from './scenarios';
 import { connectionKey } from '../src/admin/urlKeys';
 import { BENCH_ID_TOKEN, lookupUserId, signedPage, type SignedPage } from './workload';
 
-const SERVER_ENTRY = path.join(__dirname, '..', 'src', 'server.js');
+const SERVER_ENTRY = path.join(__dirname, '..', 'src', 'server', 'main.js');
 const FLOOR_HTTP_ENTRY = path.join(__dirname, 'floorHttp.js');
 const FLOOR_STORE_ENTRY = path.join(__dirname, 'floorStore.js');
 /** Pages sent to floor A are cycled from this many: it stores nothing, so repeats cost the same. */

@@ -1,10 +1,10 @@
 // Deterministic bench pages: page i of a workload is the same bytes in every process, and unique.
 import { createHash } from 'node:crypto';
-import { parseWebhookBody } from '../src/payload';
-import { toAcceptedDelivery } from '../src/segments';
-import { signHeapHash } from '../src/signature';
+import { parseWebhookBody } from '../src/webhook/payload';
+import { toAcceptedDelivery } from '../src/webhook/apply';
+import { signHeapHash } from '../src/webhook/signature';
 import type { AcceptedDelivery } from '../src/store/types';
-import { buildSyncPage } from '../src/webhookPayloads';
+import { buildSyncPage } from '../src/webhook/outgoing';
 
 /** The customer environment every bench delivery belongs to. */
 export const BENCH_ID_TOKEN = 'bench-environment';

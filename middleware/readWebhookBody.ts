@@ -1,6 +1,6 @@
 // Reads a webhook body as the raw bytes on the wire, within a per-request limit and a shared budget; never inflates.
 import type { Request, RequestHandler, Response } from 'express';
-import type { WebhookBodyBudget } from '../src/webhookBodyBudget';
+import type { WebhookBodyBudget } from '../src/webhook/bodyBudget';
 import { sendError } from './errors';
 
 export type BodyRefusal = 'unsupported_content_encoding' | 'payload_too_large' | 'server_busy';

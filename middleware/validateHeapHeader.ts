@@ -1,7 +1,11 @@
 // Express adapter over src/signature: refuses unsigned or forged webhooks before the body is parsed.
 import type { Request, RequestHandler } from 'express';
-import { checkHeapHashHeader, verifyHeapHash, type SignatureFailure } from '../src/signature';
-import type { WebhookBodyBudget } from '../src/webhookBodyBudget';
+import {
+  checkHeapHashHeader,
+  verifyHeapHash,
+  type SignatureFailure,
+} from '../src/webhook/signature';
+import type { WebhookBodyBudget } from '../src/webhook/bodyBudget';
 import { sendError } from './errors';
 import { readWebhookBody, type BodyRefusal } from './readWebhookBody';
 

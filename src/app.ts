@@ -13,13 +13,13 @@ import { errorHandler, notFound } from '../middleware/errors';
 import { inlineStyleHashes, securityHeaders } from '../middleware/securityHeaders';
 import { AdminAccess } from './admin/access';
 import { AdminService } from './admin/service';
-import { SANDBOX_EMULATOR_PATH, type Config } from './config';
+import { SANDBOX_EMULATOR_PATH, type Config } from './config/index';
 import type { Emulator } from './emulator';
-import { html } from './html';
+import { html } from './pages/html';
 import { layout } from './pages/layout';
-import { sandboxHubUrl } from './sandbox';
+import { sandboxHubUrl } from './server/sandbox';
 import type { Store } from './store/types';
-import { WebhookBodyBudget } from './webhookBodyBudget';
+import { WebhookBodyBudget } from './webhook/bodyBudget';
 
 export type AppDeps = {
   config: Config;

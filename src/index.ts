@@ -10,13 +10,13 @@ export {
   type SignatureFailure,
   type VerifyOptions,
   type VerifyResult,
-} from './signature';
-export { parseWebhookBody, type WebhookDelivery, type ParseResult } from './payload';
+} from './webhook/signature';
+export { parseWebhookBody, type WebhookDelivery, type ParseResult } from './webhook/payload';
 export { createApp, type AppDeps } from './app';
-export { loadConfig, type Config } from './config';
-export { SqliteStore } from './store/sqlite';
-export { PostgresStore } from './store/postgres';
+export { loadConfig, type Config } from './config/index';
+export { SqliteStore } from './store/sqlite/store';
+export { PostgresStore } from './store/postgres/store';
 export { openStore } from './store';
 export type { Store } from './store/types';
-export { readAccessToken, resealAccessTokens, tokenKeys } from './accessTokens';
-export type { TokenKeys } from './tokenCipher';
+export { readAccessToken, resealAccessTokens, tokenKeys } from './oauth/accessTokens';
+export type { TokenKeys } from './oauth/tokenCipher';

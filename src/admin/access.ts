@@ -1,6 +1,6 @@
 // Admin access, framework-free: checks the token (throttled), signs in with it or a one-click code, reads and revokes sessions.
 import { createHash, randomBytes } from 'node:crypto';
-import type { AdminConfig } from '../config';
+import type { AdminConfig } from '../config/index';
 import type { Store } from '../store/types';
 import {
   csrfTokenFor,

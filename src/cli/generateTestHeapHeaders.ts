@@ -10,11 +10,11 @@ import {
   readEnvironment,
   readSecretFile,
   type Environment,
-} from '../config';
-import { projectRoot } from '../paths';
-import { signHeapHash } from '../signature';
-import { sendSignedWebhook } from '../webhookClient';
-import { buildSyncPages, dummyUsers, type SegmentRef } from '../webhookPayloads';
+} from '../config/index';
+import { projectRoot } from '../config/paths';
+import { signHeapHash } from '../webhook/signature';
+import { sendSignedWebhook } from '../webhook/send';
+import { buildSyncPages, dummyUsers, type SegmentRef } from '../webhook/outgoing';
 
 export const DEFAULT_URL = 'http://localhost:3000/webhook';
 

@@ -1,8 +1,8 @@
 // `npm run migrate`: applies (or, with --check, only lists) pending PostgreSQL migrations for DATABASE_URL.
-import { loadDatabaseConfig, readEnvironment, type Environment } from '../config';
+import { loadDatabaseConfig, readEnvironment, type Environment } from '../config/index';
 import { isStoreUnavailable } from '../store/errors';
 import { postgresStoreOptions } from '../store';
-import { runMigrations } from '../store/postgres';
+import { runMigrations } from '../store/postgres/store';
 
 const USAGE = `Usage: npm run migrate [-- --check]
 

@@ -1,10 +1,10 @@
 // `npm run rotate-token-key`: re-seals every stored access token with the current TOKEN_ENCRYPTION_KEY.
 import { existsSync } from 'node:fs';
-import { resealAccessTokens, tokenKeys } from '../accessTokens';
-import { loadConfig, readEnvironment, type Environment } from '../config';
-import { createLogger } from '../logger';
+import { resealAccessTokens, tokenKeys } from '../oauth/accessTokens';
+import { loadConfig, readEnvironment, type Environment } from '../config/index';
+import { createLogger } from '../server/logger';
 import { describeStore, openStore } from '../store';
-import { tenantLabel } from '../segments';
+import { tenantLabel } from '../webhook/apply';
 
 const USAGE = `Usage: npm run rotate-token-key
 

@@ -1,6 +1,6 @@
 // Heap's delivery behaviour: retry every non-2xx or failed attempt, with exponential backoff and full jitter.
 import { setTimeout as delay } from 'node:timers/promises';
-import type { SendResult } from '../webhookClient';
+import type { SendResult } from '../webhook/send';
 import type { RetryPolicy } from './options';
 
 export type Attempt = {

@@ -1,7 +1,12 @@
 // The standalone emulator's settings from an environment object (src/config.ts reads process.env).
 import path from 'node:path';
-import { DEFAULT_DATA_DIR, readSecretFile, WEBHOOK_SECRET_FILE, type Environment } from '../config';
-import { isLoopbackHost } from '../loopback';
+import {
+  DEFAULT_DATA_DIR,
+  readSecretFile,
+  WEBHOOK_SECRET_FILE,
+  type Environment,
+} from '../config/index';
+import { isLoopbackHost } from '../config/loopback';
 import { resolveOptions, type EmulatorOptions } from './options';
 import { isHttpUrl } from './validation';
 

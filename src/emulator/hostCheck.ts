@@ -1,6 +1,6 @@
 // The emulator answers only requests addressed to loopback or its own public host (DNS rebinding defence).
 import type { RequestHandler } from 'express';
-import { isLoopbackHost } from '../loopback';
+import { isLoopbackHost } from '../config/loopback';
 
 /** `name`, `name:port`, `[v6]` or `[v6]:port`; nothing else is a Host header we could trust. */
 const HOST_HEADER = /^(?:([A-Za-z0-9.-]+)|\[([0-9A-Fa-f:.]+)\])(?::[0-9]{1,5})?$/;

@@ -1,6 +1,6 @@
 // The Developers Hub page: what a person uses to send syncs and drains and to watch their deliveries.
 import { Router, type Request } from 'express';
-import { html, type SafeHtml } from '../html';
+import { html, type SafeHtml } from '../pages/html';
 import { FAULT_MODES, type FaultInjector, type Faults } from './faults';
 import { HUB_SCRIPT } from './hubScript';
 import { AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH } from './oauth';

@@ -1,5 +1,5 @@
 // Runs the Heap emulator on its own port (`npm run heap-emulator`), next to the partner app.
-import { readEnvironment } from '../config';
+import { readEnvironment } from '../config/index';
 import { loadEmulatorOptions, type EmulatorSettings } from './env';
 import { HUB_PAGE_PATH } from './hubPage';
 import { createEmulator } from './index';

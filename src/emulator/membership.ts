@@ -1,5 +1,5 @@
 // Heap's side of a segment: who is in it, and which adds and removes move it to the next state.
-import { dummyUsers } from '../webhookPayloads';
+import { dummyUsers } from '../webhook/outgoing';
 import { fieldError, type Checked } from './validation';
 
 export type Membership = {

@@ -1,7 +1,7 @@
 // Server-rendered HTML for the emulator: the shared layout and style, the consent and error pages.
 import type { Response } from 'express';
 import { inlineStyleHashes } from '../../middleware/securityHeaders';
-import { html, SafeHtml } from '../html';
+import { html, SafeHtml } from '../pages/html';
 
 /**
  * What every page needs besides middleware/securityHeaders' CSP (no inline script, no framing of

@@ -1,7 +1,7 @@
 // Runs what the Developers Hub sends (segment syncs, drains, the sample) and records every attempt.
 import { randomUUID } from 'node:crypto';
-import { sendSignedWebhook } from '../webhookClient';
-import { buildDrain, buildSyncPages, dummyUsers, type SegmentRef } from '../webhookPayloads';
+import { sendSignedWebhook } from '../webhook/send';
+import { buildDrain, buildSyncPages, dummyUsers, type SegmentRef } from '../webhook/outgoing';
 import { abortableWait, deliverWithRetry } from './delivery';
 import { applyDelivered, emptyMembership, planDelta, type MembershipChange } from './membership';
 import type { RetryPolicy } from './options';

@@ -1,5 +1,5 @@
 // What the emulated Developers Hub remembers: the webhook target, each segment's membership, the runs.
-import type { SegmentRef } from '../webhookPayloads';
+import type { SegmentRef } from '../webhook/outgoing';
 import type { Attempt } from './delivery';
 import { emptyMembership, type Membership } from './membership';
 

@@ -1,5 +1,5 @@
 // The dashboard's HTML shell: header with Connect Heap, the landing intro, and the JS modules that take over.
-import { html } from '../html';
+import { html } from './html';
 
 export type DashboardPageOptions = {
   publicUrl: string;

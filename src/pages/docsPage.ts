@@ -1,5 +1,5 @@
 // The /docs page: Swagger UI (served from the swagger-ui-dist package) over /api/openapi.json.
-import { html } from '../html';
+import { html } from './html';
 
 export function docsPage(): string {
   return html`<!doctype html>

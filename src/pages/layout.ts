@@ -1,5 +1,5 @@
 // The shared HTML shell for server-rendered pages: head, styles, header and a main column.
-import { html, SafeHtml } from '../html';
+import { html, SafeHtml } from './html';
 
 const STYLES = `
 :root{--ink:#1d2433;--muted:#5b6475;--line:#e3e6ee;--bg:#f6f7fb;--brand:#5b3df5;--ok:#0f8a5f;--bad:#c2372b}

@@ -1,7 +1,7 @@
 // HTML pages for the end of the OAuth flow: connected, refused by the customer, Heap failure, bad state.
-import type { HeapFailure, HeapMetadata } from '../heap/client';
-import { html } from '../html';
-import type { StateFailure } from '../oauth';
+import type { HeapFailure, HeapMetadata } from '../oauth/heapClient';
+import { html } from './html';
+import type { StateFailure } from '../oauth/flow';
 import { layout } from './layout';
 
 export type RenderedPage = { status: number; html: string };

@@ -1,9 +1,9 @@
 // Opens the configured Store: PostgreSQL when DATABASE_URL is set, the embedded SQLite file otherwise.
 import type { Logger } from 'pino';
-import type { Config, PostgresConfig } from '../config';
-import type { PostgresStoreOptions } from './postgres';
-import { SqliteStore } from './sqlite';
-import { SqliteWorkerStore } from './sqliteWorkerStore';
+import type { Config, PostgresConfig } from '../config/index';
+import type { PostgresStoreOptions } from './postgres/store';
+import { SqliteStore } from './sqlite/store';
+import { SqliteWorkerStore } from './sqlite/workerStore';
 import type { Store } from './types';
 
 /** The store options a PostgreSQL configuration stands for. */
@@ -46,7 +46,7 @@ export async function openStore(
       : SqliteWorkerStore.open(sqlite);
   }
   // Loaded only when configured: pg and its dependencies cost an SQLite server ~4 MB of RSS.
-  const { PostgresStore } = await import('./postgres');
+  const { PostgresStore } = await import('./postgres/store');
   const { store, migrations } = await PostgresStore.open({
     ...postgresStoreOptions(config.postgres, logger),
     migrations: config.postgres.migrateOnStart ? 'apply' : 'verify',

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { signHeapHash } from '../../src/signature';
+import { signHeapHash } from '../../src/webhook/signature';
 import { startLiveApp, type LiveApp } from '../support/liveApp';
 
 const CHROMIUM = '/usr/bin/chromium';

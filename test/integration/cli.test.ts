@@ -7,9 +7,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createApp } from '../../src/app';
-import { loadConfig, type Environment } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { SqliteStore } from '../../src/store/sqlite';
+import { loadConfig, type Environment } from '../../src/config/index';
+import { createLogger } from '../../src/server/logger';
+import { SqliteStore } from '../../src/store/sqlite/store';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const cliPath = path.join(repoRoot, 'bin', 'generateTestHeapHeaders.js');

@@ -8,11 +8,11 @@ import Database from 'better-sqlite3';
 import express from 'express';
 import request from 'supertest';
 import { createApp } from '../../src/app';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/config/index';
 import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator';
-import { createLogger } from '../../src/logger';
-import { SqliteStore } from '../../src/store/sqlite';
-import { dummyUsers } from '../../src/webhookPayloads';
+import { createLogger } from '../../src/server/logger';
+import { SqliteStore } from '../../src/store/sqlite/store';
+import { dummyUsers } from '../../src/webhook/outgoing';
 
 const PREFIX = '/heap-emulator';
 const SECRET = 's';

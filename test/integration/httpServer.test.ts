@@ -2,7 +2,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { createHttpServer, describeAddresses, listenOnHosts } from '../../src/httpServer';
+import { createHttpServer, describeAddresses, listenOnHosts } from '../../src/server/httpServer';
 
 type Seen = { requestProto: object | null; responseProto: object | null };
 

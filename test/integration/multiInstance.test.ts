@@ -1,6 +1,6 @@
 // Three server processes on one PostgreSQL database: 1,000 pages, 20 % redelivered, random order, exact result.
-import { signHeapHash } from '../../src/signature';
-import { PostgresStore } from '../../src/store/postgres';
+import { signHeapHash } from '../../src/webhook/signature';
+import { PostgresStore } from '../../src/store/postgres/store';
 import type { ChangeRecord } from '../../src/store/types';
 import { deliver, inParallel, seededRandom, shuffle, type Answer } from '../support/load';
 import { createDatabase } from '../support/postgres';

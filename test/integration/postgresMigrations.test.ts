@@ -2,12 +2,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
-import { PostgresStore, runMigrations } from '../../src/store/postgres';
+import { PostgresStore, runMigrations } from '../../src/store/postgres/store';
 import {
   applyMigrations,
   loadMigrations,
   MIGRATION_LOCK,
-} from '../../src/store/postgresMigrations';
+} from '../../src/store/postgres/migrations';
 import { createDatabase, freePort } from '../support/postgres';
 import { describePostgres } from '../support/describePostgres';
 import { repoRoot, serverEntry, startServer, type ServerProcess } from '../support/serverProcess';

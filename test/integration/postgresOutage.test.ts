@@ -1,6 +1,6 @@
 // PostgreSQL stops or hangs under load: quick 503 store_unavailable + Retry-After, no hanging request, exact after.
-import { signHeapHash } from '../../src/signature';
-import { PostgresStore } from '../../src/store/postgres';
+import { signHeapHash } from '../../src/webhook/signature';
+import { PostgresStore } from '../../src/store/postgres/store';
 import { deliver, inParallel, type Answer } from '../support/load';
 import { createDatabase, findPostgresBin, startCluster, type Cluster } from '../support/postgres';
 import { describePostgres } from '../support/describePostgres';

@@ -1,9 +1,9 @@
 // The retention job on its timer: runs shortly after start, then every interval, logs what it deleted, stops cleanly.
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/server/logger';
 import { DAY_MS, RetentionJob, type RetentionPolicy } from '../../src/store/retention';
-import { SqliteWorkerStore } from '../../src/store/sqliteWorkerStore';
+import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
 import { tempDir } from '../support/testApp';
 
 const policy: RetentionPolicy = {

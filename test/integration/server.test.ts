@@ -3,9 +3,9 @@ import { statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { signHeapHash } from '../../src/signature';
-import { SqliteStore } from '../../src/store/sqlite';
-import { readSecretFile } from '../../src/config';
+import { signHeapHash } from '../../src/webhook/signature';
+import { SqliteStore } from '../../src/store/sqlite/store';
+import { readSecretFile } from '../../src/config/index';
 import { allMembers, syncBody, tempDir } from '../support/testApp';
 import { serverEntry, startServer, type ServerProcess } from '../support/serverProcess';
 

@@ -1,8 +1,8 @@
 // Group commit on real SQLite files: shared commits, per-delivery outcomes and failures, durable resolution.
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { SqliteGroupCommit } from '../../src/store/sqliteGroupCommit';
-import { SqliteStore } from '../../src/store/sqlite';
+import { SqliteGroupCommit } from '../../src/store/sqlite/groupCommit';
+import { SqliteStore } from '../../src/store/sqlite/store';
 import type { AcceptedDelivery, SyncPage } from '../../src/store/types';
 import { allMembers, tempDir } from '../support/testApp';
 

@@ -1,8 +1,8 @@
 // An SQLite file written by a version-1 build is upgraded in place, keeping its data, when a newer build opens it.
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { SCHEMA_V1, SqliteStore } from '../../src/store/sqlite';
-import { SqliteWorkerStore } from '../../src/store/sqliteWorkerStore';
+import { SCHEMA_V1, SqliteStore } from '../../src/store/sqlite/store';
+import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
 import { tempDir } from '../support/testApp';
 
 /** A file exactly as the version-1 build left it: its schema, its version row, some data. */

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../../src/store/errors';
-import { SqliteWorkerStore } from '../../src/store/sqliteWorkerStore';
+import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
 import type { AcceptedDelivery } from '../../src/store/types';
 import { tempDir } from '../support/testApp';
 

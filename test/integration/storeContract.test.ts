@@ -1,8 +1,8 @@
 // The Store contract, one suite for every backend: atomic, idempotent delivery and the admin queries.
 import path from 'node:path';
-import { PostgresStore } from '../../src/store/postgres';
-import { SqliteStore } from '../../src/store/sqlite';
-import { SqliteWorkerStore } from '../../src/store/sqliteWorkerStore';
+import { PostgresStore } from '../../src/store/postgres/store';
+import { SqliteStore } from '../../src/store/sqlite/store';
+import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
 import { StoreUnavailableError } from '../../src/store/errors';
 import { DAY_MS, runRetention, type RetentionPolicy } from '../../src/store/retention';
 import { MAX_REFUSAL_KEYS, OVERFLOW_REASON } from '../../src/store/refusalBuffer';

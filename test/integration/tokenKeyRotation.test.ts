@@ -2,11 +2,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { readAccessToken, resealAccessTokens } from '../../src/accessTokens';
-import { PostgresStore } from '../../src/store/postgres';
-import { SqliteStore } from '../../src/store/sqlite';
+import { readAccessToken, resealAccessTokens } from '../../src/oauth/accessTokens';
+import { PostgresStore } from '../../src/store/postgres/store';
+import { SqliteStore } from '../../src/store/sqlite/store';
 import type { Store } from '../../src/store/types';
-import { decryptToken, encryptToken } from '../../src/tokenCipher';
+import { decryptToken, encryptToken } from '../../src/oauth/tokenCipher';
 import { createDatabase, sharedPostgres } from '../support/postgres';
 import { repoRoot } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';

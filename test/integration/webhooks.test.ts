@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import request from 'supertest';
-import { signHeapHash } from '../../src/signature';
+import { signHeapHash } from '../../src/webhook/signature';
 import {
   allMembers,
   countedRefusals,

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import axios from 'axios';
 import express from 'express';
 import { errorHandler } from '../../middleware/errors';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/server/logger';
 
 const ACCESS_TOKEN = 'access-token-that-must-not-be-logged';
 const CLIENT_SECRET = 'client-secret-that-must-not-be-logged';

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { createEmulator, type Emulator } from '../../src/emulator';
-import { DEFAULT_MAX_RESPONSE_BYTES, sendSignedWebhook } from '../../src/webhookClient';
+import { DEFAULT_MAX_RESPONSE_BYTES, sendSignedWebhook } from '../../src/webhook/send';
 
 const MiB = 1024 * 1024;
 /** What the hostile endpoint is willing to send: far more than anyone should read. */

@@ -2,7 +2,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { signHeapHash } from '../../src/signature';
+import { signHeapHash } from '../../src/webhook/signature';
 import { startServer, type ServerProcess } from '../support/serverProcess';
 import { sleep } from '../support/rawHttp';
 import { syncBody, tempDir } from '../support/testApp';

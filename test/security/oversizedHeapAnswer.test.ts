@@ -2,7 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { HEAP_RESPONSE_LIMIT_BYTES } from '../../src/heap/client';
+import { HEAP_RESPONSE_LIMIT_BYTES } from '../../src/oauth/heapClient';
 import { Browser, startLiveApp, type LiveApp } from '../support/liveApp';
 
 type Answer = (req: http.IncomingMessage, res: http.ServerResponse) => void;

@@ -1,7 +1,7 @@
 // Another local user reading the data: the built server keeps DATA_DIR 0700 and every file in it 0600.
 import { readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { signHeapHash } from '../../src/signature';
+import { signHeapHash } from '../../src/webhook/signature';
 import { startServer, type ServerProcess } from '../support/serverProcess';
 import { syncBody, tempDir } from '../support/testApp';
 

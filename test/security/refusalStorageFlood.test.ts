@@ -4,7 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { signHeapHash } from '../../src/signature';
+import { signHeapHash } from '../../src/webhook/signature';
 import { describePostgres } from '../support/describePostgres';
 import { createDatabase } from '../support/postgres';
 import { startServer, type ServerProcess } from '../support/serverProcess';

@@ -1,6 +1,6 @@
 // Attack: a web page re-points its own name at 127.0.0.1 (DNS rebinding) to drive the sandbox emulator from a browser.
 import path from 'node:path';
-import { readSecretFile } from '../../src/config';
+import { readSecretFile } from '../../src/config/index';
 import { isAllowedEmulatorHost } from '../../src/emulator/hostCheck';
 import { adminGet, rawRequest } from '../support/rawHttp';
 import { startServer, type ServerProcess } from '../support/serverProcess';

@@ -1,7 +1,7 @@
 // Attack: started as Heap's README starts it (WEBHOOK_SECRET exported, NODE_ENV unset), make the server sign and apply deliveries through the sandbox.
 import path from 'node:path';
-import { readSecretFile } from '../../src/config';
-import { signHeapHash } from '../../src/signature';
+import { readSecretFile } from '../../src/config/index';
+import { signHeapHash } from '../../src/webhook/signature';
 import { adminGet, rawRequest } from '../support/rawHttp';
 import { startServer, type ServerProcess } from '../support/serverProcess';
 import { syncBody, tempDir } from '../support/testApp';

@@ -1,7 +1,7 @@
 // Slowloris against the built server: trickled headers and bodies are cut off, and a genuine delivery is not kept waiting.
 import { rmSync } from 'node:fs';
 import http from 'node:http';
-import { signHeapHash } from '../../src/signature';
+import { signHeapHash } from '../../src/webhook/signature';
 import { rawConnect, sleep, type RawConnection } from '../support/rawHttp';
 import { startServer, type ServerProcess } from '../support/serverProcess';
 import { syncBody, tempDir } from '../support/testApp';

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AdminAccess } from '../../src/admin/access';
 import { createApp } from '../../src/app';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/server/logger';
 import { openStore } from '../../src/store';
 import { describeEachStore, type StoreBackend } from '../support/backends';
 import { testConfig } from '../support/testApp';

@@ -3,10 +3,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { createApp } from '../../src/app';
-import { createLogger } from '../../src/logger';
-import { signHeapHash } from '../../src/signature';
-import { SqliteStore } from '../../src/store/sqlite';
-import { WebhookBodyBudget } from '../../src/webhookBodyBudget';
+import { createLogger } from '../../src/server/logger';
+import { signHeapHash } from '../../src/webhook/signature';
+import { SqliteStore } from '../../src/store/sqlite/store';
+import { WebhookBodyBudget } from '../../src/webhook/bodyBudget';
 import { rawConnect, sleep, type RawResponse } from '../support/rawHttp';
 import { allMembers, syncBody, testConfig, TEST_SECRET } from '../support/testApp';
 

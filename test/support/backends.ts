@@ -1,5 +1,5 @@
 // Runs HTTP-level suites once per store backend (SQLite, PostgreSQL) to show the app behaves the same on both.
-import type { Environment } from '../../src/config';
+import type { Environment } from '../../src/config/index';
 import { createDatabase } from './postgres';
 import { describePostgres } from './describePostgres';
 import { openTestApp, type TestApp } from './testApp';

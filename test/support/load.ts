@@ -1,5 +1,5 @@
 // Heap-like delivery load for multi-process tests: signed POSTs with a deadline, a worker pool, seeded shuffles.
-import { signHeapHash } from '../../src/signature';
+import { signHeapHash } from '../../src/webhook/signature';
 
 export type Answer = {
   status: number;

@@ -1,9 +1,9 @@
-// Runs the built server (dist/src/server.js) as a child process, as `npm start` does.
+// Runs the built server (dist/src/server/main.js) as a child process, as `npm start` does.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const repoRoot = path.join(__dirname, '..', '..');
-export const serverEntry = path.join(repoRoot, 'dist', 'src', 'server.js');
+export const serverEntry = path.join(repoRoot, 'dist', 'src', 'server', 'main.js');
 
 export type ServerProcess = {
   child: ChildProcess;

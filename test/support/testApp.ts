@@ -5,11 +5,11 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import request from 'supertest';
 import { createApp } from '../../src/app';
-import { loadConfig, type Config, type Environment } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { signHeapHash } from '../../src/signature';
+import { loadConfig, type Config, type Environment } from '../../src/config/index';
+import { createLogger } from '../../src/server/logger';
+import { signHeapHash } from '../../src/webhook/signature';
 import { openStore } from '../../src/store';
-import { SqliteStore } from '../../src/store/sqlite';
+import { SqliteStore } from '../../src/store/sqlite/store';
 import type { DeliveryRecord, RefusalCount, Store } from '../../src/store/types';
 
 export const TEST_SECRET = 'test-webhook-secret';

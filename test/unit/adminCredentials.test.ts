@@ -9,7 +9,7 @@ import {
   tokensEqual,
 } from '../../src/admin/credentials';
 import { clientKey, LoginThrottle } from '../../src/admin/loginThrottle';
-import type { AdminConfig } from '../../src/config';
+import type { AdminConfig } from '../../src/config/index';
 import { MemoryAdminSessions } from '../support/memoryAdminSessions';
 
 const keys = { secret: 'session-secret', adminToken: 'admin-token-0123456789' };

@@ -1,7 +1,7 @@
 // The admin service on a real SQLite store: overview sums, size history walked in pages and thinned, lazy CSV.
 import path from 'node:path';
 import { AdminService, csvField } from '../../src/admin/service';
-import { SqliteStore } from '../../src/store/sqlite';
+import { SqliteStore } from '../../src/store/sqlite/store';
 import type { AcceptedDelivery } from '../../src/store/types';
 import { tempDir } from '../support/testApp';
 

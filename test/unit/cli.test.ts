@@ -16,8 +16,8 @@ import {
   signingTime,
   withOverrides,
 } from '../../src/cli/generateTestHeapHeaders';
-import { parseWebhookBody } from '../../src/payload';
-import { checkHeapHashHeader, signHeapHash } from '../../src/signature';
+import { parseWebhookBody } from '../../src/webhook/payload';
+import { checkHeapHashHeader, signHeapHash } from '../../src/webhook/signature';
 
 /** What a POSIX shell makes of `command`'s arguments (after its first word), one string each. */
 function shellWords(command: string): string[] {

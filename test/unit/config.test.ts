@@ -7,8 +7,8 @@ import {
   loadDatabaseConfig,
   readEnvironment,
   readOrCreateSecretFile,
-} from '../../src/config';
-import { createSandboxEmulator } from '../../src/sandbox';
+} from '../../src/config/index';
+import { createSandboxEmulator } from '../../src/server/sandbox';
 import { tempDir } from '../support/testApp';
 
 const PRODUCTION_ADMIN_TOKEN = 'a-production-admin-token';

@@ -1,6 +1,6 @@
 // Unit tests for the emulator's retry policy: full-jitter bounds, and when deliverWithRetry stops.
 import { backoffDelayMs, deliverWithRetry, type DeliverOptions } from '../../src/emulator/delivery';
-import type { SendResult } from '../../src/webhookClient';
+import type { SendResult } from '../../src/webhook/send';
 
 const policy = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000 };
 

@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { WEBHOOK_SECRET_FILE } from '../../src/config';
+import { WEBHOOK_SECRET_FILE } from '../../src/config/index';
 import { loadEmulatorOptions } from '../../src/emulator/env';
 
 let dir: string;

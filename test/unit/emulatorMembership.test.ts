@@ -5,7 +5,7 @@ import {
   planDelta,
   type Membership,
 } from '../../src/emulator/membership';
-import { dummyUsers } from '../../src/webhookPayloads';
+import { dummyUsers } from '../../src/webhook/outgoing';
 
 const members = (ids: string[], nextUserNumber: number): Membership => ({
   members: new Set(ids),

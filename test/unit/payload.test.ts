@@ -1,5 +1,5 @@
 // Payload parsing: typed deliveries out, precise invalid_json / invalid_payload messages for bad bodies.
-import { parseWebhookBody } from '../../src/payload';
+import { parseWebhookBody } from '../../src/webhook/payload';
 
 const parse = (value: unknown) =>
   parseWebhookBody(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));

@@ -1,7 +1,7 @@
 // Refused webhooks are logged at debug; at info only the first after a quiet minute, then one summary a minute.
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/logger';
-import { RefusalLog } from '../../src/refusalLog';
+import { createLogger } from '../../src/server/logger';
+import { RefusalLog } from '../../src/webhook/refusalLog';
 
 type Line = { level: number; msg: string; refused?: Record<string, number>; total?: number };
 

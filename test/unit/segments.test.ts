@@ -1,7 +1,7 @@
 // Domain rules: user de-duplication, "remove wins", tenant mapping, payload paging.
-import { normaliseUsers, tenantLabel, tenantOf, toAcceptedDelivery } from '../../src/segments';
-import { buildDrain, buildSyncPages, dummyUsers } from '../../src/webhookPayloads';
-import { parseWebhookBody } from '../../src/payload';
+import { normaliseUsers, tenantLabel, tenantOf, toAcceptedDelivery } from '../../src/webhook/apply';
+import { buildDrain, buildSyncPages, dummyUsers } from '../../src/webhook/outgoing';
+import { parseWebhookBody } from '../../src/webhook/payload';
 
 describe('normaliseUsers', () => {
   it('de-duplicates each list and lets remove win over add', () => {

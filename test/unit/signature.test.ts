@@ -6,7 +6,7 @@ import {
   signHeapHash,
   verifyHeapHash,
   type VerifyOptions,
-} from '../../src/signature';
+} from '../../src/webhook/signature';
 
 const SECRET = 'whsec-unit';
 const NOW = 1_764_403_200_000;

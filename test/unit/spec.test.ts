@@ -1,7 +1,7 @@
 // The spec is the validator: every example in webhook_spec.yaml and every bin/data payload validates.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { compileSpecSchema, loadWebhookSpec, parseWebhookBody } from '../../src/payload';
+import { compileSpecSchema, loadWebhookSpec, parseWebhookBody } from '../../src/webhook/payload';
 
 type Json = Record<string, unknown>;
 const spec = loadWebhookSpec() as Json;

@@ -1,7 +1,7 @@
 // Access tokens at rest: AES-256-GCM round trip, tamper and cross-connection detection.
 import { randomBytes } from 'node:crypto';
-import { decryptToken, encryptToken, openToken } from '../../src/tokenCipher';
-import { parseKey } from '../../src/config';
+import { decryptToken, encryptToken, openToken } from '../../src/oauth/tokenCipher';
+import { parseKey } from '../../src/config/index';
 
 const key = randomBytes(32);
 

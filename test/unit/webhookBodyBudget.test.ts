@@ -1,5 +1,5 @@
 // The shared webhook body budget: reservations fit or are refused whole, and each is released exactly once.
-import { WebhookBodyBudget } from '../../src/webhookBodyBudget';
+import { WebhookBodyBudget } from '../../src/webhook/bodyBudget';
 
 describe('WebhookBodyBudget', () => {
   it('grants reservations while they fit and refuses one that does not, taking nothing', () => {

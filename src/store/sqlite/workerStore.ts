@@ -2,24 +2,24 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { StoreUnavailableError } from './errors';
-import { RefusalBuffer } from './refusalBuffer';
-import { SqliteStore, type SqliteStoreOptions } from './sqlite';
+import { StoreUnavailableError } from '../errors';
+import { RefusalBuffer } from '../refusalBuffer';
+import { SqliteStore, type SqliteStoreOptions } from './store';
 import {
   type StoreCall,
   type StoreMethod,
   type WorkerError,
   type WorkerReply,
   type WorkerStarted,
-} from './sqliteWorkerProtocol';
-import type { Store } from './types';
+} from './workerProtocol';
+import type { Store } from '../types';
 
 /** The worker's code: the compiled file, or the TypeScript source when running under ts-node/jest. */
 function workerEntry(): { file: string; execArgv: string[] } {
-  const compiled = path.join(__dirname, 'sqliteWorker.js');
+  const compiled = path.join(__dirname, 'worker.js');
   if (existsSync(compiled)) return { file: compiled, execArgv: [] };
   return {
-    file: path.join(__dirname, 'sqliteWorker.ts'),
+    file: path.join(__dirname, 'worker.ts'),
     execArgv: ['--require', 'ts-node/register/transpile-only'],
   };
 }

@@ -1,14 +1,14 @@
 // Worker-thread entry: owns the SqliteStore and runs the Store calls the main thread posts to it.
 import { parentPort, workerData } from 'node:worker_threads';
-import { isStoreUnavailable } from './errors';
-import { SqliteStore, type SqliteStoreOptions } from './sqlite';
+import { isStoreUnavailable } from '../errors';
+import { SqliteStore, type SqliteStoreOptions } from './store';
 import {
   STORE_METHODS,
   type StoreCall,
   type WorkerError,
   type WorkerReply,
   type WorkerStarted,
-} from './sqliteWorkerProtocol';
+} from './workerProtocol';
 
 function toWorkerError(error: unknown): WorkerError {
   const { name, message } =

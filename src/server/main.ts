@@ -3,9 +3,9 @@ import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { AdminAccess } from './admin/access';
-import { createApp } from './app';
-import { loadConfig, readEnvironment, type Config, type Environment } from './config';
+import { AdminAccess } from '../admin/access';
+import { createApp } from '../app';
+import { loadConfig, readEnvironment, type Config, type Environment } from '../config/index';
 import { createLogger } from './logger';
 import {
   createHttpServer,
@@ -15,10 +15,10 @@ import {
   type Listening,
 } from './httpServer';
 import { createSandboxEmulator } from './sandbox';
-import { isStoreUnavailable } from './store/errors';
-import { describeStore, openStore } from './store';
-import { RetentionJob, retentionPolicy } from './store/retention';
-import type { Store } from './store/types';
+import { isStoreUnavailable } from '../store/errors';
+import { describeStore, openStore } from '../store';
+import { RetentionJob, retentionPolicy } from '../store/retention';
+import type { Store } from '../store/types';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -58,7 +58,7 @@ function banner(config: Config, listening: Listening, loginCode: string | undefi
   const base = config.publicUrl;
   const cli = path.relative(
     process.cwd(),
-    path.join(__dirname, '..', '..', 'bin', 'generateTestHeapHeaders.js'),
+    path.join(__dirname, '..', '..', '..', 'bin', 'generateTestHeapHeaders.js'),
   );
   const secret =
     config.webhook.secretSource === 'generated'

@@ -1,5 +1,5 @@
 // The messages between the SQLite worker thread and the Store proxy on the main thread.
-import type { Store } from './types';
+import type { Store } from '../types';
 
 export type StoreMethod = keyof Store;
 

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
 import { parse as parseYaml } from 'yaml';
-import { webhookSpecPath } from './paths';
+import { webhookSpecPath } from '../config/paths';
 
 export const SYNC_ACTION = 'segment.users.sync';
 export const DRAIN_ACTION = 'segment.users.drain';

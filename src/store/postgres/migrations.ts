@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClientBase } from 'pg';
-import { postgresMigrationsDir } from '../paths';
+import { postgresMigrationsDir } from '../../config/paths';
 
 export type Migration = { version: number; name: string; sql: string; checksum: string };
 

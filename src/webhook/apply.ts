@@ -7,7 +7,7 @@ import {
   type ApplyOutcome,
   type RequestMeta,
   type Store,
-} from './store/types';
+} from '../store/types';
 
 /** The tenant key a delivery belongs to: its id_token, or the partner's own environment. */
 export function tenantOf(idToken: string | undefined): string {

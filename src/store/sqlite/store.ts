@@ -2,7 +2,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { StoreUnavailableError } from './errors';
+import { StoreUnavailableError } from '../errors';
 import {
   toAdminSessionRecord,
   toConnectionRecord,
@@ -11,9 +11,9 @@ import {
   type AdminSessionRow,
   type ConnectionRow,
   type SyncTaskRow,
-} from './rows';
-import { RefusalBuffer } from './refusalBuffer';
-import { SqliteGroupCommit } from './sqliteGroupCommit';
+} from '../rows';
+import { RefusalBuffer } from '../refusalBuffer';
+import { SqliteGroupCommit } from './groupCommit';
 import {
   OWN_ENVIRONMENT,
   type AcceptedDelivery,
@@ -39,7 +39,7 @@ import {
   type Store,
   type SyncPage,
   type SyncTaskRecord,
-} from './types';
+} from '../types';
 
 export type SqliteStoreOptions = {
   file: string;

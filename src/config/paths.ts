@@ -22,6 +22,6 @@ export const postgresMigrationsDir = path.join(
   projectRoot,
   'src',
   'store',
-  'migrations',
   'postgres',
+  'migrations',
 );

@@ -6,7 +6,7 @@ import path from 'node:path';
 import bytes from 'bytes';
 import dotenv from 'dotenv';
 import { isLoopbackHost, LOOPBACK_ADDRESSES } from './loopback';
-import { DEFAULT_TOLERANCE_AHEAD_MS, DEFAULT_TOLERANCE_OLD_MS } from './signature';
+import { DEFAULT_TOLERANCE_AHEAD_MS, DEFAULT_TOLERANCE_OLD_MS } from '../webhook/signature';
 
 export type Environment = Record<string, string | undefined>;
 

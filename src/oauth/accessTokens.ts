@@ -1,6 +1,6 @@
 // Stored access tokens through a key rotation: read with either key, re-sealed with the current one.
-import type { Config } from './config';
-import type { Store } from './store/types';
+import type { Config } from '../config/index';
+import type { Store } from '../store/types';
 import { encryptToken, openToken, type TokenKeys } from './tokenCipher';
 
 /** The configured token keys, or undefined when no TOKEN_ENCRYPTION_KEY is available. */

@@ -1,7 +1,7 @@
 // The scale-out Store: PostgreSQL via a pg pool, the SQLite store's semantics, safe for many app instances at once.
 import pg, { type PoolClient, type QueryResultRow } from 'pg';
-import { StoreUnavailableError } from './errors';
-import { asPostgresStoreError, isConnectionFailure } from './postgresErrors';
+import { StoreUnavailableError } from '../errors';
+import { asPostgresStoreError, isConnectionFailure } from './errors';
 import {
   toAdminSessionRecord,
   toConnectionRecord,
@@ -11,15 +11,15 @@ import {
   type ConnectionRow,
   type SegmentRow,
   type SyncTaskRow,
-} from './rows';
-import { RefusalBuffer } from './refusalBuffer';
+} from '../rows';
+import { RefusalBuffer } from '../refusalBuffer';
 import {
   applyMigrations,
   loadMigrations,
   migrationStatus,
   MigrationError,
   type Migration,
-} from './postgresMigrations';
+} from './migrations';
 import {
   OWN_ENVIRONMENT,
   type AcceptedDelivery,
@@ -45,7 +45,7 @@ import {
   type SyncPage,
   type SyncTaskRecord,
   type UserSegment,
-} from './types';
+} from '../types';
 
 export type PostgresStoreOptions = {
   /** postgres:// connection string (may carry sslmode and the like). */

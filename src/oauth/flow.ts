@@ -1,8 +1,8 @@
 // The OAuth2 authorization-code flow with Heap: single-use state, code exchange, stored connection.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { OAuthConfig } from './config';
-import { exchangeCode, fetchMetadata, type HeapFailure, type HeapMetadata } from './heap/client';
-import type { Store } from './store/types';
+import type { OAuthConfig } from '../config/index';
+import { exchangeCode, fetchMetadata, type HeapFailure, type HeapMetadata } from './heapClient';
+import type { Store } from '../store/types';
 import { encryptToken } from './tokenCipher';
 
 export const STATE_TTL_MS = 10 * 60 * 1000;

@@ -1,7 +1,7 @@
 // The server's node:http.Server, whose requests and responses are born with the app's prototypes, and where it listens.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
-import type { HttpLimits } from './config';
+import type { HttpLimits } from '../config/index';
 
 /** What an Express app gives every request and response as its prototype. */
 export type RequestPrototypes = { request: object; response: object };

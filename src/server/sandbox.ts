@@ -1,6 +1,6 @@
 // The zero-config local sandbox: the Heap emulator, registered with this app's own client and development secret.
-import type { Config } from './config';
-import { createEmulator, type Emulator } from './emulator';
+import type { Config } from '../config/index';
+import { createEmulator, type Emulator } from '../emulator';
 
 export const SANDBOX_APP_NAME = 'heap-partner-api (local sandbox)';
 

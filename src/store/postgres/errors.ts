@@ -1,5 +1,5 @@
 // Tells "PostgreSQL is unreachable, overloaded or restarting" (answer 503, Heap retries) from real bugs.
-import { StoreUnavailableError } from './errors';
+import { StoreUnavailableError } from '../errors';
 
 /**
  * SQLSTATE classes and codes that describe the server or the connection, not the statement:
