@@ -48,7 +48,7 @@ function schemaOf(file: string) {
 }
 
 describe('SQLite schema upgrades', () => {
-  it('upgrades a version-1 file to version 2 in place, keeping its data', async () => {
+  it('upgrades a version-1 file through every step to the latest version, keeping its data', async () => {
     const file = versionOneFile();
     expect(schemaOf(file).version).toBe(1);
     expect(schemaOf(file).objects).not.toContain('refusal_counts');
@@ -56,13 +56,14 @@ describe('SQLite schema upgrades', () => {
     const store = await SqliteWorkerStore.open({ file });
     try {
       const schema = schemaOf(file);
-      expect(schema).toMatchObject({ version: 2, versionRows: 1 });
+      expect(schema).toMatchObject({ version: 3, versionRows: 1 });
       expect(schema.objects).toEqual(
         expect.arrayContaining([
           'refusal_counts',
           'accepted_signatures_by_time',
           'oauth_states_by_expiry',
           'sync_tasks_by_last_delivery',
+          'admin_sessions',
         ]),
       );
       // The old rows are there, and the new tables and the retention job work on them.
@@ -80,13 +81,13 @@ describe('SQLite schema upgrades', () => {
     // Opening it again changes nothing.
     const again = new SqliteStore({ file });
     await again.close();
-    expect(schemaOf(file)).toMatchObject({ version: 2, versionRows: 1 });
+    expect(schemaOf(file)).toMatchObject({ version: 3, versionRows: 1 });
   });
 
   it('creates a new file at the latest version', async () => {
     const file = path.join(tempDir('hpa-upgrade-'), 'store.sqlite');
     await new SqliteStore({ file }).close();
-    expect(schemaOf(file)).toMatchObject({ version: 2, versionRows: 1 });
+    expect(schemaOf(file)).toMatchObject({ version: 3, versionRows: 1 });
   });
 
   it('refuses a file from a newer build', () => {

@@ -120,12 +120,12 @@ describe('SqliteWorkerStore', () => {
 });
 
 describe('schema upgrade', () => {
-  it('adds admin_sessions to a version-1 file (v2 -> v3 step) and records version 3', async () => {
+  it('adds admin_sessions to a version-2 file (the v2 -> v3 step) and records version 3', async () => {
     const file = storeFile();
     const first = await SqliteWorkerStore.open({ file });
     await first.close();
     const db = new Database(file);
-    db.exec('DROP TABLE admin_sessions; UPDATE schema_version SET version = 1');
+    db.exec('DROP TABLE admin_sessions; UPDATE schema_version SET version = 2');
     db.close();
     const store = await SqliteWorkerStore.open({ file });
     try {
