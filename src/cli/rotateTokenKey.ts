@@ -38,7 +38,13 @@ export async function main(
   const { config } = loaded;
   const keys = tokenKeys(config);
   if (!keys) {
-    write('TOKEN_ENCRYPTION_KEY is not set: there is no key to seal tokens with.');
+    // Never generated here: a new development key would open none of the stored tokens.
+    const file = config.missingSecrets.find(
+      ({ variable }) => variable === 'TOKEN_ENCRYPTION_KEY',
+    )?.file;
+    write(
+      `TOKEN_ENCRYPTION_KEY is not set${file ? ` and there is no development key in ${file}` : ''}: there is no key to seal tokens with.`,
+    );
     return 2;
   }
   if (!config.postgres && !existsSync(config.sqlite.file)) {

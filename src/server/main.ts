@@ -96,7 +96,8 @@ function banner(config: Config, listening: Listening, loginCode: string | undefi
 }
 
 function configOrExit(env: Environment): Config {
-  const loaded = loadConfig(env);
+  // The server is what `npm start` runs with nothing set: it generates the development secrets.
+  const loaded = loadConfig(env, process.cwd(), { createMissingSecrets: true });
   if (loaded.ok) return loaded.config;
   process.stderr.write(
     `heap-partner-api cannot start; fix the configuration:\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`,

@@ -33,7 +33,8 @@ const sampleMembers = sample.data.add
 type Running = { store: SqliteStore; port: number; url: string; close: () => Promise<void> };
 
 async function startServer(env: Environment, cwd: string): Promise<Running> {
-  const loaded = loadConfig(env, cwd);
+  // As `npm start` does: without WEBHOOK_SECRET, the development secret is generated.
+  const loaded = loadConfig(env, cwd, { createMissingSecrets: true });
   if (!loaded.ok) throw new Error(loaded.problems.join('; '));
   const { config } = loaded;
   const store = new SqliteStore({ file: config.sqlite.file });

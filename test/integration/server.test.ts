@@ -1,5 +1,5 @@
 // The real server process: config refusal, dev secret, kill -9 durability, restart, graceful shutdown.
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -47,8 +47,18 @@ it('refuses an invalid setting in any environment', () => {
 });
 
 it('generates a development secret (mode 0600) and prints where it is, never the secret', async () => {
-  const dataDir = tempDir();
+  // Not there yet, as on a fresh clone: the server creates it (loadConfig alone would not).
+  const dataDir = path.join(tempDir(), 'data');
   running = await startServer({ DATA_DIR: dataDir });
+  expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+  expect(readdirSync(dataDir)).toEqual(
+    expect.arrayContaining([
+      'webhook-secret',
+      'session-secret',
+      'token-encryption-key',
+      'admin-token',
+    ]),
+  );
   const file = path.join(dataDir, 'webhook-secret');
   const secret = readSecretFile(file);
   expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);

@@ -1,6 +1,7 @@
 // Rotating TOKEN_ENCRYPTION_KEY: tokens read with the previous key are re-sealed, and the built CLI re-seals them all.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { readAccessToken, resealAccessTokens } from '../../src/oauth/accessTokens';
 import { PostgresStore } from '../../src/store/postgres/store';
@@ -180,4 +181,6 @@ it('exits 2 when DATA_DIR holds no SQLite database, instead of creating an empty
   });
   expect(run.code).toBe(2);
   expect(run.out).toContain('There is no SQLite database at');
+  // Nor any development secret: only the server generates those.
+  expect(readdirSync(dataDir)).toEqual([]);
 });

@@ -43,6 +43,7 @@ export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
       ...env,
     },
     dataDir,
+    { createMissingSecrets: true },
   );
   if (!loaded.ok) throw new Error(loaded.problems.join('; '));
   const config = loaded.config;

@@ -31,6 +31,7 @@ export function testConfig(env: Environment = {}, dataDir = tempDir()): Config {
   const loaded = loadConfig(
     { WEBHOOK_SECRET: TEST_SECRET, DATA_DIR: dataDir, LOG_LEVEL: 'debug', ...env },
     dataDir,
+    { createMissingSecrets: true },
   );
   if (!loaded.ok) throw new Error(loaded.problems.join('; '));
   return loaded.config;

@@ -13,11 +13,13 @@ import { tempDir } from '../support/testApp';
 
 const PRODUCTION_ADMIN_TOKEN = 'a-production-admin-token';
 const PRODUCTION_SESSION_SECRET = 'a-production-session-secret-of-32-bytes';
+/** As the server loads it: the development secrets that do not exist yet are generated. */
+const GENERATE = { createMissingSecrets: true };
 
 describe('loadConfig', () => {
   it('needs nothing in development: defaults and a generated secret in DATA_DIR', () => {
     const cwd = tempDir();
-    const result = loadConfig({}, cwd);
+    const result = loadConfig({}, cwd, GENERATE);
     if (!result.ok) throw new Error(result.problems.join());
     const { config } = result;
     expect(config).toMatchObject({
@@ -37,7 +39,7 @@ describe('loadConfig', () => {
     expect(config.webhook.secrets).toHaveLength(1);
     expect(statSync(config.webhook.secretFile!).mode & 0o777).toBe(0o600);
     // The same secret on the next start.
-    const again = loadConfig({}, cwd);
+    const again = loadConfig({}, cwd, GENERATE);
     expect(again.ok && again.config.webhook.secrets).toEqual(config.webhook.secrets);
   });
 
@@ -158,7 +160,7 @@ describe('retention settings', () => {
 describe('admin settings', () => {
   it('generates a development admin token in DATA_DIR (mode 0600) and keeps it', () => {
     const cwd = tempDir();
-    const first = loadConfig({}, cwd);
+    const first = loadConfig({}, cwd, GENERATE);
     if (!first.ok) throw new Error(first.problems.join());
     const { admin } = first.config;
     expect(admin).toMatchObject({
@@ -168,7 +170,7 @@ describe('admin settings', () => {
     });
     expect(admin.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(statSync(admin.tokenFile!).mode & 0o777).toBe(0o600);
-    const again = loadConfig({}, cwd);
+    const again = loadConfig({}, cwd, GENERATE);
     expect(again.ok && again.config.admin.token).toBe(admin.token);
   });
 
@@ -244,7 +246,7 @@ describe('secret strength and transport', () => {
   });
 
   it('generates a development SESSION_SECRET of 32 random bytes', () => {
-    const result = loadConfig({}, tempDir());
+    const result = loadConfig({}, tempDir(), GENERATE);
     if (!result.ok) throw new Error(result.problems.join());
     expect(Buffer.from(result.config.sessionSecret, 'base64url')).toHaveLength(32);
   });
@@ -280,7 +282,7 @@ describe('secret strength and transport', () => {
 describe('files in DATA_DIR', () => {
   it('creates DATA_DIR 0700 and every generated secret 0600', () => {
     const cwd = tempDir();
-    const result = loadConfig({}, cwd);
+    const result = loadConfig({}, cwd, GENERATE);
     if (!result.ok) throw new Error(result.problems.join());
     const dataDir = result.config.dataDir;
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
@@ -289,6 +291,96 @@ describe('files in DATA_DIR', () => {
     for (const file of files) {
       expect([file, statSync(path.join(dataDir, file)).mode & 0o777]).toEqual([file, 0o600]);
     }
+  });
+});
+
+describe('loading writes nothing unless asked (createMissingSecrets)', () => {
+  /** Every path under `dir` with its mode and content, to compare before and after. */
+  const listing = (dir: string): string[] =>
+    readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .sort()
+      .map((name) => {
+        const file = path.join(dir, name);
+        const stat = statSync(file);
+        const content = stat.isFile() ? readFileSync(file, 'utf8') : '(directory)';
+        return `${name} ${(stat.mode & 0o777).toString(8)} ${content}`;
+      });
+
+  it('in an empty working directory, creates neither DATA_DIR nor any secret file', () => {
+    const cwd = tempDir();
+    const before = listing(cwd);
+    const result = loadConfig({}, cwd);
+    expect(listing(cwd)).toEqual(before);
+    expect(before).toEqual([]);
+    if (!result.ok) throw new Error(result.problems.join());
+    const { config } = result;
+    const dataDir = path.join(cwd, 'data');
+    // Reported, so that the caller can decide: generate them, or run without what needs them.
+    expect(config.missingSecrets).toEqual([
+      { variable: 'WEBHOOK_SECRET', file: path.join(dataDir, 'webhook-secret') },
+      { variable: 'SESSION_SECRET', file: path.join(dataDir, 'session-secret') },
+      { variable: 'ADMIN_TOKEN', file: path.join(dataDir, 'admin-token') },
+      { variable: 'TOKEN_ENCRYPTION_KEY', file: path.join(dataDir, 'token-encryption-key') },
+    ]);
+    // Whatever needs a missing secret stays off: nothing is accepted with an empty one.
+    expect(config.webhook).toMatchObject({ secrets: [], secretSource: 'generated' });
+    expect(config.admin).toMatchObject({ token: '', tokenSource: 'generated' });
+    expect(config.sessionSecret).toBe('');
+    expect(config.tokenEncryptionKey).toBeUndefined();
+    expect(config.sandbox).toEqual({
+      enabled: false,
+      reason: expect.stringContaining('the development secrets are not generated yet'),
+    });
+    expect(config.oauth).toMatchObject({ enabled: false });
+  });
+
+  it('reads the secrets generated earlier without touching DATA_DIR', () => {
+    const cwd = tempDir();
+    const generated = loadConfig({}, cwd, GENERATE);
+    if (!generated.ok) throw new Error(generated.problems.join());
+    expect(generated.config.missingSecrets).toEqual([]);
+    const before = listing(cwd);
+    const result = loadConfig({}, cwd);
+    expect(listing(cwd)).toEqual(before);
+    if (!result.ok) throw new Error(result.problems.join());
+    expect(result.config.missingSecrets).toEqual([]);
+    expect(result.config.webhook.secrets).toEqual(generated.config.webhook.secrets);
+    expect(result.config.admin.token).toBe(generated.config.admin.token);
+    expect(result.config.tokenEncryptionKey).toEqual(generated.config.tokenEncryptionKey);
+    expect(result.config.sandbox).toMatchObject({
+      enabled: true,
+      webhookSecret: generated.config.webhook.secrets[0],
+    });
+  });
+
+  it('generates only the missing secrets, and none at all for an invalid configuration', () => {
+    const cwd = tempDir();
+    expect(loadConfig({ PORT: 'eighty' }, cwd, GENERATE).ok).toBe(false);
+    expect(listing(cwd)).toEqual([]);
+    mkdirSync(path.join(cwd, 'data'));
+    writeFileSync(path.join(cwd, 'data', 'admin-token'), 'an-admin-token-kept-as-it-is\n');
+    const result = loadConfig({}, cwd, GENERATE);
+    if (!result.ok) throw new Error(result.problems.join());
+    expect(result.config.admin.token).toBe('an-admin-token-kept-as-it-is');
+    expect(readdirSync(path.join(cwd, 'data')).sort()).toEqual([
+      'admin-token',
+      'session-secret',
+      'token-encryption-key',
+      'webhook-secret',
+    ]);
+  });
+
+  it('refuses an empty secret file rather than running with a secret it cannot keep', () => {
+    const cwd = tempDir();
+    mkdirSync(path.join(cwd, 'data'));
+    writeFileSync(path.join(cwd, 'data', 'webhook-secret'), '\n');
+    const result = loadConfig({}, cwd, GENERATE);
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        `${path.join(cwd, 'data', 'webhook-secret')} holds no secret: delete it so that a new one is generated, or set WEBHOOK_SECRET`,
+      ],
+    });
   });
 });
 
@@ -542,7 +634,7 @@ describe('where the server listens (HOST)', () => {
 
 describe('the sandbox (config.sandbox)', () => {
   const configOf = (env: Record<string, string>) => {
-    const result = loadConfig(env, tempDir());
+    const result = loadConfig(env, tempDir(), GENERATE);
     if (!result.ok) throw new Error(result.problems.join());
     return result.config;
   };
@@ -606,7 +698,7 @@ describe('the sandbox (config.sandbox)', () => {
 
 describe('createSandboxEmulator', () => {
   it('builds no emulator unless the sandbox is on, and never one with an env secret', async () => {
-    const dev = loadConfig({}, tempDir());
+    const dev = loadConfig({}, tempDir(), GENERATE);
     if (!dev.ok) throw new Error(dev.problems.join());
     const emulator = createSandboxEmulator(dev.config);
     expect(emulator).toBeDefined();
