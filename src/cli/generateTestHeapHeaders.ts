@@ -4,14 +4,9 @@ import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import yargs from 'yargs';
-import {
-  DEFAULT_DATA_DIR,
-  WEBHOOK_SECRET_FILE,
-  readEnvironment,
-  readSecretFile,
-  type Environment,
-} from '../config/index';
+import { nonEmpty, readEnvironment, type Environment } from '../config/env';
 import { projectRoot } from '../config/paths';
+import { findWebhookSecret } from '../config/secrets';
 import { signHeapHash } from '../webhook/signature';
 import { sendSignedWebhook } from '../webhook/send';
 import { buildSyncPages, dummyUsers, type SegmentRef } from '../webhook/outgoing';
@@ -117,17 +112,14 @@ export function resolveSecret(
   cwd: string,
 ): Result<{ secret: string; source: string }> {
   if (flag !== undefined) return { ok: true, secret: flag, source: '-s' };
-  const fromEnv = nonEmpty(env.WEBHOOK_SECRET);
-  if (fromEnv !== undefined) return { ok: true, secret: fromEnv, source: 'WEBHOOK_SECRET' };
-  const file = path.resolve(cwd, nonEmpty(env.DATA_DIR) ?? DEFAULT_DATA_DIR, WEBHOOK_SECRET_FILE);
-  const fromFile = readSecretFile(file);
-  if (fromFile !== undefined) return { ok: true, secret: fromFile, source: file };
+  const found = findWebhookSecret(env, cwd);
+  if (found.secret !== undefined) return { ok: true, ...found };
   return {
     ok: false,
     message:
       'No webhook secret found. Pass the one your server uses with -s <secret>, set ' +
       `WEBHOOK_SECRET (environment or .env), or start the server once (npm start) so it ` +
-      `generates ${file} for development.`,
+      `generates ${found.file} for development.`,
   };
 }
 
@@ -478,8 +470,4 @@ async function send(request: {
   const hint = hintFor(result.status, result.body, options, secret.source);
   if (hint) process.stderr.write(`${hint}\n`);
   return undefined;
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value;
 }

@@ -1,12 +1,7 @@
-// The standalone emulator's settings from an environment object (src/config.ts reads process.env).
-import path from 'node:path';
-import {
-  DEFAULT_DATA_DIR,
-  readSecretFile,
-  WEBHOOK_SECRET_FILE,
-  type Environment,
-} from '../config/index';
+// The standalone emulator's settings from an environment object (src/config/env.ts reads process.env).
+import { firstSet, integer, type Environment } from '../config/env';
 import { isLoopbackHost } from '../config/loopback';
+import { findWebhookSecret } from '../config/secrets';
 import { resolveOptions, type EmulatorOptions } from './options';
 import { isHttpUrl } from './validation';
 
@@ -37,17 +32,12 @@ export function loadEmulatorOptions(
 ): { ok: true; settings: EmulatorSettings } | { ok: false; problems: string[] } {
   const problems: string[] = [];
   // Values are used as given (a secret must match the app's byte for byte); blank means unset.
-  const pick = (...names: string[]) =>
-    names.map((name) => env[name]).find((value) => value !== undefined && value.trim() !== '');
 
-  const portText = (pick('HEAP_EMULATOR_PORT') ?? String(DEFAULT_EMULATOR_PORT)).trim();
-  const port = Number(portText);
-  if (!/^[0-9]+$/.test(portText) || port > 65535) {
-    problems.push(`HEAP_EMULATOR_PORT must be a whole number from 0 to 65535 (got "${portText}")`);
-  }
-  const redirectUri = pick('HEAP_EMULATOR_REDIRECT_URI', 'REDIRECT_URI') ?? DEFAULT_REDIRECT_URI;
-  const webhookUrl = pick('HEAP_EMULATOR_WEBHOOK_URL') ?? DEFAULT_WEBHOOK_URL;
-  const publicBaseUrl = pick('HEAP_EMULATOR_PUBLIC_URL');
+  const port = integer(env, 'HEAP_EMULATOR_PORT', DEFAULT_EMULATOR_PORT, 0, 65535, problems);
+  const redirectUri =
+    firstSet(env, 'HEAP_EMULATOR_REDIRECT_URI', 'REDIRECT_URI') ?? DEFAULT_REDIRECT_URI;
+  const webhookUrl = firstSet(env, 'HEAP_EMULATOR_WEBHOOK_URL') ?? DEFAULT_WEBHOOK_URL;
+  const publicBaseUrl = firstSet(env, 'HEAP_EMULATOR_PUBLIC_URL');
   const checkUrl = (name: string, value: string | undefined) => {
     if (value !== undefined && !isHttpUrl(value)) {
       problems.push(`${name} must be an absolute http(s) URL (got "${value}")`);
@@ -57,31 +47,25 @@ export function loadEmulatorOptions(
   checkUrl('HEAP_EMULATOR_WEBHOOK_URL', webhookUrl);
   checkUrl('HEAP_EMULATOR_PUBLIC_URL', publicBaseUrl);
 
-  let secret = pick('WEBHOOK_SECRET');
-  let secretSource = 'WEBHOOK_SECRET';
-  if (secret === undefined) {
-    const file = path.join(
-      path.resolve(cwd, pick('DATA_DIR') ?? DEFAULT_DATA_DIR),
-      WEBHOOK_SECRET_FILE,
+  // The app's secret: WEBHOOK_SECRET, else the development one it generated (never made here).
+  const found = findWebhookSecret(env, cwd);
+  if (found.secret === undefined) {
+    problems.push(
+      `No webhook secret: set WEBHOOK_SECRET, or start the app once so it generates ${found.file}`,
     );
-    secret = readSecretFile(file);
-    secretSource = file;
-    if (secret === undefined) {
-      problems.push(
-        `No webhook secret: set WEBHOOK_SECRET, or start the app once so it generates ${file}`,
-      );
-    }
   }
-  if (problems.length > 0 || secret === undefined) return { ok: false, problems };
-  const host = pick('HEAP_EMULATOR_HOST') ?? DEFAULT_EMULATOR_HOST;
+  if (problems.length > 0 || found.secret === undefined) return { ok: false, problems };
+  const { secret, source: secretSource } = found;
+  const host = firstSet(env, 'HEAP_EMULATOR_HOST') ?? DEFAULT_EMULATOR_HOST;
 
   const options: EmulatorOptions = {
     clients: [
       {
-        clientId: pick('HEAP_EMULATOR_CLIENT_ID', 'CLIENT_ID') ?? DEFAULT_CLIENT_ID,
-        clientSecret: pick('HEAP_EMULATOR_CLIENT_SECRET', 'CLIENT_SECRET') ?? DEFAULT_CLIENT_SECRET,
+        clientId: firstSet(env, 'HEAP_EMULATOR_CLIENT_ID', 'CLIENT_ID') ?? DEFAULT_CLIENT_ID,
+        clientSecret:
+          firstSet(env, 'HEAP_EMULATOR_CLIENT_SECRET', 'CLIENT_SECRET') ?? DEFAULT_CLIENT_SECRET,
         redirectUri,
-        appName: pick('HEAP_EMULATOR_APP_NAME') ?? DEFAULT_APP_NAME,
+        appName: firstSet(env, 'HEAP_EMULATOR_APP_NAME') ?? DEFAULT_APP_NAME,
       },
     ],
     // On loopback, the Developers Hub may point deliveries anywhere (that is what it is for);
