@@ -9,6 +9,7 @@ import {
   readOrCreateSecretFile,
 } from '../../src/config/index';
 import { createSandboxEmulator } from '../../src/server/sandbox';
+import { repoRoot } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
 
 const PRODUCTION_ADMIN_TOKEN = 'a-production-admin-token';
@@ -712,5 +713,23 @@ describe('createSandboxEmulator', () => {
       webhook: { ...dev.config.webhook, secretSource: 'env' as const, secrets: ['real'] },
     };
     expect(() => createSandboxEmulator(forged)).toThrow(/generated development secret/);
+  });
+});
+
+describe('the one reader of process.env', () => {
+  /** Source files under a top-level folder, recursively. */
+  const sources = (folder: string): string[] =>
+    readdirSync(path.join(repoRoot, folder), { recursive: true, encoding: 'utf8' })
+      .filter((name) => /\.(ts|js)$/.test(name))
+      .map((name) => path.join(folder, name));
+
+  it('is src/config/env.ts: no other module of src, api, middleware or bin reads it', () => {
+    const readers = ['src', 'api', 'middleware', 'bin'].flatMap(sources).filter((file) =>
+      readFileSync(path.join(repoRoot, file), 'utf8')
+        .split('\n')
+        // Comments may name it; code may not.
+        .some((line) => /process\.env\b/.test(line) && !/^\s*(\/\/|\/\*|\*)/.test(line)),
+    );
+    expect(readers).toEqual([path.join('src', 'config', 'env.ts')]);
   });
 });
