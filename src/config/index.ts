@@ -136,6 +136,7 @@ function assemble(env: Environment, cwd: string): ConfigResult {
     problems,
     warnings,
   );
+  // Last: the sandbox needs to know whether every development secret read above exists.
   const oauth = oauthSettings(
     env,
     production,

@@ -8,7 +8,12 @@ import {
   readEnvironment,
   readOrCreateSecretFile,
 } from '../../src/config/index';
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { createLogger } from '../../src/server/logger';
 import { createSandboxEmulator } from '../../src/server/sandbox';
+import { SqliteStore } from '../../src/store/sqlite/store';
+import { signHeapHash } from '../../src/webhook/signature';
 import { repoRoot } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
 
@@ -333,6 +338,32 @@ describe('loading writes nothing unless asked (createMissingSecrets)', () => {
       reason: expect.stringContaining('the development secrets are not generated yet'),
     });
     expect(config.oauth).toMatchObject({ enabled: false });
+  });
+
+  it('gives an app that stays closed: every webhook 403, every admin request 401', async () => {
+    const result = loadConfig({}, tempDir());
+    if (!result.ok) throw new Error(result.problems.join());
+    const store = new SqliteStore({ file: path.join(tempDir(), 'store.sqlite') });
+    try {
+      const app = createApp({ config: result.config, store, logger: createLogger('silent') });
+      const body = JSON.stringify({
+        action_type: 'segment.users.drain',
+        data: { segment: { id: 1 } },
+      });
+      const webhook = await request(app)
+        .post('/webhook')
+        .set('Content-Type', 'application/json')
+        .set('Heap-Hash', signHeapHash('any-secret', body, Date.now()))
+        .send(body);
+      expect([webhook.status, webhook.body.error]).toEqual([403, 'invalid_signature']);
+      for (const authorization of [undefined, 'Bearer ', 'Bearer anything-at-all']) {
+        const call = request(app).get('/api/segments');
+        const admin = await (authorization ? call.set('Authorization', authorization) : call);
+        expect([authorization, admin.status]).toEqual([authorization, 401]);
+      }
+    } finally {
+      await store.close();
+    }
   });
 
   it('reads the secrets generated earlier without touching DATA_DIR', () => {
