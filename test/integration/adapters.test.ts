@@ -9,6 +9,7 @@ import { createNodeHandler } from '../../src/adapters/node';
 import { createFetchHandler } from '../../src/adapters/web';
 import { createHeapWebhooks, type SyncDelivery } from '../../src/webhook/receive';
 import { signHeapHash } from '../../src/webhook/signature';
+import { validateHeapHeader, verifyHeapSignature } from '../../middleware/verifyHeapSignature';
 import { syncBody } from '../support/testApp';
 
 const SECRET = 'adapter-secret';
@@ -285,5 +286,31 @@ describe('Fastify plugin', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('verifyHeapSignature middleware (validateHeapHeader, the seed’s name)', () => {
+  let server: http.Server;
+  afterEach(() => close(server));
+
+  it('leaves the verified raw bytes in req.body for the route and refuses forged ones', async () => {
+    const app = express();
+    app.post('/users_sync', validateHeapHeader({ secrets: [SECRET] }), (req, res) => {
+      const body = JSON.parse((req.body as Buffer).toString('utf8')) as { action_type: string };
+      res.json({ action_type: body.action_type, signed: res.locals.heapSignature !== undefined });
+    });
+    server = http.createServer(app);
+    const base = await listen(server);
+    const good = signedSync(['ada']);
+    expect(await post(`${base}/users_sync`, good.body, good.headers)).toMatchObject({
+      status: 200,
+      body: { action_type: 'segment.users.sync', signed: true },
+    });
+    const forged = signedSync(['ada'], 'wrong');
+    expect(await post(`${base}/users_sync`, forged.body, forged.headers)).toMatchObject({
+      status: 403,
+      body: { error: 'invalid_signature' },
+    });
+    expect(verifyHeapSignature).toBe(validateHeapHeader);
   });
 });
