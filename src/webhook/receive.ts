@@ -72,7 +72,7 @@ export type HeapWebhooksOptions = {
   logger?: ReceiveLogger;
   /** Largest body in bytes as received (default 16 MiB). */
   bodyLimitBytes?: number;
-  /** Body bytes buffered at once across requests (default 64 MiB), or a budget to share. */
+  /** Body bytes buffered at once across requests (default 64 MiB, at least one body), or a budget to share. */
   bodyBudget?: WebhookBodyBudget | number;
   /** Seconds Heap is told to wait after a 503 (default 5). */
   retryAfterSeconds?: number;
@@ -202,7 +202,10 @@ export function createHeapWebhooks(options: HeapWebhooksOptions): HeapWebhooks {
   const budget =
     options.bodyBudget instanceof WebhookBodyBudget
       ? options.bodyBudget
-      : new WebhookBodyBudget(options.bodyBudget ?? DEFAULT_MAX_INFLIGHT_BYTES);
+      : // By default one body of the largest accepted size always fits.
+        new WebhookBodyBudget(
+          options.bodyBudget ?? Math.max(DEFAULT_MAX_INFLIGHT_BYTES, bodyLimitBytes),
+        );
   const retryAfter = {
     'Retry-After': String(options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS),
   };
