@@ -93,6 +93,17 @@ async function enforcesLimits(url: string) {
     status: 413,
     body: { error: 'payload_too_large' },
   });
+  // Chunked: no Content-Length to go by, cut off as it passes the limit.
+  const chunked = await new Promise<number>((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: big.headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.write(big.body.slice(0, 200));
+    req.end(big.body.slice(200));
+  });
+  expect(chunked).toBe(413);
   const gz = signedSync(['y']);
   expect(await post(url, gz.body, { ...gz.headers, 'Content-Encoding': 'gzip' })).toMatchObject({
     status: 415,
