@@ -10,7 +10,7 @@ import {
   type HeapWebhooksOptions,
   type ReceiveResult,
 } from '../webhook/receive';
-import { pathOf } from './nodeRequest';
+import { admitNodeRequest, pathOf } from './nodeRequest';
 
 export type HeapWebhooksPluginOptions = {
   heap: HeapWebhooks | HeapWebhooksOptions;
@@ -50,17 +50,10 @@ export const heapWebhooksPlugin: FastifyPluginCallback<HeapWebhooksPluginOptions
 
   // Before any byte is read: the core's header, encoding, length and budget checks.
   const admit = async (request: FastifyRequest, reply: FastifyReply) => {
-    const rawLength = request.headers['content-length'];
-    const declaredLength = rawLength === undefined ? undefined : Number(rawLength);
-    const admission = heap.admit({
-      heapHash: request.headers['heap-hash'],
-      contentEncoding: request.headers['content-encoding'],
-      contentLength: declaredLength,
-      path: pathOf(request.url),
-    });
+    const admission = admitNodeRequest(heap, request.headers, pathOf(request.url));
     if (!admission.ok) return send(reply, admission.result);
     reply.raw.once('close', admission.reservation.release);
-    admitted.set(request.raw, { declaredLength, reservation: admission.reservation });
+    admitted.set(request.raw, admission);
   };
 
   fastify.removeAllContentTypeParsers();

@@ -1,5 +1,6 @@
 // Receives one webhook from a node:http request: what the Express, node:http and Fastify adapters share.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { BodyReservation } from '../webhook/bodyBudget';
 import { readNodeBody } from '../webhook/readBody';
 import type { HeapWebhooks, ReceiveResult } from '../webhook/receive';
 
@@ -16,6 +17,26 @@ export function pathMatches(path: string, paths: readonly string[] | undefined):
   return paths.includes(trimmed);
 }
 
+/** The core's checks before any byte is read, from node:http headers. */
+export function admitNodeRequest(
+  heap: HeapWebhooks,
+  headers: IncomingHttpHeaders,
+  path: string,
+):
+  | { ok: true; reservation: BodyReservation; declaredLength: number | undefined }
+  | { ok: false; result: ReceiveResult } {
+  const rawLength = headers['content-length'];
+  // Node's parser has already refused a malformed or conflicting Content-Length.
+  const declaredLength = rawLength === undefined ? undefined : Number(rawLength);
+  const admitted = heap.admit({
+    heapHash: headers['heap-hash'],
+    contentEncoding: headers['content-encoding'],
+    contentLength: declaredLength,
+    path,
+  });
+  return admitted.ok ? { ...admitted, declaredLength } : admitted;
+}
+
 /**
  * Runs the core's checks before any byte is read, then reads the body within its limits. `onClose`
  * is given the budget release for when the response is done (or the client goes away). Resolves
@@ -27,21 +48,13 @@ export async function readNodeRequest(
   path: string,
   onClose: (release: () => void) => void,
 ): Promise<{ ok: true; body: Buffer } | { ok: false; result: ReceiveResult } | undefined> {
-  const rawLength = req.headers['content-length'];
-  // Node's parser has already refused a malformed or conflicting Content-Length.
-  const declaredLength = rawLength === undefined ? undefined : Number(rawLength);
-  const admitted = heap.admit({
-    heapHash: req.headers['heap-hash'],
-    contentEncoding: req.headers['content-encoding'],
-    contentLength: declaredLength,
-    path,
-  });
+  const admitted = admitNodeRequest(heap, req.headers, path);
   if (!admitted.ok) return admitted;
   onClose(admitted.reservation.release);
   const read = await readNodeBody(req, {
     limitBytes: heap.bodyLimitBytes,
     reservation: admitted.reservation,
-    declaredLength,
+    declaredLength: admitted.declaredLength,
   });
   if (!read) return undefined;
   if (!read.ok) return { ok: false, result: heap.refuseBody(path, read.status, read.reason) };
