@@ -12,6 +12,18 @@ export {
   type VerifyResult,
 } from './webhook/signature';
 export { parseWebhookBody, type WebhookDelivery, type ParseResult } from './webhook/payload';
+export {
+  createHeapWebhooks,
+  type HeapWebhooks,
+  type HeapWebhooksOptions,
+  type ReceiveInput,
+  type ReceiveResult,
+  type SyncDelivery,
+  type DrainDelivery,
+  type UnknownDelivery,
+  type DeliveryInfo,
+  type ReceiveStore,
+} from './webhook/receive';
 export { createApp, type AppDeps } from './app';
 export { loadConfig, type Config } from './config/index';
 export { SqliteStore } from './store/sqlite/store';

@@ -42,10 +42,10 @@ export function normaliseUsers(
 export function toAcceptedDelivery(
   delivery: WebhookDelivery,
   meta: RequestMeta,
-  replayKey: string,
+  signatureKey: string,
 ): AcceptedDelivery {
   const tenant = tenantOf(delivery.idToken);
-  const base = { meta, actionType: delivery.actionType, signatureKey: replayKey };
+  const base = { meta, actionType: delivery.actionType, signatureKey };
   switch (delivery.kind) {
     case 'sync':
       return {
@@ -73,7 +73,7 @@ export function toAcceptedDelivery(
           customerConfig: delivery.customerConfig,
         },
       };
-    case 'other':
+    case 'unknown':
       return { ...base, work: { kind: 'unknown', tenant, segmentId: delivery.segmentId } };
   }
 }
@@ -86,10 +86,10 @@ export type UnknownIdTokenPolicy = 'accept' | 'reject';
  * stored as unlinked.
  */
 export async function applyDelivery(
-  store: Store,
+  store: Pick<Store, 'applyDelivery' | 'getConnection'>,
   delivery: WebhookDelivery,
   meta: RequestMeta,
-  replayKey: string,
+  signatureKey: string,
   unknownIdToken: UnknownIdTokenPolicy = 'accept',
 ): Promise<ApplyOutcome | { refused: 'unknown_id_token' }> {
   const tenant = tenantOf(delivery.idToken);
@@ -97,7 +97,7 @@ export async function applyDelivery(
     const connection = await store.getConnection(tenant);
     if (!connection?.active) return { refused: 'unknown_id_token' };
   }
-  return store.applyDelivery(toAcceptedDelivery(delivery, meta, replayKey));
+  return store.applyDelivery(toAcceptedDelivery(delivery, meta, signatureKey));
 }
 
 /** A short, non-reversible label for a tenant, safe for info-level logs. */

@@ -28,9 +28,10 @@ export type DrainDelivery = Common & {
   customerConfig: unknown;
 };
 
-export type OtherDelivery = Common & { kind: 'other'; segmentId: number | null };
+/** A correctly signed action this receiver does not know (recorded and ignored, not applied). */
+export type UnknownDelivery = Common & { kind: 'unknown'; segmentId: number | null };
 
-export type WebhookDelivery = SyncDelivery | DrainDelivery | OtherDelivery;
+export type WebhookDelivery = SyncDelivery | DrainDelivery | UnknownDelivery;
 
 export type ParseResult =
   | { ok: true; delivery: WebhookDelivery }
@@ -159,7 +160,7 @@ function toDelivery(raw: RawRequest): WebhookDelivery {
   const id = data?.segment?.id;
   return {
     ...common,
-    kind: 'other',
+    kind: 'unknown',
     segmentId: typeof id === 'number' && Number.isSafeInteger(id) ? id : null,
   };
 }

@@ -1,7 +1,12 @@
 // Logs refused webhook requests without letting a flood of them flood the log: debug each, info a summary a minute.
-import type { Logger } from 'pino';
 
 export const REFUSAL_SUMMARY_MS = 60_000;
+
+/** The two levels it writes at, in pino's (object, message) call shape. */
+export type RefusalLogger = {
+  debug(fields: object, message?: string): void;
+  info(fields: object, message?: string): void;
+};
 
 /**
  * Each refusal is logged at debug. At info, the first refusal after a quiet minute is logged at
@@ -13,7 +18,7 @@ export class RefusalLog {
   private window: { counts: Map<string, number>; timer: NodeJS.Timeout } | undefined;
 
   constructor(
-    private readonly logger: Logger,
+    private readonly logger: RefusalLogger,
     private readonly windowMs: number = REFUSAL_SUMMARY_MS,
   ) {}
 

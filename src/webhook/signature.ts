@@ -18,7 +18,7 @@ export type VerifyResult =
        * sha256 hex of the exact `ts` and `hmac` received: the same signed request sent again has
        * the same key, so a store can recognise a replay without keeping the HMAC itself.
        */
-      replayKey: string;
+      signatureKey: string;
     }
   | { ok: false; reason: SignatureFailure };
 
@@ -128,8 +128,8 @@ export function verifyHeapHash(options: VerifyOptions): VerifyResult {
     if (timingSafeEqual(expected, received) && secretIndex < 0) secretIndex = index;
   });
   if (secretIndex < 0) return { ok: false, reason: 'invalid_signature' };
-  const replayKey = createHash('sha256').update(`${parsed.ts}:${parsed.hmac}`).digest('hex');
-  return { ok: true, timestampMs, secretIndex, replayKey };
+  const signatureKey = createHash('sha256').update(`${parsed.ts}:${parsed.hmac}`).digest('hex');
+  return { ok: true, timestampMs, secretIndex, signatureKey };
 }
 
 function hmacBytes(secret: string, ts: string, body: Buffer | string): Buffer {

@@ -59,11 +59,11 @@ describe('parseWebhookBody', () => {
   it('accepts unknown actions as "other", keeping a segment id when there is one', () => {
     expect(parse({ action_type: 'segment.renamed', data: { segment: { id: 5 } } })).toMatchObject({
       ok: true,
-      delivery: { kind: 'other', actionType: 'segment.renamed', segmentId: 5 },
+      delivery: { kind: 'unknown', actionType: 'segment.renamed', segmentId: 5 },
     });
     expect(parse({ action_type: 'x', data: 'anything' })).toMatchObject({
       ok: true,
-      delivery: { kind: 'other', segmentId: null },
+      delivery: { kind: 'unknown', segmentId: null },
     });
   });
 

@@ -53,7 +53,7 @@ describe('verifyHeapHash', () => {
   it('accepts a correctly signed body and reports a replay key', () => {
     const result = verify({});
     expect(result).toMatchObject({ ok: true, timestampMs: NOW, secretIndex: 0 });
-    expect(result.ok && result.replayKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.ok && result.signatureKey).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('gives the same replay key to the same signed request, a different one to another', () => {
@@ -62,8 +62,8 @@ describe('verifyHeapHash', () => {
     const c = verify({ header: signHeapHash(SECRET, BODY, NOW + 1), nowMs: NOW + 1 });
     expect(a.ok && b.ok && c.ok).toBe(true);
     if (a.ok && b.ok && c.ok) {
-      expect(a.replayKey).toBe(b.replayKey);
-      expect(c.replayKey).not.toBe(a.replayKey);
+      expect(a.signatureKey).toBe(b.signatureKey);
+      expect(c.signatureKey).not.toBe(a.signatureKey);
     }
   });
 
