@@ -59,13 +59,3 @@ export function createRouteServer(post: FetchHandler): Server {
       });
   });
 }
-
-if (require.main === module) {
-  // Loaded here, not at the top: route.ts reads HEAP_WEBHOOK_SECRET when it loads.
-  void import('./route').then(({ POST }) => {
-    const port = Number(process.env.PORT ?? 3000);
-    createRouteServer(POST).listen(port, '127.0.0.1', () => {
-      console.log(`listening on http://127.0.0.1:${port}${ROUTE_PATH}`);
-    });
-  });
-}
