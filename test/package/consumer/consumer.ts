@@ -31,9 +31,11 @@ export const heap: HeapWebhooks = createHeapWebhooks(options);
 heap.on('sync', (delivery: SyncDelivery) => {
   const segmentId: number = delivery.segment.id;
   const added: string[] = delivery.add;
-  return { segmentId, added };
+  console.log(segmentId, added.length);
 });
-heap.on('drain', (delivery: DrainDelivery) => delivery.segment.id);
+heap.on('drain', async (delivery: DrainDelivery) => {
+  console.log(delivery.segment.id);
+});
 
 export async function receive(input: ReceiveInput): Promise<number> {
   const result: ReceiveResult = await heap.verifyAndReceive(input);
