@@ -1,4 +1,4 @@
-// createApp(deps): wires routers, middleware and error handling into an Express app (no listen).
+// createApp(deps): wires routers, middleware and error handling into an Express app (no listen); the package's heap-partner-api/app entry.
 import cookieParser from 'cookie-parser';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
@@ -35,6 +35,10 @@ export type AppDeps = {
    */
   webhookBodyBudget?: WebhookBodyBudget;
 };
+
+// The whole server for embedders (heap-partner-api/app): its configuration and store come with it.
+export { loadConfig, type Config } from './config/index';
+export { openStore, type OpenStoreOptions } from './store';
 
 /** The Express app; also a node:http request listener (`http.createServer(app)`, supertest). */
 export type App = Express;

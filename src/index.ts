@@ -1,4 +1,4 @@
-// Public entry point for partners who import this package: signing, verification, parsing, the app.
+// The package's root entry: signing, verification and parsing; light, it loads no web framework or database driver.
 export {
   signHeapHash,
   verifyHeapHash,
@@ -24,11 +24,6 @@ export {
   type DeliveryInfo,
   type ReceiveStore,
 } from './webhook/receive';
-export { createApp, type AppDeps } from './app';
-export { loadConfig, type Config } from './config/index';
-export { SqliteStore } from './store/sqlite/store';
-export { PostgresStore } from './store/postgres/store';
-export { openStore } from './store';
 export type { Store } from './store/types';
 export { readAccessToken, resealAccessTokens, tokenKeys } from './oauth/accessTokens';
 export type { TokenKeys } from './oauth/tokenCipher';
