@@ -27,6 +27,7 @@ import {
   type DeliveryStatements,
 } from '../delivery';
 import { SqliteGroupCommit } from './groupCommit';
+import { migrateSqlite } from './migrations';
 import {
   OWN_ENVIRONMENT,
   type AcceptedDelivery,
@@ -64,145 +65,6 @@ export type SqliteStoreOptions = {
   /** How often counted refusals are written (default: every minute). */
   refusalFlushMs?: number;
 };
-
-/** The version-1 schema: what a new file starts from before the upgrades below run. */
-export const SCHEMA_V1 = `
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS segments (
-  sid INTEGER PRIMARY KEY,
-  tenant TEXT NOT NULL,
-  segment_id INTEGER NOT NULL,
-  name TEXT,
-  customer_config TEXT,
-  member_count INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  last_sync_at INTEGER,
-  last_drain_at INTEGER,
-  UNIQUE (tenant, segment_id)
-);
-CREATE TABLE IF NOT EXISTS members (
-  sid INTEGER NOT NULL,
-  user_id TEXT NOT NULL,
-  added_at INTEGER NOT NULL,
-  PRIMARY KEY (sid, user_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS members_by_user ON members (user_id, sid);
-CREATE TABLE IF NOT EXISTS sync_tasks (
-  tenant TEXT NOT NULL,
-  segment_id INTEGER NOT NULL,
-  task_id TEXT NOT NULL,
-  total_pages INTEGER NOT NULL,
-  pages_received INTEGER NOT NULL,
-  first_delivery_at INTEGER NOT NULL,
-  last_delivery_at INTEGER NOT NULL,
-  completed_at INTEGER,
-  PRIMARY KEY (tenant, segment_id, task_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sync_pages (
-  tenant TEXT NOT NULL,
-  segment_id INTEGER NOT NULL,
-  task_id TEXT NOT NULL,
-  page_number INTEGER NOT NULL,
-  body_sha256 TEXT,
-  received_at INTEGER NOT NULL,
-  PRIMARY KEY (tenant, segment_id, task_id, page_number)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS accepted_signatures (
-  signature_key TEXT PRIMARY KEY,
-  received_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  received_at INTEGER NOT NULL,
-  path TEXT NOT NULL,
-  action_type TEXT,
-  tenant TEXT,
-  segment_id INTEGER,
-  task_id TEXT,
-  page_number INTEGER,
-  status TEXT NOT NULL,
-  http_status INTEGER NOT NULL,
-  reason TEXT,
-  body_sha256 TEXT,
-  added INTEGER NOT NULL DEFAULT 0,
-  removed INTEGER NOT NULL DEFAULT 0,
-  linked INTEGER
-);
-CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (received_at);
-CREATE TABLE IF NOT EXISTS connections (
-  id_token TEXT PRIMARY KEY,
-  env_id TEXT NOT NULL,
-  partner_app_id TEXT NOT NULL,
-  authorized_by TEXT NOT NULL,
-  authorized_scope TEXT NOT NULL,
-  authorized_at_utc TEXT NOT NULL,
-  access_token_sealed TEXT,
-  connected_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  disconnected_at INTEGER
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS oauth_states (
-  state_hash TEXT PRIMARY KEY,
-  expires_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS changes (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  at INTEGER NOT NULL,
-  tenant TEXT NOT NULL,
-  segment_id INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  task_id TEXT,
-  page_number INTEGER,
-  added TEXT NOT NULL,
-  removed TEXT NOT NULL,
-  removed_count INTEGER NOT NULL,
-  member_count INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS changes_by_segment ON changes (tenant, segment_id, seq);
-`;
-
-/**
- * Ordered upgrades: a file at version n runs every upgrade above n, each in its own transaction
- * with its version bump, so a crash between two leaves a consistent, resumable file. Append new
- * ones; never edit one that has shipped.
- */
-const UPGRADES: { version: number; sql: string }[] = [
-  {
-    // Retention and counted refusals: indexes the retention job deletes by (so each batch is a
-    // short range read, not a scan) and the per-minute refusal counters.
-    version: 2,
-    sql: `
-CREATE TABLE refusal_counts (
-  minute INTEGER NOT NULL,
-  reason TEXT NOT NULL,
-  http_status INTEGER NOT NULL,
-  count INTEGER NOT NULL,
-  PRIMARY KEY (minute, reason, http_status)
-) WITHOUT ROWID;
-CREATE INDEX accepted_signatures_by_time ON accepted_signatures (received_at);
-CREATE INDEX oauth_states_by_expiry ON oauth_states (expires_at);
-CREATE INDEX sync_tasks_by_last_delivery ON sync_tasks (last_delivery_at);
-`,
-  },
-  {
-    // Admin sessions live in the store, so signing out (revocation) and the idle timeout hold
-    // for every process sharing the file. Only a hash of the session id is kept.
-    version: 3,
-    sql: `
-CREATE TABLE admin_sessions (
-  id_hash TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL,
-  last_seen_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  revoked_at INTEGER
-) WITHOUT ROWID;
-CREATE INDEX admin_sessions_by_expiry ON admin_sessions (expires_at);
-`,
-  },
-];
-
-const SCHEMA_VERSION = UPGRADES[UPGRADES.length - 1].version;
 
 /**
  * One bounded batch of the change feed's oldest entries: it reads at most `limit` rows from the
@@ -470,7 +332,7 @@ export class SqliteStore implements Store {
         this.db.pragma('journal_mode = WAL');
         // FULL: a commit is on disk before we answer 200, so even power loss keeps it.
         this.db.pragma('synchronous = FULL');
-        this.migrate();
+        migrateSqlite(this.db);
       }
     } catch (error) {
       throw asStoreError(error);
@@ -809,28 +671,6 @@ export class SqliteStore implements Store {
     if (!this.db.open) return;
     this.writes.flush();
     this.db.close();
-  }
-
-  private migrate(): void {
-    this.db.exec(SCHEMA_V1);
-    const row = this.db.prepare('SELECT version FROM schema_version').get() as
-      { version: number } | undefined;
-    if (!row) this.db.prepare('INSERT INTO schema_version (version) VALUES (1)').run();
-    const version = row?.version ?? 1;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(
-        `The database at ${this.db.name} has schema version ${version}, newer than this build (${SCHEMA_VERSION})`,
-      );
-    }
-    for (const upgrade of UPGRADES) {
-      if (upgrade.version <= version) continue;
-      this.db
-        .transaction(() => {
-          this.db.exec(upgrade.sql);
-          this.db.prepare('UPDATE schema_version SET version = ?').run(upgrade.version);
-        })
-        .immediate();
-    }
   }
 
   private run<T>(work: () => T): Promise<T> {
