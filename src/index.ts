@@ -17,6 +17,25 @@ export { loadConfig, type Config } from './config/index';
 export { SqliteStore } from './store/sqlite/store';
 export { PostgresStore } from './store/postgres/store';
 export { openStore } from './store';
-export type { Store } from './store/types';
+export type {
+  Store,
+  DeliveryStore,
+  ConnectionStore,
+  AdminQueries,
+  MembershipStore,
+  AcceptedDelivery,
+  ApplyOutcome,
+  RejectedDelivery,
+  Refusal,
+  ChangeRecord,
+  UserSegment,
+  Page,
+} from './store/types';
+export {
+  createMembership,
+  type Membership,
+  type MembersOptions,
+  type ChangesOptions,
+} from './store/membership';
 export { readAccessToken, resealAccessTokens, tokenKeys } from './oauth/accessTokens';
 export type { TokenKeys } from './oauth/tokenCipher';
