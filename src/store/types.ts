@@ -1,4 +1,4 @@
-// The Store contract every backend implements: one delivery = one atomic, idempotent transaction.
+// The store contract, in parts: DeliveryStore (receiving), ConnectionStore, AdminQueries, MembershipStore; Store is all of them.
 
 /** Tenant key for deliveries without an id_token: the partner's own Heap environment. */
 export const OWN_ENVIRONMENT = '';
