@@ -9,7 +9,7 @@ import {
 } from '../../src/store/sqlite/migrations';
 import { SqliteStore } from '../../src/store/sqlite/store';
 import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
-import type { Store } from '../../src/store/types';
+import type { AcceptedDelivery, Store } from '../../src/store/types';
 import { tempDir } from '../support/testApp';
 
 /**
@@ -34,6 +34,32 @@ function versionOf(file: string): number {
 }
 
 const latest = loadSqliteMigrations().at(-1)!.version;
+
+/** Page 1 of a one-page sync of tenant-a's segment 11 (the fixture's segment with a connection). */
+function taskOneSync(page: {
+  signatureKey: string;
+  taskId: string;
+  add: string[];
+  remove?: string[];
+}): AcceptedDelivery {
+  return {
+    meta: { receivedAt: 8000, path: '/webhook', bodySha256: page.signatureKey },
+    actionType: 'sync',
+    signatureKey: page.signatureKey,
+    work: {
+      kind: 'sync',
+      tenant: 'tenant-a',
+      segmentId: 11,
+      segmentName: undefined,
+      customerConfig: undefined,
+      taskId: page.taskId,
+      pageNumber: 1,
+      totalPages: 1,
+      add: page.add,
+      remove: page.remove ?? [],
+    },
+  };
+}
 
 describe('SQLite migration files', () => {
   it('are numbered from 001 without gaps, the first one the version-1 schema', () => {
@@ -105,41 +131,13 @@ describe('SQLite migration files', () => {
         expect(await store.getSealedAccessToken('tenant-a')).toBe('sealed-token-placeholder');
 
         // The old replay keys still count, and new deliveries continue the feed.
-        const replay = await store.applyDelivery({
-          meta: { receivedAt: 7000, path: '/webhook', bodySha256: 'a1' },
-          actionType: 'sync',
-          signatureKey: 'sig-1',
-          work: {
-            kind: 'sync',
-            tenant: 'tenant-a',
-            segmentId: 11,
-            segmentName: undefined,
-            customerConfig: undefined,
-            taskId: 'task-1',
-            pageNumber: 1,
-            totalPages: 2,
-            add: ['u1', 'u2', 'u3'],
-            remove: [],
-          },
-        });
+        const replay = await store.applyDelivery(
+          taskOneSync({ signatureKey: 'sig-1', taskId: 'task-1', add: ['u1', 'u2', 'u3'] }),
+        );
         expect(replay).toMatchObject({ status: 'duplicate', duplicateOf: 'signature' });
-        const fresh = await store.applyDelivery({
-          meta: { receivedAt: 8000, path: '/webhook', bodySha256: 'e1' },
-          actionType: 'sync',
-          signatureKey: 'sig-new',
-          work: {
-            kind: 'sync',
-            tenant: 'tenant-a',
-            segmentId: 11,
-            segmentName: undefined,
-            customerConfig: undefined,
-            taskId: 'task-2',
-            pageNumber: 1,
-            totalPages: 1,
-            add: ['u5'],
-            remove: ['u1'],
-          },
-        });
+        const fresh = await store.applyDelivery(
+          taskOneSync({ signatureKey: 'sig-new', taskId: 'task-2', add: ['u5'], remove: ['u1'] }),
+        );
         expect(fresh).toMatchObject({ status: 'applied', memberCount: 3, taskComplete: true });
         expect((await store.listChanges({ after: 4, limit: 10 }))[0]).toMatchObject({ seq: 5 });
         // And the tables the later migrations added work.
