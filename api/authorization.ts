@@ -14,13 +14,13 @@ import {
   type RenderedPage,
 } from '../src/pages/oauthPages';
 import { tenantLabel } from '../src/webhook/apply';
-import type { Store } from '../src/store/types';
+import type { ConnectionStore } from '../src/store/types';
 
 export const STATE_COOKIE = 'hpa_oauth_state';
 
 export type AuthorizationDeps = {
   config: Config;
-  store: Store;
+  store: ConnectionStore;
   logger: Logger;
   /** Link shown after connecting in the sandbox. */
   hubUrl?: string;

@@ -22,8 +22,26 @@ export {
   type DrainDelivery,
   type UnknownDelivery,
   type DeliveryInfo,
-  type ReceiveStore,
 } from './webhook/receive';
-export type { Store } from './store/types';
+export type {
+  Store,
+  DeliveryStore,
+  ConnectionStore,
+  AdminQueries,
+  MembershipStore,
+  AcceptedDelivery,
+  ApplyOutcome,
+  RejectedDelivery,
+  Refusal,
+  ChangeRecord,
+  UserSegment,
+  Page,
+} from './store/types';
+export {
+  createMembership,
+  type Membership,
+  type MembersOptions,
+  type ChangesOptions,
+} from './store/membership';
 export { readAccessToken, resealAccessTokens, tokenKeys } from './oauth/accessTokens';
 export type { TokenKeys } from './oauth/tokenCipher';

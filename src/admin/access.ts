@@ -1,7 +1,7 @@
 // Admin access, framework-free: checks the token (throttled), signs in with it or a one-click code, reads and revokes sessions.
 import { createHash, randomBytes } from 'node:crypto';
 import type { AdminConfig } from '../config/index';
-import type { Store } from '../store/types';
+import type { ConnectionStore } from '../store/types';
 import {
   csrfTokenFor,
   csrfTokenValid,
@@ -24,7 +24,7 @@ export type SignInResult =
 
 /** Where sessions live: the shared store, so every instance sees a sign-out at once. */
 export type AdminSessionStore = Pick<
-  Store,
+  ConnectionStore,
   'createAdminSession' | 'getAdminSession' | 'touchAdminSession' | 'revokeAdminSession'
 >;
 

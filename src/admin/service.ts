@@ -8,7 +8,8 @@ import type {
   RefusalCountQuery,
   SegmentRecord,
   SizePoint,
-  Store,
+  AdminQueries,
+  ConnectionStore,
   SyncTaskRecord,
   UserSegment,
 } from '../store/types';
@@ -47,7 +48,7 @@ export class AdminService {
   private readonly walkPage: number;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: AdminQueries & ConnectionStore,
     options: { now?: () => number; walkPage?: number } = {},
   ) {
     this.now = options.now ?? Date.now;

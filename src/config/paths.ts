@@ -25,3 +25,5 @@ export const postgresMigrationsDir = path.join(
   'postgres',
   'migrations',
 );
+/** The SQLite store's versioned migrations (SQL files, read at run time like PostgreSQL's). */
+export const sqliteMigrationsDir = path.join(projectRoot, 'src', 'store', 'sqlite', 'migrations');

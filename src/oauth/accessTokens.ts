@@ -1,6 +1,6 @@
 // Stored access tokens through a key rotation: read with either key, re-sealed with the current one.
 import type { Config } from '../config/index';
-import type { Store } from '../store/types';
+import type { ConnectionStore } from '../store/types';
 import { encryptToken, openToken, type TokenKeys } from './tokenCipher';
 
 /** The configured token keys, or undefined when no TOKEN_ENCRYPTION_KEY is available. */
@@ -15,7 +15,7 @@ export function tokenKeys(config: Config): TokenKeys | undefined {
  * so tokens move to the new key as they are used, before `npm run rotate-token-key` is run.
  */
 export async function readAccessToken(
-  store: Store,
+  store: ConnectionStore,
   keys: TokenKeys,
   idToken: string,
 ): Promise<string | undefined> {
@@ -47,7 +47,7 @@ export type ResealReport = {
 
 /** Seals every stored token with the current key, a page at a time. */
 export async function resealAccessTokens(
-  store: Store,
+  store: ConnectionStore,
   keys: TokenKeys,
   pageSize = 200,
 ): Promise<ResealReport> {

@@ -2,7 +2,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { OAuthConfig } from '../config/index';
 import { exchangeCode, fetchMetadata, type HeapFailure, type HeapMetadata } from './heapClient';
-import type { Store } from '../store/types';
+import type { ConnectionStore } from '../store/types';
 import { encryptToken } from './tokenCipher';
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
@@ -27,7 +27,7 @@ function hashState(state: string): string {
  * `{ ok: false }` and stores nothing (the retention job deletes expired states).
  */
 export async function beginAuthorization(
-  store: Store,
+  store: ConnectionStore,
   oauth: EnabledOAuth,
   options: { maxPending: number; now?: number },
 ): Promise<{ ok: true; state: string; url: string; expiresAt: number } | { ok: false }> {
@@ -55,7 +55,7 @@ export async function beginAuthorization(
  * up. Runs before any request to Heap.
  */
 export async function consumeState(
-  store: Store,
+  store: ConnectionStore,
   queryState: string | undefined,
   cookieState: string | undefined,
   now = Date.now(),
@@ -72,7 +72,7 @@ export async function consumeState(
 
 /** Finishes the flow: state check, code exchange, metadata, then the connection is stored. */
 export async function completeAuthorization(
-  deps: { store: Store; oauth: EnabledOAuth; tokenKey: Buffer },
+  deps: { store: ConnectionStore; oauth: EnabledOAuth; tokenKey: Buffer },
   params: { code?: string; queryState?: string; cookieState?: string; now?: number },
 ): Promise<CompleteResult> {
   const now = params.now ?? Date.now();

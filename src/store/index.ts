@@ -2,8 +2,7 @@
 import type { Logger } from 'pino';
 import type { Config, PostgresConfig } from '../config/index';
 import type { PostgresStoreOptions } from './postgres/store';
-import { SqliteStore } from './sqlite/store';
-import { SqliteWorkerStore } from './sqlite/workerStore';
+import { openSqliteStore } from './sqlite/index';
 import type { Store } from './types';
 
 /** The store options a PostgreSQL configuration stands for. */
@@ -40,27 +39,29 @@ export async function openStore(
   options: OpenStoreOptions = {},
 ): Promise<Store> {
   if (!config.postgres) {
-    const sqlite = { file: config.sqlite.file, busyTimeoutMs: config.sqlite.busyTimeoutMs };
-    return options.sqliteThread === 'caller'
-      ? new SqliteStore(sqlite)
-      : SqliteWorkerStore.open(sqlite);
+    return openSqliteStore({
+      file: config.sqlite.file,
+      busyTimeoutMs: config.sqlite.busyTimeoutMs,
+      thread: options.sqliteThread,
+    });
   }
   // Loaded only when configured: pg and its dependencies cost an SQLite server ~4 MB of RSS.
-  const { PostgresStore } = await import('./postgres/store');
-  const { store, migrations } = await PostgresStore.open({
+  const { openPostgresStore } = await import('./postgres/index');
+  return openPostgresStore({
     ...postgresStoreOptions(config.postgres, logger),
     migrations: config.postgres.migrateOnStart ? 'apply' : 'verify',
+    onMigrations: (migrations) => {
+      if (migrations.applied.length > 0) {
+        logger.info({ migrations: migrations.applied }, 'applied PostgreSQL migrations');
+      }
+      if (migrations.unknown.length > 0) {
+        logger.warn(
+          { versions: migrations.unknown },
+          'the database has migrations this build does not know (a newer build applied them)',
+        );
+      }
+    },
   });
-  if (migrations.applied.length > 0) {
-    logger.info({ migrations: migrations.applied }, 'applied PostgreSQL migrations');
-  }
-  if (migrations.unknown.length > 0) {
-    logger.warn(
-      { versions: migrations.unknown },
-      'the database has migrations this build does not know (a newer build applied them)',
-    );
-  }
-  return store;
 }
 
 /** One line for the start-up banner: where the data lives, never a password. */

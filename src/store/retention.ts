@@ -1,6 +1,6 @@
 // The retention job: deletes what no longer matters from every growing table, in small batches, on a timer.
 import type { Logger } from 'pino';
-import { RETENTION_TARGETS, type RetentionTarget, type Store } from './types';
+import { RETENTION_TARGETS, type RetentionTarget, type AdminQueries } from './types';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_RETENTION_BATCH = 1000;
@@ -71,7 +71,7 @@ function cutoffs(
  * batches), with a pause between them, until a batch deletes fewer than a full batch.
  */
 export async function runRetention(
-  store: Store,
+  store: Pick<AdminQueries, 'pruneBatch'>,
   policy: RetentionPolicy,
   options: RetentionOptions = {},
 ): Promise<RetentionReport> {
@@ -105,7 +105,7 @@ export class RetentionJob {
   private stopping = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<AdminQueries, 'pruneBatch'>,
     private readonly policy: RetentionPolicy,
     private readonly logger: Logger,
     private readonly options: RetentionOptions & {

@@ -1,5 +1,13 @@
 // Table rows as both SQL backends return them (snake_case columns), and their mapping to records.
-import type { AdminSessionRecord, ConnectionRecord, SegmentRecord, SyncTaskRecord } from './types';
+import type {
+  AdminSessionRecord,
+  ChangeRecord,
+  ConnectionRecord,
+  DeliveryRecord,
+  RefusalCount,
+  SegmentRecord,
+  SyncTaskRecord,
+} from './types';
 
 export type ConnectionRow = {
   id_token: string;
@@ -95,4 +103,85 @@ export function toAdminSessionRecord(row: AdminSessionRow): AdminSessionRecord {
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
   };
+}
+
+/** A changes row with its user lists already decoded (SQLite keeps JSON text, PostgreSQL text[]). */
+export type ChangeRow = {
+  seq: number;
+  at: number;
+  tenant: string;
+  segment_id: number;
+  kind: 'sync' | 'drain';
+  task_id: string | null;
+  page_number: number | null;
+  added: string[];
+  removed: string[];
+  removed_count: number;
+  member_count: number;
+};
+
+export function toChangeRecord(row: ChangeRow): ChangeRecord {
+  return {
+    seq: row.seq,
+    at: row.at,
+    tenant: row.tenant,
+    segmentId: row.segment_id,
+    kind: row.kind,
+    taskId: row.task_id,
+    pageNumber: row.page_number,
+    added: row.added,
+    removed: row.removed,
+    removedCount: row.removed_count,
+    memberCount: row.member_count,
+  };
+}
+
+/** A deliveries row; `linked` is 0/1 in SQLite, a boolean in PostgreSQL. */
+export type DeliveryRow = {
+  id: number;
+  received_at: number;
+  path: string;
+  action_type: string | null;
+  tenant: string | null;
+  segment_id: number | null;
+  task_id: string | null;
+  page_number: number | null;
+  status: DeliveryRecord['status'];
+  http_status: number;
+  reason: string | null;
+  body_sha256: string | null;
+  added: number;
+  removed: number;
+  linked: number | boolean | null;
+};
+
+export function toDeliveryRecord(row: DeliveryRow): DeliveryRecord {
+  return {
+    id: row.id,
+    receivedAt: row.received_at,
+    path: row.path,
+    actionType: row.action_type,
+    tenant: row.tenant,
+    segmentId: row.segment_id,
+    taskId: row.task_id,
+    pageNumber: row.page_number,
+    status: row.status,
+    httpStatus: row.http_status,
+    reason: row.reason,
+    bodySha256: row.body_sha256,
+    added: row.added,
+    removed: row.removed,
+    linked: row.linked === null ? null : Boolean(row.linked),
+  };
+}
+
+export type RefusalCountRow = {
+  minute: number;
+  reason: string;
+  http_status: number;
+  count: number;
+};
+
+export function toRefusalCount(row: RefusalCountRow): RefusalCount {
+  return { minute: row.minute, reason: row.reason, httpStatus: row.http_status, count: row.count };
 }

@@ -1,4 +1,4 @@
-// The Store contract every backend implements: one delivery = one atomic, idempotent transaction.
+// The store contract, in parts: DeliveryStore (receiving), ConnectionStore, AdminQueries, MembershipStore; Store is all of them.
 
 /** Tenant key for deliveries without an id_token: the partner's own Heap environment. */
 export const OWN_ENVIRONMENT = '';
@@ -225,7 +225,11 @@ export type AdminSessionRecord = {
   revokedAt: number | null;
 };
 
-export interface Store {
+/**
+ * What receiving webhooks needs: applying a verified delivery exactly once, logging refusals.
+ * A partner with their own database implements only this to embed the receive core.
+ */
+export interface DeliveryStore {
   /** Applies one delivery atomically; resolves only once it is durably committed. */
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome>;
   /**
@@ -239,58 +243,15 @@ export interface Store {
    * status) on a timer, on flushRefusalCounts and on close.
    */
   countRefusal(refusal: Refusal): void;
-  /** Writes the counted refusals now (one statement). */
-  flushRefusalCounts(): Promise<void>;
-  /** Adds counts to refusal_counts (what a flush writes; the SQLite worker's entry point). */
-  addRefusalCounts(counts: RefusalCount[]): Promise<void>;
-  /** Refusal counts for up to `limit` minutes, newest minute first, then by reason and status. */
-  listRefusalCounts(query: RefusalCountQuery): Promise<RefusalCount[]>;
-  getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined>;
-  /** Segments, optionally of one tenant, ordered by tenant then segment id. */
-  listSegments(options: { tenant?: string }): Promise<SegmentRecord[]>;
   /**
-   * Members in user-id order, `limit` at a time, strictly after the cursor (keyset paging: a
-   * member present throughout is returned exactly once, however syncs change the rest).
-   * `prefix` keeps only user ids that start with it.
+   * Whether an id_token has an active OAuth connection (connected and holding a token): the
+   * check behind refusing deliveries for unknown id_tokens. One indexed point read.
    */
-  listMembers(
-    tenant: string,
-    segmentId: number,
-    options: { after?: string; limit: number; prefix?: string },
-  ): Promise<Page<string>>;
-  /** The segments of one tenant a user belongs to (the partner's hot-path lookup; indexed). */
-  segmentsOfUser(tenant: string, userId: string): Promise<UserSegment[]>;
-  getSyncTask(
-    tenant: string,
-    segmentId: number,
-    taskId: string,
-  ): Promise<SyncTaskRecord | undefined>;
-  /** Sync tasks of a segment, most recently delivered first. */
-  listSyncTasks(
-    tenant: string,
-    segmentId: number,
-    options: { limit: number },
-  ): Promise<SyncTaskRecord[]>;
-  /** The change feed in strict seq order, strictly after `after`; optionally one segment's. */
-  listChanges(options: {
-    after: number;
-    limit: number;
-    tenant?: string;
-    segmentId?: number;
-  }): Promise<ChangeRecord[]>;
-  /** Segment size after each change (from the change feed), oldest first, from `since`. */
-  segmentSizeHistory(
-    tenant: string,
-    segmentId: number,
-    options: { since?: number; limit: number },
-  ): Promise<SizePoint[]>;
-  /** The deliveries log, newest first; `before` is an id cursor. */
-  listDeliveries(options: DeliveryQuery): Promise<DeliveryRecord[]>;
-  /**
-   * How many deliveries since a time, by status and reason (the overview's accepted vs rejected),
-   * counted refusals included as status 'rejected' (by minute, so from the minute `since` is in).
-   */
-  deliveryStats(since: number): Promise<DeliveryStat[]>;
+  hasActiveConnection(idToken: string): Promise<boolean>;
+}
+
+/** OAuth connections and their sealed tokens, OAuth states and admin sessions. */
+export interface ConnectionStore {
   /** Creates or re-authorises a connection; `created` is false when it already existed. */
   upsertConnection(connection: ConnectionInput): Promise<{ created: boolean }>;
   getConnection(idToken: string): Promise<ConnectionRecord | undefined>;
@@ -336,6 +297,66 @@ export interface Store {
   touchAdminSession(idHash: string, at: number): Promise<void>;
   /** Signs a session out for every instance sharing the store; false if it was not live. */
   revokeAdminSession(idHash: string, at: number): Promise<boolean>;
+}
+
+/** The few reads the in-process membership API needs (src/store/membership.ts). */
+export interface MembershipStore {
+  /** The segments of one tenant a user belongs to (the partner's hot-path lookup; indexed). */
+  segmentsOfUser(tenant: string, userId: string): Promise<UserSegment[]>;
+  /** Whether a user is a member of one segment (one indexed point read). */
+  isMember(tenant: string, segmentId: number, userId: string): Promise<boolean>;
+  /**
+   * Members in user-id order, `limit` at a time, strictly after the cursor (keyset paging: a
+   * member present throughout is returned exactly once, however syncs change the rest).
+   * `prefix` keeps only user ids that start with it.
+   */
+  listMembers(
+    tenant: string,
+    segmentId: number,
+    options: { after?: string; limit: number; prefix?: string },
+  ): Promise<Page<string>>;
+  /** The change feed in strict seq order, strictly after `after`; optionally one segment's. */
+  listChanges(options: {
+    after: number;
+    limit: number;
+    tenant?: string;
+    segmentId?: number;
+  }): Promise<ChangeRecord[]>;
+}
+
+/** What the admin API and the retention job read and prune: segments, tasks, feeds, logs, stats. */
+export interface AdminQueries extends MembershipStore {
+  /** Writes the counted refusals now (one statement). */
+  flushRefusalCounts(): Promise<void>;
+  /** Refusal counts for up to `limit` minutes, newest minute first, then by reason and status. */
+  listRefusalCounts(query: RefusalCountQuery): Promise<RefusalCount[]>;
+  getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined>;
+  /** Segments, optionally of one tenant, ordered by tenant then segment id. */
+  listSegments(options: { tenant?: string }): Promise<SegmentRecord[]>;
+  getSyncTask(
+    tenant: string,
+    segmentId: number,
+    taskId: string,
+  ): Promise<SyncTaskRecord | undefined>;
+  /** Sync tasks of a segment, most recently delivered first. */
+  listSyncTasks(
+    tenant: string,
+    segmentId: number,
+    options: { limit: number },
+  ): Promise<SyncTaskRecord[]>;
+  /** Segment size after each change (from the change feed), oldest first, from `since`. */
+  segmentSizeHistory(
+    tenant: string,
+    segmentId: number,
+    options: { since?: number; limit: number },
+  ): Promise<SizePoint[]>;
+  /** The deliveries log, newest first; `before` is an id cursor. */
+  listDeliveries(options: DeliveryQuery): Promise<DeliveryRecord[]>;
+  /**
+   * How many deliveries since a time, by status and reason (the overview's accepted vs rejected),
+   * counted refusals included as status 'rejected' (by minute, so from the minute `since` is in).
+   */
+  deliveryStats(since: number): Promise<DeliveryStat[]>;
   /**
    * Deletes at most `limit` rows of one retention target older than `cutoff` (unix ms) in one
    * short statement, and says how many. accepted_signatures/deliveries by receipt time,
@@ -346,6 +367,12 @@ export interface Store {
   pruneBatch(target: RetentionTarget, cutoff: number, limit: number): Promise<number>;
   /** The oldest seq still in the change feed (null when empty): older ones were pruned. */
   oldestChangeSeq(): Promise<number | null>;
+}
+
+/** A whole backend: every part above, plus the SQLite worker's entry point and closing. */
+export interface Store extends DeliveryStore, ConnectionStore, AdminQueries {
+  /** Adds counts to refusal_counts (what a flush writes; the SQLite worker's entry point). */
+  addRefusalCounts(counts: RefusalCount[]): Promise<void>;
   /** Flushes counted refusals, then closes. */
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import {
   type AcceptedDelivery,
   type ApplyOutcome,
   type RequestMeta,
-  type Store,
+  type DeliveryStore,
 } from '../store/types';
 
 /** The tenant key a delivery belongs to: its id_token, or the partner's own environment. */
@@ -86,7 +86,7 @@ export type UnknownIdTokenPolicy = 'accept' | 'reject';
  * stored as unlinked.
  */
 export async function applyDelivery(
-  store: Pick<Store, 'applyDelivery' | 'getConnection'>,
+  store: DeliveryStore,
   delivery: WebhookDelivery,
   meta: RequestMeta,
   signatureKey: string,
@@ -94,8 +94,7 @@ export async function applyDelivery(
 ): Promise<ApplyOutcome | { refused: 'unknown_id_token' }> {
   const tenant = tenantOf(delivery.idToken);
   if (unknownIdToken === 'reject' && tenant !== OWN_ENVIRONMENT) {
-    const connection = await store.getConnection(tenant);
-    if (!connection?.active) return { refused: 'unknown_id_token' };
+    if (!(await store.hasActiveConnection(tenant))) return { refused: 'unknown_id_token' };
   }
   return store.applyDelivery(toAcceptedDelivery(delivery, meta, signatureKey));
 }

@@ -1,7 +1,7 @@
 // The framework-free receive core: every rule for answering a Heap webhook, shared by all adapters.
 import { createHash } from 'node:crypto';
 import { isStoreUnavailable } from '../store/errors';
-import type { ApplyOutcome, RequestMeta, Store } from '../store/types';
+import type { ApplyOutcome, DeliveryStore, RequestMeta } from '../store/types';
 import {
   applyDelivery,
   normaliseUsers,
@@ -22,12 +22,6 @@ import { RefusalLog, type RefusalLogger } from './refusalLog';
 import { checkHeapHashHeader, verifyHeapHash, type SignatureFailure } from './signature';
 
 export type { DrainDelivery, SyncDelivery, UnknownDelivery, WebhookDelivery };
-
-/** What applying needs from a store (the server's Store has it all). */
-export type ReceiveStore = Pick<
-  Store,
-  'applyDelivery' | 'recordRejected' | 'countRefusal' | 'getConnection'
->;
 
 /** Any logger with pino's (object, message) call shape; console-like loggers can be wrapped. */
 export type ReceiveLogger = RefusalLogger & {
@@ -60,7 +54,7 @@ export type HeapWebhooksOptions = {
   /** How far ahead a signature may be, in ms (default 60 s). */
   toleranceAheadMs?: number;
   /** Applies deliveries exactly once and keeps the deliveries log; without it, handlers only. */
-  store?: ReceiveStore;
+  store?: DeliveryStore;
   /** 'reject' refuses (403) deliveries for an id_token without an active connection (needs a store). */
   unknownIdToken?: UnknownIdTokenPolicy;
   onSync?: DeliveryHandler<SyncDelivery>;

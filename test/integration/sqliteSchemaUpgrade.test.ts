@@ -1,7 +1,8 @@
 // An SQLite file written by a version-1 build is upgraded in place, keeping its data, when a newer build opens it.
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { SCHEMA_V1, SqliteStore } from '../../src/store/sqlite/store';
+import { loadSqliteMigrations } from '../../src/store/sqlite/migrations';
+import { SqliteStore } from '../../src/store/sqlite/store';
 import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
 import { tempDir } from '../support/testApp';
 
@@ -10,7 +11,8 @@ function versionOneFile(): string {
   const file = path.join(tempDir('hpa-upgrade-'), 'store.sqlite');
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.exec(SCHEMA_V1);
+  db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+  db.exec(loadSqliteMigrations()[0].sql);
   db.prepare('INSERT INTO schema_version (version) VALUES (1)').run();
   db.prepare(
     `INSERT INTO deliveries (received_at, path, status, http_status, reason)

@@ -1,8 +1,8 @@
-// The Store contract, one suite for every backend: atomic, idempotent delivery and the admin queries.
+// The Store contract, one suite for every backend: atomic, idempotent delivery, the admin queries, the membership API.
 import path from 'node:path';
-import { PostgresStore } from '../../src/store/postgres/store';
-import { SqliteStore } from '../../src/store/sqlite/store';
-import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
+import { createMembership } from '../../src/store/membership';
+import { openPostgresStore } from '../../src/store/postgres/index';
+import { openSqliteStore } from '../../src/store/sqlite/index';
 import { StoreUnavailableError } from '../../src/store/errors';
 import { DAY_MS, runRetention, type RetentionPolicy } from '../../src/store/retention';
 import { MAX_REFUSAL_KEYS, OVERFLOW_REASON } from '../../src/store/refusalBuffer';
@@ -24,19 +24,19 @@ const backends: Backend[] = [
   {
     name: 'sqlite',
     create: async () => path.join(tempDir('hpa-contract-'), 'store.sqlite'),
-    open: async (file) => new SqliteStore({ file }),
+    open: (file) => openSqliteStore({ file, thread: 'caller' }),
   },
   {
     // What the server runs: the same SqliteStore, called across a worker thread.
     name: 'sqlite in a worker thread',
     create: async () => path.join(tempDir('hpa-contract-'), 'store.sqlite'),
-    open: (file) => SqliteWorkerStore.open({ file }),
+    open: (file) => openSqliteStore({ file }),
   },
   {
     name: 'postgres',
     skip: 'skip' in postgres ? postgres.skip : undefined,
     create: () => createDatabase('url' in postgres ? postgres.url : '', 'contract'),
-    open: async (url) => (await PostgresStore.open({ url, migrations: 'apply' })).store,
+    open: (url) => openPostgresStore({ url }),
   },
 ];
 
@@ -699,5 +699,97 @@ function contract(create: Backend['create'], open: Backend['open']) {
     expect(await store.getAdminSession('expired')).toBeUndefined();
     expect(await store.getAdminSession('live')).toBeDefined();
     expect(await store.revokeAdminSession('expired', now)).toBe(false);
+  });
+
+  describe('membership API', () => {
+    it('answers segmentsOf and isMember for one tenant', async () => {
+      const membership = createMembership(store);
+      await store.applyDelivery(sync({ segmentId: 1, add: ['u', 'v'] }));
+      await store.applyDelivery(sync({ segmentId: 2, segmentName: 'Two', add: ['u'] }));
+      await store.applyDelivery(sync({ tenant: 'env-2', segmentId: 3, add: ['w'] }));
+      expect((await membership.segmentsOf('env-1', 'u')).map((s) => s.segmentId)).toEqual([1, 2]);
+      expect(await membership.segmentsOf('env-2', 'u')).toEqual([]);
+      expect(await membership.isMember('env-1', 1, 'v')).toBe(true);
+      expect(await membership.isMember('env-1', 2, 'v')).toBe(false);
+      expect(await membership.isMember('env-2', 1, 'v')).toBe(false);
+      expect(await membership.isMember('env-1', 99, 'u')).toBe(false);
+      expect(await membership.isMember('env-1', 1, 'v\0')).toBe(false);
+      await store.applyDelivery(sync({ segmentId: 1, taskId: 't2', remove: ['v'] }));
+      expect(await membership.isMember('env-1', 1, 'v')).toBe(false);
+      await store.applyDelivery(drain('env-1', 2));
+      expect(await membership.isMember('env-1', 2, 'u')).toBe(false);
+    });
+
+    it('yields every member once across page boundaries while a sync changes other members', async () => {
+      const membership = createMembership(store);
+      const name = (n: number) => `m${String(n).padStart(2, '0')}`;
+      const stable = Array.from({ length: 13 }, (_, i) => name(2 * i));
+      const churn = Array.from({ length: 12 }, (_, i) => name(2 * i + 1));
+      await store.applyDelivery(sync({ add: [...stable, ...churn] }));
+      const seen: string[] = [];
+      for await (const member of membership.members('env-1', 10, { pageSize: 4 })) {
+        seen.push(member);
+        if (seen.length === 3) {
+          // Between two pages: the odd members leave, new ones arrive on both sides of the cursor.
+          await store.applyDelivery(
+            sync({ taskId: 'churn', add: ['m01a', 'm15a', 'm99'], remove: churn }),
+          );
+        }
+      }
+      expect(stable.every((m) => seen.filter((s) => s === m).length === 1)).toBe(true);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect([...seen].sort()).toEqual(seen);
+      // Members that arrived ahead of the cursor are read; those behind it are not.
+      expect(seen).toEqual(expect.arrayContaining(['m15a', 'm99']));
+      expect(seen).not.toContain('m01a');
+      expect(seen).not.toContain('m23');
+      const prefixed: string[] = [];
+      for await (const member of membership.members('env-1', 10, { prefix: 'm1', pageSize: 2 })) {
+        prefixed.push(member);
+      }
+      expect(prefixed).toEqual(['m10', 'm12', 'm14', 'm15a', 'm16', 'm18']);
+    });
+
+    it('reads the change feed in seq order across pages and resumes after a cursor', async () => {
+      const membership = createMembership(store);
+      for (let i = 1; i <= 7; i++) {
+        await store.applyDelivery(sync({ segmentId: i % 2, taskId: `t${i}`, add: [`u${i}`] }));
+      }
+      const all: ChangeRecord[] = [];
+      for await (const change of membership.changes({ after: 0, pageSize: 3 })) all.push(change);
+      expect(all.map((c) => c.added)).toEqual([1, 2, 3, 4, 5, 6, 7].map((i) => [`u${i}`]));
+      expect(all.map((c) => c.seq)).toEqual([...all.map((c) => c.seq)].sort((a, b) => a - b));
+      const resumed: ChangeRecord[] = [];
+      for await (const change of membership.changes({ after: all[3].seq, pageSize: 2 })) {
+        resumed.push(change);
+      }
+      expect(resumed).toEqual(all.slice(4));
+      const odd: number[] = [];
+      const segmentOne = membership.changes({ after: 0, tenant: 'env-1', segmentId: 1 });
+      for await (const change of segmentOne) odd.push(change.segmentId);
+      expect(odd).toEqual([1, 1, 1, 1]);
+    });
+
+    it('follows the feed: sees a later delivery, then stops when aborted', async () => {
+      const membership = createMembership(store);
+      await store.applyDelivery(sync({ add: ['before'] }));
+      const [head] = await store.listChanges({ after: 0, limit: 1 });
+      const controller = new AbortController();
+      const followed = membership.changes({
+        after: head.seq,
+        follow: true,
+        pollIntervalMs: 20,
+        signal: controller.signal,
+      });
+      const feed = followed[Symbol.asyncIterator]();
+      const next = feed.next();
+      await store.applyDelivery(sync({ taskId: 'later', add: ['later'] }));
+      const seen = await next;
+      expect(seen.done).toBe(false);
+      expect(seen.value).toMatchObject({ added: ['later'], taskId: 'later' });
+      const after = feed.next();
+      controller.abort();
+      expect(await after).toEqual({ done: true, value: undefined });
+    });
   });
 }

@@ -1,11 +1,9 @@
 // Versioned PostgreSQL migrations: applied in order, once, under an advisory lock so N instances can start together.
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { ClientBase } from 'pg';
 import { postgresMigrationsDir } from '../../config/paths';
+import { loadMigrationFiles, MigrationError, type Migration } from '../migrationFiles';
 
-export type Migration = { version: number; name: string; sql: string; checksum: string };
+export { MigrationError, type Migration } from '../migrationFiles';
 
 export type MigrationStatus = {
   /** Migrations this build knows that the database has not applied yet (oldest first). */
@@ -13,15 +11,6 @@ export type MigrationStatus = {
   /** Versions the database has that this build does not know (a newer build migrated it). */
   unknown: number[];
 };
-
-export class MigrationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MigrationError';
-  }
-}
-
-const FILE_NAME = /^(\d+)_([a-z0-9_]+)\.sql$/;
 
 /**
  * Key of the transaction-scoped advisory lock that migrations hold: every instance starting
@@ -37,28 +26,9 @@ const CREATE_HISTORY = `CREATE TABLE IF NOT EXISTS schema_migrations (
   applied_at timestamptz NOT NULL DEFAULT now()
 )`;
 
-/** The migration files, in version order: `NNN_name.sql`, each version once. */
+/** The PostgreSQL migration files, in version order. */
 export function loadMigrations(dir: string = postgresMigrationsDir): Migration[] {
-  const migrations = readdirSync(dir)
-    .filter((file) => file.endsWith('.sql'))
-    .map((file) => {
-      const match = FILE_NAME.exec(file);
-      if (!match) throw new MigrationError(`${file}: migration files are named NNN_name.sql`);
-      const sql = readFileSync(path.join(dir, file), 'utf8');
-      return {
-        version: Number(match[1]),
-        name: `${match[1]}_${match[2]}`,
-        sql,
-        checksum: createHash('sha256').update(sql).digest('hex'),
-      };
-    })
-    .sort((a, b) => a.version - b.version);
-  for (let i = 1; i < migrations.length; i++) {
-    if (migrations[i].version === migrations[i - 1].version) {
-      throw new MigrationError(`two migrations have version ${migrations[i].version}`);
-    }
-  }
-  return migrations;
+  return loadMigrationFiles(dir);
 }
 
 /**

@@ -4,14 +4,28 @@ import { StoreUnavailableError } from '../errors';
 import { asPostgresStoreError, isConnectionFailure } from './errors';
 import {
   toAdminSessionRecord,
+  toChangeRecord,
   toConnectionRecord,
+  toDeliveryRecord,
+  toRefusalCount,
   toSegmentRecord,
   toSyncTaskRecord,
   type AdminSessionRow,
+  type ChangeRow,
   type ConnectionRow,
+  type DeliveryRow,
+  type RefusalCountRow,
   type SegmentRow,
   type SyncTaskRow,
 } from '../rows';
+import {
+  applyDeliveryPlan,
+  keysetPage,
+  rejectedRow,
+  runAwaiting,
+  type DeliveryStatements,
+  type NewDeliveryRow,
+} from '../delivery';
 import { RefusalBuffer } from '../refusalBuffer';
 import {
   applyMigrations,
@@ -21,7 +35,6 @@ import {
   type Migration,
 } from './migrations';
 import {
-  OWN_ENVIRONMENT,
   type AcceptedDelivery,
   type AdminSessionRecord,
   type ApplyOutcome,
@@ -38,7 +51,6 @@ import {
   type RejectedDelivery,
   type SealedAccessToken,
   type RetentionTarget,
-  type SegmentDrain,
   type SegmentRecord,
   type SizePoint,
   type Store,
@@ -70,14 +82,6 @@ type Query = <R extends QueryResultRow = QueryResultRow>(
   text: string,
   values?: unknown[],
 ) => Promise<pg.QueryResult<R>>;
-
-type Unlinked = Omit<ApplyOutcome, 'linked'>;
-
-/** What a delivery did, and the change-feed entry (INSERT_CHANGE's values) it appends, if any. */
-type Applied = { outcome: Unlinked; change?: unknown[] };
-
-/** A deliveries row to insert: the record without its generated id. */
-type DeliveryRow = Omit<DeliveryRecord, 'id'>;
 
 // Every bigint we store is a JavaScript safe integer (ids up to 2^53-1, unix ms, counts), so
 // int8 is read as a number, not node-postgres's default string.
@@ -189,28 +193,13 @@ export class PostgresStore implements Store {
   }
 
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {
-    return this.transaction((query) => this.apply(query, delivery));
+    return this.transaction((query) =>
+      runAwaiting(applyDeliveryPlan(postgresDeliveryStatements(query), delivery)),
+    );
   }
 
   recordRejected(rejection: RejectedDelivery): Promise<void> {
-    return this.run(async (query) => {
-      await insertDelivery(query, {
-        receivedAt: rejection.meta.receivedAt,
-        path: rejection.meta.path,
-        actionType: rejection.actionType ?? null,
-        tenant: rejection.tenant ?? null,
-        segmentId: rejection.segmentId ?? null,
-        taskId: null,
-        pageNumber: null,
-        status: 'rejected',
-        httpStatus: rejection.httpStatus,
-        reason: rejection.reason,
-        bodySha256: rejection.meta.bodySha256,
-        added: 0,
-        removed: 0,
-        linked: null,
-      });
-    });
+    return this.run((query) => insertDelivery(query, rejectedRow(rejection)));
   }
 
   countRefusal(refusal: Refusal): void {
@@ -244,24 +233,14 @@ export class PostgresStore implements Store {
       const where = new Conditions([query.limit]);
       where.add('minute < $', query.before);
       where.add('minute >= $', query.since);
-      const { rows } = await run<{
-        minute: number;
-        reason: string;
-        http_status: number;
-        count: number;
-      }>(
+      const { rows } = await run<RefusalCountRow>(
         `SELECT minute, reason, http_status, count FROM refusal_counts
          WHERE minute IN (SELECT DISTINCT minute FROM refusal_counts WHERE true ${where.sql()}
                           ORDER BY minute DESC LIMIT $1)
          ORDER BY minute DESC, reason, http_status`,
         where.values,
       );
-      return rows.map((row) => ({
-        minute: row.minute,
-        reason: row.reason,
-        httpStatus: row.http_status,
-        count: row.count,
-      }));
+      return rows.map(toRefusalCount);
     });
   }
 
@@ -324,9 +303,10 @@ export class PostgresStore implements Store {
          ORDER BY m.user_id LIMIT $4`,
         values,
       );
-      const items = rows.map((row) => row.user_id);
-      const nextCursor = items.length === options.limit ? items[items.length - 1] : null;
-      return { items, nextCursor };
+      return keysetPage(
+        rows.map((row) => row.user_id),
+        options.limit,
+      );
     });
   }
 
@@ -343,6 +323,19 @@ export class PostgresStore implements Store {
         name: row.name,
         addedAt: row.added_at,
       }));
+    });
+  }
+
+  isMember(tenant: string, segmentId: number, userId: string): Promise<boolean> {
+    return this.run(async (query) => {
+      if (hasNul(tenant, userId)) return false;
+      // Two primary-key probes: the segment by (tenant, segment_id), the member by (sid, user_id).
+      const { rows } = await query(
+        `SELECT 1 FROM segments s JOIN members m ON m.sid = s.sid
+         WHERE s.tenant = $1 AND s.segment_id = $2 AND m.user_id = $3`,
+        [tenant, segmentId, userId],
+      );
+      return rows.length > 0;
     });
   }
 
@@ -388,23 +381,11 @@ export class PostgresStore implements Store {
       const where = new Conditions([options.after, options.limit]);
       where.add('tenant = $', options.tenant);
       where.add('segment_id = $', options.segmentId);
-      const { rows } = await query(
+      const { rows } = await query<ChangeRow>(
         `SELECT * FROM changes WHERE seq > $1 ${where.sql()} ORDER BY seq LIMIT $2`,
         where.values,
       );
-      return rows.map((row) => ({
-        seq: row.seq as number,
-        at: row.at as number,
-        tenant: row.tenant as string,
-        segmentId: row.segment_id as number,
-        kind: row.kind as 'sync' | 'drain',
-        taskId: row.task_id as string | null,
-        pageNumber: row.page_number as number | null,
-        added: row.added as string[],
-        removed: row.removed as string[],
-        removedCount: row.removed_count as number,
-        memberCount: row.member_count as number,
-      }));
+      return rows.map(toChangeRecord);
     });
   }
 
@@ -434,27 +415,11 @@ export class PostgresStore implements Store {
       where.add('tenant = $', options.tenant);
       where.add('received_at >= $', options.since);
       where.add('received_at < $', options.until);
-      const { rows } = await query(
+      const { rows } = await query<DeliveryRow>(
         `SELECT * FROM deliveries WHERE true ${where.sql()} ORDER BY id DESC LIMIT $1`,
         where.values,
       );
-      return rows.map((row) => ({
-        id: row.id as number,
-        receivedAt: row.received_at as number,
-        path: row.path as string,
-        actionType: row.action_type as string | null,
-        tenant: row.tenant as string | null,
-        segmentId: row.segment_id as number | null,
-        taskId: row.task_id as string | null,
-        pageNumber: row.page_number as number | null,
-        status: row.status as DeliveryRecord['status'],
-        httpStatus: row.http_status as number,
-        reason: row.reason as string | null,
-        bodySha256: row.body_sha256 as string | null,
-        added: row.added as number,
-        removed: row.removed as number,
-        linked: row.linked as boolean | null,
-      }));
+      return rows.map(toDeliveryRecord);
     });
   }
 
@@ -500,6 +465,17 @@ export class PostgresStore implements Store {
         ],
       );
       return { created: rows[0].created };
+    });
+  }
+
+  hasActiveConnection(idToken: string): Promise<boolean> {
+    return this.run(async (query) => {
+      if (hasNul(idToken)) return false;
+      const { rows } = await query(
+        'SELECT 1 FROM connections WHERE id_token = $1 AND access_token_sealed IS NOT NULL',
+        [idToken],
+      );
+      return rows.length > 0;
     });
   }
 
@@ -706,216 +682,135 @@ export class PostgresStore implements Store {
       client.release(lost ?? (isConnectionFailure(failure) ? (failure as Error) : undefined));
     }
   }
-
-  private async apply(query: Query, delivery: AcceptedDelivery): Promise<ApplyOutcome> {
-    const { meta, work } = delivery;
-    const now = meta.receivedAt;
-    const { rows } = await query<{ accepted: boolean; linked: boolean }>(
-      `WITH accepted AS (
-         INSERT INTO accepted_signatures (signature_key, received_at) VALUES ($1, $2)
-         ON CONFLICT DO NOTHING RETURNING 1)
-       SELECT EXISTS (SELECT 1 FROM accepted) AS accepted,
-              EXISTS (SELECT 1 FROM connections
-                      WHERE id_token = $3 AND access_token_sealed IS NOT NULL) AS linked`,
-      [delivery.signatureKey, now, work.tenant],
-    );
-    const replay = !rows[0].accepted;
-    const linked = work.tenant === OWN_ENVIRONMENT || rows[0].linked;
-
-    let result: Applied;
-    if (replay) {
-      const segmentId = 'segmentId' in work ? work.segmentId : null;
-      result = { outcome: await duplicate(query, work.tenant, segmentId, 'signature') };
-    } else if (work.kind === 'sync') {
-      result = await applySyncPage(query, work, meta.bodySha256, now);
-    } else if (work.kind === 'drain') {
-      result = await applyDrain(query, work, now);
-    } else {
-      result = {
-        outcome: {
-          status: 'ignored',
-          segmentId: work.segmentId,
-          memberCount: null,
-          added: 0,
-          removed: 0,
-        },
-      };
-    }
-    const { outcome, change } = result;
-
-    await insertDelivery(query, {
-      receivedAt: now,
-      path: meta.path,
-      actionType: delivery.actionType,
-      tenant: work.tenant,
-      segmentId: outcome.segmentId,
-      taskId: work.kind === 'sync' ? work.taskId : null,
-      pageNumber: work.kind === 'sync' ? work.pageNumber : null,
-      status: outcome.status,
-      httpStatus: 200,
-      reason: outcome.duplicateOf ? `duplicate_${outcome.duplicateOf}` : null,
-      bodySha256: meta.bodySha256,
-      added: outcome.added,
-      removed: outcome.removed,
-      linked,
-    });
-    // Last, so the transaction holds the change feed's head row only until its commit.
-    if (change) await query(INSERT_CHANGE, change);
-    return { ...outcome, linked };
-  }
 }
 
-async function applySyncPage(
-  query: Query,
-  page: SyncPage,
-  bodySha256: string | null,
-  now: number,
-): Promise<Applied> {
-  const pageKey = [page.tenant, page.segmentId, page.taskId, page.pageNumber];
-  // The page claim: under concurrency the second claimant waits for the first to commit, then
-  // finds the row and reports a duplicate (no exception, so the transaction stays usable).
-  const claim = await query(
-    `INSERT INTO sync_pages (tenant, segment_id, task_id, page_number, body_sha256, received_at)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-    [...pageKey, bodySha256, now],
-  );
-  if (claim.rowCount === 0) {
-    const previous = await query<{ body_sha256: string | null }>(
-      `SELECT body_sha256 FROM sync_pages
-       WHERE tenant = $1 AND segment_id = $2 AND task_id = $3 AND page_number = $4`,
-      pageKey,
-    );
-    const outcome = await duplicate(query, page.tenant, page.segmentId, 'page');
-    return { outcome: { ...outcome, contentDiffers: previous.rows[0].body_sha256 !== bodySha256 } };
-  }
-  const sid = await upsertSegment(query, page, now);
-  const removed =
-    page.remove.length > 0
-      ? (
-          await query<{ user_id: string }>(
-            'DELETE FROM members WHERE sid = $1 AND user_id = ANY ($2::text[]) RETURNING user_id',
-            [sid, page.remove],
-          )
-        ).rows.map((row) => row.user_id)
-      : [];
-  const added =
-    page.add.length > 0
-      ? (
-          await query<{ user_id: string }>(
-            `INSERT INTO members (sid, user_id, added_at)
-             SELECT $1, user_id, $2 FROM unnest($3::text[]) AS user_id
-             ON CONFLICT DO NOTHING RETURNING user_id`,
-            [sid, now, page.add],
-          )
-        ).rows.map((row) => row.user_id)
-      : [];
-  const segment = await query<{ member_count: number }>(
-    `UPDATE segments SET member_count = member_count + $1, last_sync_at = $2, updated_at = $2
-     WHERE sid = $3 RETURNING member_count`,
-    [added.length - removed.length, now, sid],
-  );
-  const memberCount = segment.rows[0].member_count;
-  const task = await query<{ completed_at: number | null }>(
-    `INSERT INTO sync_tasks (tenant, segment_id, task_id, total_pages, pages_received,
-                             first_delivery_at, last_delivery_at, completed_at)
-     VALUES ($1, $2, $3, $4::bigint, 1, $5::bigint, $5::bigint,
-             CASE WHEN $4::bigint <= 1 THEN $5::bigint END)
-     ON CONFLICT (tenant, segment_id, task_id) DO UPDATE SET
-       total_pages = excluded.total_pages,
-       pages_received = sync_tasks.pages_received + 1,
-       last_delivery_at = excluded.last_delivery_at,
-       completed_at = coalesce(sync_tasks.completed_at,
-         CASE WHEN sync_tasks.pages_received + 1 >= excluded.total_pages
-              THEN excluded.last_delivery_at END)
-     RETURNING completed_at`,
-    [page.tenant, page.segmentId, page.taskId, page.totalPages, now],
-  );
-  const outcome: Unlinked = {
-    status: 'applied',
-    segmentId: page.segmentId,
-    memberCount,
-    added: added.length,
-    removed: removed.length,
-    taskComplete: task.rows[0].completed_at !== null,
+/**
+ * The delivery algorithm's statements on one transaction's connection: one round trip each, the
+ * signature claim and the connection check together in the first.
+ */
+function postgresDeliveryStatements(query: Query): DeliveryStatements {
+  const pageKey = (page: SyncPage) => [page.tenant, page.segmentId, page.taskId, page.pageNumber];
+  const userIds = (result: pg.QueryResult<{ user_id: string }>) =>
+    result.rows.map((row) => row.user_id);
+  return {
+    acceptSignature: async (signatureKey, at, tenant) => {
+      const { rows } = await query<{ accepted: boolean; active: boolean }>(
+        `WITH accepted AS (
+           INSERT INTO accepted_signatures (signature_key, received_at) VALUES ($1, $2)
+           ON CONFLICT DO NOTHING RETURNING 1)
+         SELECT EXISTS (SELECT 1 FROM accepted) AS accepted,
+                EXISTS (SELECT 1 FROM connections
+                        WHERE id_token = $3 AND access_token_sealed IS NOT NULL) AS active`,
+        [signatureKey, at, tenant],
+      );
+      return rows[0];
+    },
+    claimPage: async (page, bodySha256, now) => {
+      const claim = await query(
+        `INSERT INTO sync_pages (tenant, segment_id, task_id, page_number, body_sha256, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+        [...pageKey(page), bodySha256, now],
+      );
+      return claim.rowCount !== 0;
+    },
+    claimedPageSha: async (page) => {
+      const { rows } = await query<{ body_sha256: string | null }>(
+        `SELECT body_sha256 FROM sync_pages
+         WHERE tenant = $1 AND segment_id = $2 AND task_id = $3 AND page_number = $4`,
+        pageKey(page),
+      );
+      return rows[0].body_sha256;
+    },
+    memberCount: async (tenant, segmentId) => {
+      const { rows } = await query<{ member_count: number }>(
+        'SELECT member_count FROM segments WHERE tenant = $1 AND segment_id = $2',
+        [tenant, segmentId],
+      );
+      return rows[0]?.member_count;
+    },
+    // Creates or refreshes the segment row; its row lock serialises deliveries to one segment.
+    upsertSegment: async (segment) => {
+      const { rows } = await query<{ sid: number }>(
+        `INSERT INTO segments (tenant, segment_id, name, customer_config, created_at, updated_at)
+         VALUES ($1, $2, $3, $4::json, $5, $5)
+         ON CONFLICT (tenant, segment_id) DO UPDATE SET
+           name = coalesce(excluded.name, segments.name),
+           customer_config = coalesce(excluded.customer_config, segments.customer_config),
+           updated_at = excluded.updated_at
+         RETURNING sid`,
+        [segment.tenant, segment.segmentId, segment.name, segment.customerConfig, segment.now],
+      );
+      return rows[0].sid;
+    },
+    removeMembers: async (sid, ids) =>
+      userIds(
+        await query<{ user_id: string }>(
+          'DELETE FROM members WHERE sid = $1 AND user_id = ANY ($2::text[]) RETURNING user_id',
+          [sid, ids],
+        ),
+      ),
+    addMembers: async (sid, ids, now) =>
+      userIds(
+        await query<{ user_id: string }>(
+          `INSERT INTO members (sid, user_id, added_at)
+           SELECT $1, user_id, $2 FROM unnest($3::text[]) AS user_id
+           ON CONFLICT DO NOTHING RETURNING user_id`,
+          [sid, now, ids],
+        ),
+      ),
+    afterSync: async (sid, delta, now) => {
+      const { rows } = await query<{ member_count: number }>(
+        `UPDATE segments SET member_count = member_count + $1, last_sync_at = $2, updated_at = $2
+         WHERE sid = $3 RETURNING member_count`,
+        [delta, now, sid],
+      );
+      return rows[0].member_count;
+    },
+    countTaskPage: async (page, now) => {
+      const { rows } = await query<{ completed_at: number | null }>(
+        `INSERT INTO sync_tasks (tenant, segment_id, task_id, total_pages, pages_received,
+                                 first_delivery_at, last_delivery_at, completed_at)
+         VALUES ($1, $2, $3, $4::bigint, 1, $5::bigint, $5::bigint,
+                 CASE WHEN $4::bigint <= 1 THEN $5::bigint END)
+         ON CONFLICT (tenant, segment_id, task_id) DO UPDATE SET
+           total_pages = excluded.total_pages,
+           pages_received = sync_tasks.pages_received + 1,
+           last_delivery_at = excluded.last_delivery_at,
+           completed_at = coalesce(sync_tasks.completed_at,
+             CASE WHEN sync_tasks.pages_received + 1 >= excluded.total_pages
+                  THEN excluded.last_delivery_at END)
+         RETURNING completed_at`,
+        [page.tenant, page.segmentId, page.taskId, page.totalPages, now],
+      );
+      return rows[0].completed_at !== null;
+    },
+    drainMembers: async (sid) =>
+      (await query('DELETE FROM members WHERE sid = $1', [sid])).rowCount ?? 0,
+    afterDrain: async (sid, now) => {
+      await query(
+        'UPDATE segments SET member_count = 0, last_drain_at = $1, updated_at = $1 WHERE sid = $2',
+        [now, sid],
+      );
+    },
+    insertDelivery: (row) => insertDelivery(query, row),
+    insertChange: async (change) => {
+      await query(INSERT_CHANGE, [
+        change.at,
+        change.tenant,
+        change.segmentId,
+        change.kind,
+        change.taskId,
+        change.pageNumber,
+        change.added,
+        change.removed,
+        change.removedCount,
+        change.memberCount,
+      ]);
+    },
   };
-  const change = [
-    now,
-    page.tenant,
-    page.segmentId,
-    'sync',
-    page.taskId,
-    page.pageNumber,
-    added,
-    removed,
-    removed.length,
-    memberCount,
-  ];
-  return { outcome, change };
 }
 
-async function applyDrain(query: Query, drain: SegmentDrain, now: number): Promise<Applied> {
-  const sid = await upsertSegment(query, drain, now);
-  const removed = (await query('DELETE FROM members WHERE sid = $1', [sid])).rowCount ?? 0;
-  await query(
-    `UPDATE segments SET member_count = 0, last_drain_at = $1, updated_at = $1 WHERE sid = $2`,
-    [now, sid],
-  );
-  const outcome: Unlinked = {
-    status: 'applied',
-    segmentId: drain.segmentId,
-    memberCount: 0,
-    added: 0,
-    removed,
-  };
-  const change = [now, drain.tenant, drain.segmentId, 'drain', null, null, [], [], removed, 0];
-  return { outcome, change };
-}
-
-/** Creates or refreshes the segment row; its row lock serialises deliveries to one segment. */
-async function upsertSegment(
-  query: Query,
-  work: SyncPage | SegmentDrain,
-  now: number,
-): Promise<number> {
-  const { rows } = await query<{ sid: number }>(
-    `INSERT INTO segments (tenant, segment_id, name, customer_config, created_at, updated_at)
-     VALUES ($1, $2, $3, $4::json, $5, $5)
-     ON CONFLICT (tenant, segment_id) DO UPDATE SET
-       name = coalesce(excluded.name, segments.name),
-       customer_config = coalesce(excluded.customer_config, segments.customer_config),
-       updated_at = excluded.updated_at
-     RETURNING sid`,
-    [
-      work.tenant,
-      work.segmentId,
-      work.segmentName ?? null,
-      work.customerConfig === null || work.customerConfig === undefined
-        ? null
-        : JSON.stringify(work.customerConfig),
-      now,
-    ],
-  );
-  return rows[0].sid;
-}
-
-async function duplicate(
-  query: Query,
-  tenant: string,
-  segmentId: number | null,
-  duplicateOf: 'signature' | 'page',
-): Promise<Unlinked> {
-  let memberCount: number | null = null;
-  if (segmentId !== null) {
-    const { rows } = await query<{ member_count: number }>(
-      'SELECT member_count FROM segments WHERE tenant = $1 AND segment_id = $2',
-      [tenant, segmentId],
-    );
-    memberCount = rows[0]?.member_count ?? 0;
-  }
-  return { status: 'duplicate', segmentId, memberCount, added: 0, removed: 0, duplicateOf };
-}
-
-async function insertDelivery(query: Query, row: DeliveryRow): Promise<void> {
+async function insertDelivery(query: Query, row: NewDeliveryRow): Promise<void> {
   await query(INSERT_DELIVERY, [
     row.receivedAt,
     row.path,

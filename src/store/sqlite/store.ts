@@ -5,15 +5,29 @@ import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../errors';
 import {
   toAdminSessionRecord,
+  toChangeRecord,
   toConnectionRecord,
+  toDeliveryRecord,
+  toRefusalCount,
   toSegmentRecord,
   toSyncTaskRecord,
   type AdminSessionRow,
+  type ChangeRow,
   type ConnectionRow,
+  type DeliveryRow,
+  type RefusalCountRow,
   type SyncTaskRow,
 } from '../rows';
 import { RefusalBuffer } from '../refusalBuffer';
+import {
+  applyDeliveryPlan,
+  keysetPage,
+  rejectedRow,
+  runNow,
+  type DeliveryStatements,
+} from '../delivery';
 import { SqliteGroupCommit } from './groupCommit';
+import { migrateSqlite } from './migrations';
 import {
   OWN_ENVIRONMENT,
   type AcceptedDelivery,
@@ -32,7 +46,6 @@ import {
   type RejectedDelivery,
   type SealedAccessToken,
   type RetentionTarget,
-  type SegmentDrain,
   type SegmentRecord,
   type SizePoint,
   type UserSegment,
@@ -53,145 +66,6 @@ export type SqliteStoreOptions = {
   refusalFlushMs?: number;
 };
 
-/** The version-1 schema: what a new file starts from before the upgrades below run. */
-export const SCHEMA_V1 = `
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS segments (
-  sid INTEGER PRIMARY KEY,
-  tenant TEXT NOT NULL,
-  segment_id INTEGER NOT NULL,
-  name TEXT,
-  customer_config TEXT,
-  member_count INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  last_sync_at INTEGER,
-  last_drain_at INTEGER,
-  UNIQUE (tenant, segment_id)
-);
-CREATE TABLE IF NOT EXISTS members (
-  sid INTEGER NOT NULL,
-  user_id TEXT NOT NULL,
-  added_at INTEGER NOT NULL,
-  PRIMARY KEY (sid, user_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS members_by_user ON members (user_id, sid);
-CREATE TABLE IF NOT EXISTS sync_tasks (
-  tenant TEXT NOT NULL,
-  segment_id INTEGER NOT NULL,
-  task_id TEXT NOT NULL,
-  total_pages INTEGER NOT NULL,
-  pages_received INTEGER NOT NULL,
-  first_delivery_at INTEGER NOT NULL,
-  last_delivery_at INTEGER NOT NULL,
-  completed_at INTEGER,
-  PRIMARY KEY (tenant, segment_id, task_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sync_pages (
-  tenant TEXT NOT NULL,
-  segment_id INTEGER NOT NULL,
-  task_id TEXT NOT NULL,
-  page_number INTEGER NOT NULL,
-  body_sha256 TEXT,
-  received_at INTEGER NOT NULL,
-  PRIMARY KEY (tenant, segment_id, task_id, page_number)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS accepted_signatures (
-  signature_key TEXT PRIMARY KEY,
-  received_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  received_at INTEGER NOT NULL,
-  path TEXT NOT NULL,
-  action_type TEXT,
-  tenant TEXT,
-  segment_id INTEGER,
-  task_id TEXT,
-  page_number INTEGER,
-  status TEXT NOT NULL,
-  http_status INTEGER NOT NULL,
-  reason TEXT,
-  body_sha256 TEXT,
-  added INTEGER NOT NULL DEFAULT 0,
-  removed INTEGER NOT NULL DEFAULT 0,
-  linked INTEGER
-);
-CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (received_at);
-CREATE TABLE IF NOT EXISTS connections (
-  id_token TEXT PRIMARY KEY,
-  env_id TEXT NOT NULL,
-  partner_app_id TEXT NOT NULL,
-  authorized_by TEXT NOT NULL,
-  authorized_scope TEXT NOT NULL,
-  authorized_at_utc TEXT NOT NULL,
-  access_token_sealed TEXT,
-  connected_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  disconnected_at INTEGER
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS oauth_states (
-  state_hash TEXT PRIMARY KEY,
-  expires_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS changes (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  at INTEGER NOT NULL,
-  tenant TEXT NOT NULL,
-  segment_id INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  task_id TEXT,
-  page_number INTEGER,
-  added TEXT NOT NULL,
-  removed TEXT NOT NULL,
-  removed_count INTEGER NOT NULL,
-  member_count INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS changes_by_segment ON changes (tenant, segment_id, seq);
-`;
-
-/**
- * Ordered upgrades: a file at version n runs every upgrade above n, each in its own transaction
- * with its version bump, so a crash between two leaves a consistent, resumable file. Append new
- * ones; never edit one that has shipped.
- */
-const UPGRADES: { version: number; sql: string }[] = [
-  {
-    // Retention and counted refusals: indexes the retention job deletes by (so each batch is a
-    // short range read, not a scan) and the per-minute refusal counters.
-    version: 2,
-    sql: `
-CREATE TABLE refusal_counts (
-  minute INTEGER NOT NULL,
-  reason TEXT NOT NULL,
-  http_status INTEGER NOT NULL,
-  count INTEGER NOT NULL,
-  PRIMARY KEY (minute, reason, http_status)
-) WITHOUT ROWID;
-CREATE INDEX accepted_signatures_by_time ON accepted_signatures (received_at);
-CREATE INDEX oauth_states_by_expiry ON oauth_states (expires_at);
-CREATE INDEX sync_tasks_by_last_delivery ON sync_tasks (last_delivery_at);
-`,
-  },
-  {
-    // Admin sessions live in the store, so signing out (revocation) and the idle timeout hold
-    // for every process sharing the file. Only a hash of the session id is kept.
-    version: 3,
-    sql: `
-CREATE TABLE admin_sessions (
-  id_hash TEXT PRIMARY KEY,
-  created_at INTEGER NOT NULL,
-  last_seen_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  revoked_at INTEGER
-) WITHOUT ROWID;
-CREATE INDEX admin_sessions_by_expiry ON admin_sessions (expires_at);
-`,
-  },
-];
-
-const SCHEMA_VERSION = UPGRADES[UPGRADES.length - 1].version;
-
 /**
  * One bounded batch of the change feed's oldest entries: it reads at most `limit` rows from the
  * oldest, deletes them up to (not including) the first one at or after the cutoff, and never the
@@ -208,8 +82,6 @@ WHERE seq IN (SELECT seq FROM oldest WHERE seq < coalesce((SELECT seq FROM stop)
 // SQLite result codes that mean "storage is unavailable right now", not "this request is bad".
 const UNAVAILABLE_CODES =
   /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOTADB|CORRUPT)/;
-
-type Unlinked = Omit<ApplyOutcome, 'linked'>;
 
 type SqliteSegmentRow = {
   sid: number;
@@ -237,14 +109,217 @@ function createPrivateFile(file: string): void {
   }
 }
 
+/** Every statement the store runs but the retention deletes, prepared once. */
+function prepareStatements(db: Database.Database) {
+  return {
+    acceptSignature: db.prepare(
+      'INSERT OR IGNORE INTO accepted_signatures (signature_key, received_at) VALUES (?, ?)',
+    ),
+    claimPage: db.prepare(
+      `INSERT OR IGNORE INTO sync_pages (tenant, segment_id, task_id, page_number, body_sha256, received_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    pageBodySha: db.prepare(
+      `SELECT body_sha256 FROM sync_pages
+       WHERE tenant = ? AND segment_id = ? AND task_id = ? AND page_number = ?`,
+    ),
+    upsertSegment: db.prepare(
+      `INSERT INTO segments (tenant, segment_id, name, customer_config, created_at, updated_at)
+       VALUES (@tenant, @segmentId, @name, @customerConfig, @now, @now)
+       ON CONFLICT (tenant, segment_id) DO UPDATE SET
+         name = coalesce(excluded.name, segments.name),
+         customer_config = coalesce(excluded.customer_config, segments.customer_config),
+         updated_at = excluded.updated_at
+       RETURNING sid, member_count`,
+    ),
+    segment: db.prepare('SELECT * FROM segments WHERE tenant = ? AND segment_id = ?'),
+    removeMembers: db.prepare(
+      `DELETE FROM members WHERE sid = ? AND user_id IN (SELECT value FROM json_each(?))
+       RETURNING user_id`,
+    ),
+    addMembers: db.prepare(
+      `INSERT INTO members (sid, user_id, added_at)
+       SELECT ?, value, ? FROM json_each(?) WHERE true
+       ON CONFLICT DO NOTHING
+       RETURNING user_id`,
+    ),
+    drainMembers: db.prepare('DELETE FROM members WHERE sid = ?'),
+    afterSync: db.prepare(
+      `UPDATE segments SET member_count = member_count + ?, last_sync_at = ?, updated_at = ?
+       WHERE sid = ? RETURNING member_count`,
+    ),
+    afterDrain: db.prepare(
+      'UPDATE segments SET member_count = 0, last_drain_at = ?, updated_at = ? WHERE sid = ?',
+    ),
+    upsertTask: db.prepare(
+      `INSERT INTO sync_tasks (tenant, segment_id, task_id, total_pages, pages_received,
+                               first_delivery_at, last_delivery_at, completed_at)
+       VALUES (@tenant, @segmentId, @taskId, @totalPages, 1, @now, @now,
+               CASE WHEN @totalPages <= 1 THEN @now END)
+       ON CONFLICT (tenant, segment_id, task_id) DO UPDATE SET
+         total_pages = excluded.total_pages,
+         pages_received = sync_tasks.pages_received + 1,
+         last_delivery_at = excluded.last_delivery_at,
+         completed_at = coalesce(sync_tasks.completed_at,
+           CASE WHEN sync_tasks.pages_received + 1 >= excluded.total_pages THEN excluded.last_delivery_at END)
+       RETURNING completed_at`,
+    ),
+    insertChange: db.prepare(
+      `INSERT INTO changes (at, tenant, segment_id, kind, task_id, page_number, added, removed,
+                            removed_count, member_count)
+       VALUES (@at, @tenant, @segmentId, @kind, @taskId, @pageNumber, @added, @removed,
+               @removedCount, @memberCount)`,
+    ),
+    insertDelivery: db.prepare(
+      `INSERT INTO deliveries (received_at, path, action_type, tenant, segment_id, task_id,
+                               page_number, status, http_status, reason, body_sha256, added, removed,
+                               linked)
+       VALUES (@receivedAt, @path, @actionType, @tenant, @segmentId, @taskId, @pageNumber,
+               @status, @httpStatus, @reason, @bodySha256, @added, @removed, @linked)`,
+    ),
+    activeConnection: db.prepare(
+      `SELECT 1 FROM connections WHERE id_token = ? AND access_token_sealed IS NOT NULL`,
+    ),
+    upsertConnection: db.prepare(
+      `INSERT INTO connections (id_token, env_id, partner_app_id, authorized_by, authorized_scope,
+                                authorized_at_utc, access_token_sealed, connected_at, updated_at)
+       VALUES (@idToken, @envId, @partnerAppId, @authorizedBy, @authorizedScope,
+               @authorizedAtUtc, @accessTokenSealed, @at, @at)
+       ON CONFLICT (id_token) DO UPDATE SET
+         env_id = excluded.env_id, partner_app_id = excluded.partner_app_id,
+         authorized_by = excluded.authorized_by, authorized_scope = excluded.authorized_scope,
+         authorized_at_utc = excluded.authorized_at_utc,
+         access_token_sealed = excluded.access_token_sealed,
+         updated_at = excluded.updated_at, disconnected_at = NULL
+       RETURNING connected_at = updated_at AS created`,
+    ),
+    connection: db.prepare('SELECT * FROM connections WHERE id_token = ?'),
+    connections: db.prepare('SELECT * FROM connections ORDER BY connected_at, id_token'),
+    sealedTokens: db.prepare(
+      `SELECT id_token AS idToken, access_token_sealed AS sealed FROM connections
+       WHERE access_token_sealed IS NOT NULL AND id_token > ? ORDER BY id_token LIMIT ?`,
+    ),
+    replaceSealedToken: db.prepare(
+      `UPDATE connections SET access_token_sealed = ?
+       WHERE id_token = ? AND access_token_sealed = ?`,
+    ),
+    disconnect: db.prepare(
+      `UPDATE connections SET access_token_sealed = NULL, disconnected_at = ?, updated_at = ?
+       WHERE id_token = ? AND disconnected_at IS NULL`,
+    ),
+    saveState: db.prepare('INSERT INTO oauth_states (state_hash, expires_at) VALUES (?, ?)'),
+    // The count is an index range (oauth_states_by_expiry) of at most maxPending entries.
+    saveStateCapped: db.prepare(
+      `INSERT INTO oauth_states (state_hash, expires_at) SELECT @hash, @expiresAt
+       WHERE (SELECT count(*) FROM oauth_states WHERE expires_at > @now) < @maxPending`,
+    ),
+    addRefusalCount: db.prepare(
+      `INSERT INTO refusal_counts (minute, reason, http_status, count)
+       VALUES (@minute, @reason, @httpStatus, @count)
+       ON CONFLICT (minute, reason, http_status) DO UPDATE SET count = count + excluded.count`,
+    ),
+    refusalCounts: db.prepare(
+      `SELECT minute, reason, http_status, count FROM refusal_counts
+       WHERE minute IN (
+         SELECT DISTINCT minute FROM refusal_counts
+         WHERE (@before IS NULL OR minute < @before) AND (@since IS NULL OR minute >= @since)
+         ORDER BY minute DESC LIMIT @limit)
+       ORDER BY minute DESC, reason, http_status`,
+    ),
+    oldestChange: db.prepare('SELECT min(seq) AS seq FROM changes'),
+    consumeState: db.prepare(
+      'DELETE FROM oauth_states WHERE state_hash = ? AND expires_at > ? RETURNING 1',
+    ),
+    createAdminSession: db.prepare(
+      `INSERT INTO admin_sessions (id_hash, created_at, last_seen_at, expires_at)
+       VALUES (?, ?, ?, ?)`,
+    ),
+    pruneAdminSessions: db.prepare(
+      'DELETE FROM admin_sessions WHERE expires_at <= ? OR revoked_at IS NOT NULL',
+    ),
+    adminSession: db.prepare(
+      `SELECT created_at, last_seen_at, expires_at, revoked_at FROM admin_sessions
+       WHERE id_hash = ?`,
+    ),
+    touchAdminSession: db.prepare(
+      'UPDATE admin_sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?',
+    ),
+    revokeAdminSession: db.prepare(
+      `UPDATE admin_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL
+       AND expires_at > ?`,
+    ),
+    members: db.prepare(
+      `SELECT user_id FROM members WHERE sid = ? AND user_id > ? ORDER BY user_id LIMIT ?`,
+    ),
+    // A prefix is a key range: [prefix, prefix || U+10FFFF), so the primary key serves it.
+    membersWithPrefix: db.prepare(
+      `SELECT user_id FROM members
+       WHERE sid = @sid AND user_id > @after AND user_id >= @prefix
+         AND user_id < @prefix || char(1114111)
+       ORDER BY user_id LIMIT @limit`,
+    ),
+    segments: db.prepare('SELECT * FROM segments ORDER BY tenant, segment_id'),
+    segmentsOfTenant: db.prepare('SELECT * FROM segments WHERE tenant = ? ORDER BY segment_id'),
+    // CROSS JOIN fixes the join order: the user's few memberships through members_by_user,
+    // then their segments. Left to itself the planner probed the user in every segment of
+    // the tenant (100 probes with 100 segments: 0.08 ms instead of 0.03 ms per lookup).
+    segmentsOfUser: db.prepare(
+      `SELECT s.segment_id, s.name, m.added_at FROM members m CROSS JOIN segments s ON s.sid = m.sid
+       WHERE m.user_id = ? AND s.tenant = ? ORDER BY s.segment_id`,
+    ),
+    syncTasks: db.prepare(
+      `SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ?
+       ORDER BY last_delivery_at DESC, task_id LIMIT ?`,
+    ),
+    changesFiltered: db.prepare(
+      `SELECT * FROM changes
+       WHERE seq > @after AND (@tenant IS NULL OR tenant = @tenant)
+         AND (@segmentId IS NULL OR segment_id = @segmentId)
+       ORDER BY seq LIMIT @limit`,
+    ),
+    sizeHistory: db.prepare(
+      `SELECT seq, at, member_count FROM changes
+       WHERE tenant = ? AND segment_id = ? AND at >= ? ORDER BY seq LIMIT ?`,
+    ),
+    deliveriesFiltered: db.prepare(
+      `SELECT * FROM deliveries
+       WHERE (@before IS NULL OR id < @before) AND (@status IS NULL OR status = @status)
+         AND (@reason IS NULL OR reason = @reason) AND (@tenant IS NULL OR tenant = @tenant)
+         AND (@since IS NULL OR received_at >= @since) AND (@until IS NULL OR received_at < @until)
+       ORDER BY id DESC LIMIT @limit`,
+    ),
+    deliveryStats: db.prepare(
+      `SELECT status, reason, sum(count) AS count FROM (
+         SELECT status, reason, count(*) AS count FROM deliveries WHERE received_at >= @since
+         GROUP BY status, reason
+         UNION ALL
+         SELECT 'rejected', reason, sum(count) FROM refusal_counts WHERE minute > @since - 60000
+         GROUP BY reason)
+       GROUP BY status, reason ORDER BY status, reason`,
+    ),
+    syncTask: db.prepare(
+      'SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ? AND task_id = ?',
+    ),
+    // Two primary-key probes: the segment by (tenant, segment_id), the member by (sid, user_id).
+    isMember: db.prepare(
+      `SELECT 1 FROM segments s JOIN members m ON m.sid = s.sid
+       WHERE s.tenant = ? AND s.segment_id = ? AND m.user_id = ?`,
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
-  private readonly statements;
+  private readonly statements: Statements;
   /** Deliveries and the refusals log share commits (see SqliteGroupCommit). */
   private readonly writes: SqliteGroupCommit;
   private readonly refusals: RefusalBuffer;
   /** One bounded DELETE per retention target, each taking @cutoff and @limit. */
   private readonly prune;
+  /** The statements the shared delivery algorithm (../delivery) runs. */
+  private readonly delivery: DeliveryStatements;
 
   constructor(options: SqliteStoreOptions) {
     const timeout = options.busyTimeoutMs ?? 5000;
@@ -257,202 +332,13 @@ export class SqliteStore implements Store {
         this.db.pragma('journal_mode = WAL');
         // FULL: a commit is on disk before we answer 200, so even power loss keeps it.
         this.db.pragma('synchronous = FULL');
-        this.migrate();
+        migrateSqlite(this.db);
       }
     } catch (error) {
       throw asStoreError(error);
     }
     const db = this.db;
-    this.statements = {
-      acceptSignature: db.prepare(
-        'INSERT OR IGNORE INTO accepted_signatures (signature_key, received_at) VALUES (?, ?)',
-      ),
-      claimPage: db.prepare(
-        `INSERT OR IGNORE INTO sync_pages (tenant, segment_id, task_id, page_number, body_sha256, received_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-      ),
-      pageBodySha: db.prepare(
-        `SELECT body_sha256 FROM sync_pages
-         WHERE tenant = ? AND segment_id = ? AND task_id = ? AND page_number = ?`,
-      ),
-      upsertSegment: db.prepare(
-        `INSERT INTO segments (tenant, segment_id, name, customer_config, created_at, updated_at)
-         VALUES (@tenant, @segmentId, @name, @customerConfig, @now, @now)
-         ON CONFLICT (tenant, segment_id) DO UPDATE SET
-           name = coalesce(excluded.name, segments.name),
-           customer_config = coalesce(excluded.customer_config, segments.customer_config),
-           updated_at = excluded.updated_at
-         RETURNING sid, member_count`,
-      ),
-      segment: db.prepare('SELECT * FROM segments WHERE tenant = ? AND segment_id = ?'),
-      removeMembers: db.prepare(
-        `DELETE FROM members WHERE sid = ? AND user_id IN (SELECT value FROM json_each(?))
-         RETURNING user_id`,
-      ),
-      addMembers: db.prepare(
-        `INSERT INTO members (sid, user_id, added_at)
-         SELECT ?, value, ? FROM json_each(?) WHERE true
-         ON CONFLICT DO NOTHING
-         RETURNING user_id`,
-      ),
-      drainMembers: db.prepare('DELETE FROM members WHERE sid = ?'),
-      afterSync: db.prepare(
-        `UPDATE segments SET member_count = member_count + ?, last_sync_at = ?, updated_at = ?
-         WHERE sid = ? RETURNING member_count`,
-      ),
-      afterDrain: db.prepare(
-        'UPDATE segments SET member_count = 0, last_drain_at = ?, updated_at = ? WHERE sid = ?',
-      ),
-      upsertTask: db.prepare(
-        `INSERT INTO sync_tasks (tenant, segment_id, task_id, total_pages, pages_received,
-                                 first_delivery_at, last_delivery_at, completed_at)
-         VALUES (@tenant, @segmentId, @taskId, @totalPages, 1, @now, @now,
-                 CASE WHEN @totalPages <= 1 THEN @now END)
-         ON CONFLICT (tenant, segment_id, task_id) DO UPDATE SET
-           total_pages = excluded.total_pages,
-           pages_received = sync_tasks.pages_received + 1,
-           last_delivery_at = excluded.last_delivery_at,
-           completed_at = coalesce(sync_tasks.completed_at,
-             CASE WHEN sync_tasks.pages_received + 1 >= excluded.total_pages THEN excluded.last_delivery_at END)
-         RETURNING completed_at`,
-      ),
-      insertChange: db.prepare(
-        `INSERT INTO changes (at, tenant, segment_id, kind, task_id, page_number, added, removed,
-                              removed_count, member_count)
-         VALUES (@at, @tenant, @segmentId, @kind, @taskId, @pageNumber, @added, @removed,
-                 @removedCount, @memberCount)`,
-      ),
-      insertDelivery: db.prepare(
-        `INSERT INTO deliveries (received_at, path, action_type, tenant, segment_id, task_id,
-                                 page_number, status, http_status, reason, body_sha256, added, removed,
-                                 linked)
-         VALUES (@receivedAt, @path, @actionType, @tenant, @segmentId, @taskId, @pageNumber,
-                 @status, @httpStatus, @reason, @bodySha256, @added, @removed, @linked)`,
-      ),
-      activeConnection: db.prepare(
-        `SELECT 1 FROM connections WHERE id_token = ? AND access_token_sealed IS NOT NULL`,
-      ),
-      upsertConnection: db.prepare(
-        `INSERT INTO connections (id_token, env_id, partner_app_id, authorized_by, authorized_scope,
-                                  authorized_at_utc, access_token_sealed, connected_at, updated_at)
-         VALUES (@idToken, @envId, @partnerAppId, @authorizedBy, @authorizedScope,
-                 @authorizedAtUtc, @accessTokenSealed, @at, @at)
-         ON CONFLICT (id_token) DO UPDATE SET
-           env_id = excluded.env_id, partner_app_id = excluded.partner_app_id,
-           authorized_by = excluded.authorized_by, authorized_scope = excluded.authorized_scope,
-           authorized_at_utc = excluded.authorized_at_utc,
-           access_token_sealed = excluded.access_token_sealed,
-           updated_at = excluded.updated_at, disconnected_at = NULL
-         RETURNING connected_at = updated_at AS created`,
-      ),
-      connection: db.prepare('SELECT * FROM connections WHERE id_token = ?'),
-      connections: db.prepare('SELECT * FROM connections ORDER BY connected_at, id_token'),
-      sealedTokens: db.prepare(
-        `SELECT id_token AS idToken, access_token_sealed AS sealed FROM connections
-         WHERE access_token_sealed IS NOT NULL AND id_token > ? ORDER BY id_token LIMIT ?`,
-      ),
-      replaceSealedToken: db.prepare(
-        `UPDATE connections SET access_token_sealed = ?
-         WHERE id_token = ? AND access_token_sealed = ?`,
-      ),
-      disconnect: db.prepare(
-        `UPDATE connections SET access_token_sealed = NULL, disconnected_at = ?, updated_at = ?
-         WHERE id_token = ? AND disconnected_at IS NULL`,
-      ),
-      saveState: db.prepare('INSERT INTO oauth_states (state_hash, expires_at) VALUES (?, ?)'),
-      // The count is an index range (oauth_states_by_expiry) of at most maxPending entries.
-      saveStateCapped: db.prepare(
-        `INSERT INTO oauth_states (state_hash, expires_at) SELECT @hash, @expiresAt
-         WHERE (SELECT count(*) FROM oauth_states WHERE expires_at > @now) < @maxPending`,
-      ),
-      addRefusalCount: db.prepare(
-        `INSERT INTO refusal_counts (minute, reason, http_status, count)
-         VALUES (@minute, @reason, @httpStatus, @count)
-         ON CONFLICT (minute, reason, http_status) DO UPDATE SET count = count + excluded.count`,
-      ),
-      refusalCounts: db.prepare(
-        `SELECT minute, reason, http_status, count FROM refusal_counts
-         WHERE minute IN (
-           SELECT DISTINCT minute FROM refusal_counts
-           WHERE (@before IS NULL OR minute < @before) AND (@since IS NULL OR minute >= @since)
-           ORDER BY minute DESC LIMIT @limit)
-         ORDER BY minute DESC, reason, http_status`,
-      ),
-      oldestChange: db.prepare('SELECT min(seq) AS seq FROM changes'),
-      consumeState: db.prepare(
-        'DELETE FROM oauth_states WHERE state_hash = ? AND expires_at > ? RETURNING 1',
-      ),
-      createAdminSession: db.prepare(
-        `INSERT INTO admin_sessions (id_hash, created_at, last_seen_at, expires_at)
-         VALUES (?, ?, ?, ?)`,
-      ),
-      pruneAdminSessions: db.prepare(
-        'DELETE FROM admin_sessions WHERE expires_at <= ? OR revoked_at IS NOT NULL',
-      ),
-      adminSession: db.prepare(
-        `SELECT created_at, last_seen_at, expires_at, revoked_at FROM admin_sessions
-         WHERE id_hash = ?`,
-      ),
-      touchAdminSession: db.prepare(
-        'UPDATE admin_sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?',
-      ),
-      revokeAdminSession: db.prepare(
-        `UPDATE admin_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL
-         AND expires_at > ?`,
-      ),
-      members: db.prepare(
-        `SELECT user_id FROM members WHERE sid = ? AND user_id > ? ORDER BY user_id LIMIT ?`,
-      ),
-      // A prefix is a key range: [prefix, prefix || U+10FFFF), so the primary key serves it.
-      membersWithPrefix: db.prepare(
-        `SELECT user_id FROM members
-         WHERE sid = @sid AND user_id > @after AND user_id >= @prefix
-           AND user_id < @prefix || char(1114111)
-         ORDER BY user_id LIMIT @limit`,
-      ),
-      segments: db.prepare('SELECT * FROM segments ORDER BY tenant, segment_id'),
-      segmentsOfTenant: db.prepare('SELECT * FROM segments WHERE tenant = ? ORDER BY segment_id'),
-      // CROSS JOIN fixes the join order: the user's few memberships through members_by_user,
-      // then their segments. Left to itself the planner probed the user in every segment of
-      // the tenant (100 probes with 100 segments: 0.08 ms instead of 0.03 ms per lookup).
-      segmentsOfUser: db.prepare(
-        `SELECT s.segment_id, s.name, m.added_at FROM members m CROSS JOIN segments s ON s.sid = m.sid
-         WHERE m.user_id = ? AND s.tenant = ? ORDER BY s.segment_id`,
-      ),
-      syncTasks: db.prepare(
-        `SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ?
-         ORDER BY last_delivery_at DESC, task_id LIMIT ?`,
-      ),
-      changesFiltered: db.prepare(
-        `SELECT * FROM changes
-         WHERE seq > @after AND (@tenant IS NULL OR tenant = @tenant)
-           AND (@segmentId IS NULL OR segment_id = @segmentId)
-         ORDER BY seq LIMIT @limit`,
-      ),
-      sizeHistory: db.prepare(
-        `SELECT seq, at, member_count FROM changes
-         WHERE tenant = ? AND segment_id = ? AND at >= ? ORDER BY seq LIMIT ?`,
-      ),
-      deliveriesFiltered: db.prepare(
-        `SELECT * FROM deliveries
-         WHERE (@before IS NULL OR id < @before) AND (@status IS NULL OR status = @status)
-           AND (@reason IS NULL OR reason = @reason) AND (@tenant IS NULL OR tenant = @tenant)
-           AND (@since IS NULL OR received_at >= @since) AND (@until IS NULL OR received_at < @until)
-         ORDER BY id DESC LIMIT @limit`,
-      ),
-      deliveryStats: db.prepare(
-        `SELECT status, reason, sum(count) AS count FROM (
-           SELECT status, reason, count(*) AS count FROM deliveries WHERE received_at >= @since
-           GROUP BY status, reason
-           UNION ALL
-           SELECT 'rejected', reason, sum(count) FROM refusal_counts WHERE minute > @since - 60000
-           GROUP BY reason)
-         GROUP BY status, reason ORDER BY status, reason`,
-      ),
-      syncTask: db.prepare(
-        'SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ? AND task_id = ?',
-      ),
-    };
+    this.statements = prepareStatements(db);
     this.prune = {
       accepted_signatures: db.prepare(
         `DELETE FROM accepted_signatures WHERE signature_key IN (
@@ -489,6 +375,7 @@ export class SqliteStore implements Store {
            SELECT state_hash FROM oauth_states WHERE expires_at <= @cutoff LIMIT @limit)`,
       ),
     } satisfies Record<RetentionTarget, Database.Statement>;
+    this.delivery = sqliteDeliveryStatements(this.statements);
     this.writes = new SqliteGroupCommit(db, asStoreError);
     this.refusals = new RefusalBuffer(
       (counts) => this.addRefusalCounts(counts),
@@ -497,27 +384,12 @@ export class SqliteStore implements Store {
   }
 
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {
-    return this.writes.run(() => this.apply(delivery));
+    return this.writes.run(() => runNow(applyDeliveryPlan(this.delivery, delivery)));
   }
 
   recordRejected(rejection: RejectedDelivery): Promise<void> {
     return this.writes.run(() => {
-      this.statements.insertDelivery.run({
-        receivedAt: rejection.meta.receivedAt,
-        path: rejection.meta.path,
-        actionType: rejection.actionType ?? null,
-        tenant: rejection.tenant ?? null,
-        segmentId: rejection.segmentId ?? null,
-        taskId: null,
-        pageNumber: null,
-        status: 'rejected',
-        httpStatus: rejection.httpStatus,
-        reason: rejection.reason,
-        bodySha256: rejection.meta.bodySha256,
-        added: 0,
-        removed: 0,
-        linked: null,
-      });
+      void this.delivery.insertDelivery(rejectedRow(rejection));
     });
   }
 
@@ -542,13 +414,8 @@ export class SqliteStore implements Store {
           limit: query.limit,
           before: query.before ?? null,
           since: query.since ?? null,
-        }) as { minute: number; reason: string; http_status: number; count: number }[]
-      ).map((row) => ({
-        minute: row.minute,
-        reason: row.reason,
-        httpStatus: row.http_status,
-        count: row.count,
-      })),
+        }) as RefusalCountRow[]
+      ).map(toRefusalCount),
     );
   }
 
@@ -598,9 +465,10 @@ export class SqliteStore implements Store {
             })
           : this.statements.members.all(segment.sid, after, options.limit)
       ) as { user_id: string }[];
-      const items = rows.map((row) => row.user_id);
-      const nextCursor = items.length === options.limit ? items[items.length - 1] : null;
-      return { items, nextCursor };
+      return keysetPage(
+        rows.map((row) => row.user_id),
+        options.limit,
+      );
     });
   }
 
@@ -614,6 +482,10 @@ export class SqliteStore implements Store {
         }[]
       ).map((row) => ({ segmentId: row.segment_id, name: row.name, addedAt: row.added_at })),
     );
+  }
+
+  isMember(tenant: string, segmentId: number, userId: string): Promise<boolean> {
+    return this.run(() => this.statements.isMember.get(tenant, segmentId, userId) !== undefined);
   }
 
   getSyncTask(
@@ -653,20 +525,14 @@ export class SqliteStore implements Store {
           limit: options.limit,
           tenant: options.tenant ?? null,
           segmentId: options.segmentId ?? null,
-        }) as Record<string, unknown>[]
-      ).map((row) => ({
-        seq: row.seq as number,
-        at: row.at as number,
-        tenant: row.tenant as string,
-        segmentId: row.segment_id as number,
-        kind: row.kind as 'sync' | 'drain',
-        taskId: row.task_id as string | null,
-        pageNumber: row.page_number as number | null,
-        added: JSON.parse(row.added as string) as string[],
-        removed: JSON.parse(row.removed as string) as string[],
-        removedCount: row.removed_count as number,
-        memberCount: row.member_count as number,
-      })),
+        }) as (Omit<ChangeRow, 'added' | 'removed'> & { added: string; removed: string })[]
+      ).map((row) =>
+        toChangeRecord({
+          ...row,
+          added: JSON.parse(row.added) as string[],
+          removed: JSON.parse(row.removed) as string[],
+        }),
+      ),
     );
   }
 
@@ -697,24 +563,8 @@ export class SqliteStore implements Store {
           tenant: options.tenant ?? null,
           since: options.since ?? null,
           until: options.until ?? null,
-        }) as Record<string, unknown>[]
-      ).map((row) => ({
-        id: row.id as number,
-        receivedAt: row.received_at as number,
-        path: row.path as string,
-        actionType: row.action_type as string | null,
-        tenant: row.tenant as string | null,
-        segmentId: row.segment_id as number | null,
-        taskId: row.task_id as string | null,
-        pageNumber: row.page_number as number | null,
-        status: row.status as DeliveryRecord['status'],
-        httpStatus: row.http_status as number,
-        reason: row.reason as string | null,
-        bodySha256: row.body_sha256 as string | null,
-        added: row.added as number,
-        removed: row.removed as number,
-        linked: row.linked === null ? null : row.linked === 1,
-      })),
+        }) as DeliveryRow[]
+      ).map(toDeliveryRecord),
     );
   }
 
@@ -727,6 +577,10 @@ export class SqliteStore implements Store {
       const row = this.statements.upsertConnection.get(connection) as { created: number };
       return { created: row.created === 1 };
     });
+  }
+
+  hasActiveConnection(idToken: string): Promise<boolean> {
+    return this.run(() => this.statements.activeConnection.get(idToken) !== undefined);
   }
 
   getConnection(idToken: string): Promise<ConnectionRecord | undefined> {
@@ -819,190 +673,12 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
-  private migrate(): void {
-    this.db.exec(SCHEMA_V1);
-    const row = this.db.prepare('SELECT version FROM schema_version').get() as
-      { version: number } | undefined;
-    if (!row) this.db.prepare('INSERT INTO schema_version (version) VALUES (1)').run();
-    const version = row?.version ?? 1;
-    if (version > SCHEMA_VERSION) {
-      throw new Error(
-        `The database at ${this.db.name} has schema version ${version}, newer than this build (${SCHEMA_VERSION})`,
-      );
-    }
-    for (const upgrade of UPGRADES) {
-      if (upgrade.version <= version) continue;
-      this.db
-        .transaction(() => {
-          this.db.exec(upgrade.sql);
-          this.db.prepare('UPDATE schema_version SET version = ?').run(upgrade.version);
-        })
-        .immediate();
-    }
-  }
-
   private run<T>(work: () => T): Promise<T> {
     try {
       return Promise.resolve(work());
     } catch (error) {
       return Promise.reject(asStoreError(error));
     }
-  }
-
-  private apply(delivery: AcceptedDelivery): ApplyOutcome {
-    const { meta, work } = delivery;
-    const now = meta.receivedAt;
-    const replay = this.statements.acceptSignature.run(delivery.signatureKey, now).changes === 0;
-
-    const linked =
-      work.tenant === OWN_ENVIRONMENT ||
-      this.statements.activeConnection.get(work.tenant) !== undefined;
-    let outcome: Omit<ApplyOutcome, 'linked'>;
-    if (replay) {
-      outcome = this.duplicate(
-        work.tenant,
-        'segmentId' in work ? work.segmentId : null,
-        'signature',
-      );
-    } else if (work.kind === 'sync') {
-      outcome = this.applySyncPage(work, meta.bodySha256, now);
-    } else if (work.kind === 'drain') {
-      outcome = this.applyDrain(work, now);
-    } else {
-      outcome = {
-        status: 'ignored',
-        segmentId: work.segmentId,
-        memberCount: null,
-        added: 0,
-        removed: 0,
-      };
-    }
-
-    this.statements.insertDelivery.run({
-      receivedAt: now,
-      path: meta.path,
-      actionType: delivery.actionType,
-      tenant: work.tenant,
-      segmentId: outcome.segmentId,
-      taskId: work.kind === 'sync' ? work.taskId : null,
-      pageNumber: work.kind === 'sync' ? work.pageNumber : null,
-      status: outcome.status,
-      httpStatus: 200,
-      reason: outcome.duplicateOf ? `duplicate_${outcome.duplicateOf}` : null,
-      bodySha256: meta.bodySha256,
-      added: outcome.added,
-      removed: outcome.removed,
-      linked: linked ? 1 : 0,
-    });
-    return { ...outcome, linked };
-  }
-
-  private applySyncPage(page: SyncPage, bodySha256: string | null, now: number): Unlinked {
-    const s = this.statements;
-    const pageKey = [page.tenant, page.segmentId, page.taskId, page.pageNumber] as const;
-    if (s.claimPage.run(...pageKey, bodySha256, now).changes === 0) {
-      const previous = s.pageBodySha.get(...pageKey) as { body_sha256: string | null };
-      return {
-        ...this.duplicate(page.tenant, page.segmentId, 'page'),
-        contentDiffers: previous.body_sha256 !== bodySha256,
-      };
-    }
-    const { sid } = this.upsertSegment(page, now);
-    const removed =
-      page.remove.length > 0
-        ? (s.removeMembers.all(sid, JSON.stringify(page.remove)) as { user_id: string }[])
-        : [];
-    const added =
-      page.add.length > 0
-        ? (s.addMembers.all(sid, now, JSON.stringify(page.add)) as { user_id: string }[])
-        : [];
-    const { member_count: memberCount } = s.afterSync.get(
-      added.length - removed.length,
-      now,
-      now,
-      sid,
-    ) as { member_count: number };
-    const task = s.upsertTask.get({
-      tenant: page.tenant,
-      segmentId: page.segmentId,
-      taskId: page.taskId,
-      totalPages: page.totalPages,
-      now,
-    }) as { completed_at: number | null };
-    const addedIds = added.map((row) => row.user_id);
-    const removedIds = removed.map((row) => row.user_id);
-    s.insertChange.run({
-      at: now,
-      tenant: page.tenant,
-      segmentId: page.segmentId,
-      kind: 'sync',
-      taskId: page.taskId,
-      pageNumber: page.pageNumber,
-      added: JSON.stringify(addedIds),
-      removed: JSON.stringify(removedIds),
-      removedCount: removedIds.length,
-      memberCount,
-    });
-    return {
-      status: 'applied',
-      segmentId: page.segmentId,
-      memberCount,
-      added: addedIds.length,
-      removed: removedIds.length,
-      taskComplete: task.completed_at !== null,
-    };
-  }
-
-  private applyDrain(drain: SegmentDrain, now: number): Unlinked {
-    const s = this.statements;
-    const { sid } = this.upsertSegment(drain, now);
-    const removed = s.drainMembers.run(sid).changes;
-    s.afterDrain.run(now, now, sid);
-    s.insertChange.run({
-      at: now,
-      tenant: drain.tenant,
-      segmentId: drain.segmentId,
-      kind: 'drain',
-      taskId: null,
-      pageNumber: null,
-      added: '[]',
-      removed: '[]',
-      removedCount: removed,
-      memberCount: 0,
-    });
-    return { status: 'applied', segmentId: drain.segmentId, memberCount: 0, added: 0, removed };
-  }
-
-  private upsertSegment(work: SyncPage | SegmentDrain, now: number): { sid: number } {
-    return this.statements.upsertSegment.get({
-      tenant: work.tenant,
-      segmentId: work.segmentId,
-      name: work.segmentName ?? null,
-      customerConfig:
-        work.customerConfig === null || work.customerConfig === undefined
-          ? null
-          : JSON.stringify(work.customerConfig),
-      now,
-    }) as { sid: number };
-  }
-
-  private duplicate(
-    tenant: string,
-    segmentId: number | null,
-    duplicateOf: 'signature' | 'page',
-  ): Unlinked {
-    const row =
-      segmentId === null
-        ? undefined
-        : (this.statements.segment.get(tenant, segmentId) as SqliteSegmentRow | undefined);
-    return {
-      status: 'duplicate',
-      segmentId,
-      memberCount: row ? row.member_count : segmentId === null ? null : 0,
-      added: 0,
-      removed: 0,
-      duplicateOf,
-    };
   }
 }
 
@@ -1025,4 +701,52 @@ function asStoreError(error: unknown): unknown {
     return new StoreUnavailableError('SQLite store is closed', { cause: error });
   }
   return error;
+}
+
+/** The delivery algorithm's statements over SQLite's prepared ones: user lists go in as JSON. */
+function sqliteDeliveryStatements(s: Statements): DeliveryStatements {
+  const pageKey = (page: SyncPage) =>
+    [page.tenant, page.segmentId, page.taskId, page.pageNumber] as const;
+  const userIds = (rows: unknown[]) => (rows as { user_id: string }[]).map((row) => row.user_id);
+  return {
+    acceptSignature: (signatureKey, at, tenant) => ({
+      accepted: s.acceptSignature.run(signatureKey, at).changes > 0,
+      active: tenant !== OWN_ENVIRONMENT && s.activeConnection.get(tenant) !== undefined,
+    }),
+    claimPage: (page, bodySha256, now) =>
+      s.claimPage.run(...pageKey(page), bodySha256, now).changes > 0,
+    claimedPageSha: (page) =>
+      (s.pageBodySha.get(...pageKey(page)) as { body_sha256: string | null }).body_sha256,
+    memberCount: (tenant, segmentId) =>
+      (s.segment.get(tenant, segmentId) as SqliteSegmentRow | undefined)?.member_count,
+    upsertSegment: (segment) => (s.upsertSegment.get(segment) as { sid: number }).sid,
+    removeMembers: (sid, ids) => userIds(s.removeMembers.all(sid, JSON.stringify(ids))),
+    addMembers: (sid, ids, now) => userIds(s.addMembers.all(sid, now, JSON.stringify(ids))),
+    afterSync: (sid, delta, now) =>
+      (s.afterSync.get(delta, now, now, sid) as { member_count: number }).member_count,
+    countTaskPage: (page, now) =>
+      (
+        s.upsertTask.get({
+          tenant: page.tenant,
+          segmentId: page.segmentId,
+          taskId: page.taskId,
+          totalPages: page.totalPages,
+          now,
+        }) as { completed_at: number | null }
+      ).completed_at !== null,
+    drainMembers: (sid) => s.drainMembers.run(sid).changes,
+    afterDrain: (sid, now) => {
+      s.afterDrain.run(now, now, sid);
+    },
+    insertDelivery: (row) => {
+      s.insertDelivery.run({ ...row, linked: row.linked === null ? null : row.linked ? 1 : 0 });
+    },
+    insertChange: (change) => {
+      s.insertChange.run({
+        ...change,
+        added: JSON.stringify(change.added),
+        removed: JSON.stringify(change.removed),
+      });
+    },
+  };
 }

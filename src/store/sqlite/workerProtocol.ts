@@ -17,6 +17,8 @@ export const STORE_METHODS = Object.keys({
   listSegments: true,
   listMembers: true,
   segmentsOfUser: true,
+  isMember: true,
+  hasActiveConnection: true,
   getSyncTask: true,
   listSyncTasks: true,
   listChanges: true,

@@ -108,6 +108,11 @@ export class SqliteWorkerStore implements Store {
   listSegments: Store['listSegments'] = (...args) => this.reader.listSegments(...args);
   listMembers: Store['listMembers'] = (...args) => this.reader.listMembers(...args);
   segmentsOfUser: Store['segmentsOfUser'] = (...args) => this.reader.segmentsOfUser(...args);
+  isMember: Store['isMember'] = (...args) => this.reader.isMember(...args);
+  // Read before applying a delivery under the 'reject' policy: a disconnect committed by the
+  // worker is visible at once (WAL).
+  hasActiveConnection: Store['hasActiveConnection'] = (...args) =>
+    this.reader.hasActiveConnection(...args);
   getSyncTask: Store['getSyncTask'] = (...args) => this.reader.getSyncTask(...args);
   listSyncTasks: Store['listSyncTasks'] = (...args) => this.reader.listSyncTasks(...args);
   listChanges: Store['listChanges'] = (...args) => this.reader.listChanges(...args);
