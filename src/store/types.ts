@@ -1,4 +1,4 @@
-// The store contract, in parts: DeliveryStore (receiving), ConnectionStore, AdminQueries, MembershipStore; Store is all of them.
+// The store contract, in parts: DeliveryStore (receiving), ConnectionStore, AdminQueries, MembershipStore, HealthProbe; Store is all of them.
 
 /** Tenant key for deliveries without an id_token: the partner's own Heap environment. */
 export const OWN_ENVIRONMENT = '';
@@ -369,8 +369,21 @@ export interface AdminQueries extends MembershipStore {
   oldestChangeSeq(): Promise<number | null>;
 }
 
+/** One readiness check's outcome; `reason` is a short fixed phrase, never a secret or an address. */
+export type HealthCheck = { ok: true } | { ok: false; reason: string };
+
+/** What /readyz asks a backend: whether it can serve requests right now. */
+export interface HealthProbe {
+  /**
+   * Runs the backend's cheap checks, each by name (e.g. `database`, or SQLite's `writer` and
+   * `reader`), bounded by `deadlineMs` where the backend can bound them (the caller bounds the
+   * whole call too). Never rejects: a failing check is a value.
+   */
+  probe(deadlineMs: number): Promise<Record<string, HealthCheck>>;
+}
+
 /** A whole backend: every part above, plus the SQLite worker's entry point and closing. */
-export interface Store extends DeliveryStore, ConnectionStore, AdminQueries {
+export interface Store extends DeliveryStore, ConnectionStore, AdminQueries, HealthProbe {
   /** Adds counts to refusal_counts (what a flush writes; the SQLite worker's entry point). */
   addRefusalCounts(counts: RefusalCount[]): Promise<void>;
   /** Flushes counted refusals, then closes. */

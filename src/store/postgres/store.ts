@@ -1,6 +1,7 @@
 // The scale-out Store: PostgreSQL via a pg pool, the SQLite store's semantics, safe for many app instances at once.
 import pg, { type PoolClient, type QueryResultRow } from 'pg';
 import { StoreUnavailableError } from '../errors';
+import { failedCheck } from '../health';
 import { asPostgresStoreError, isConnectionFailure } from './errors';
 import {
   toAdminSessionRecord,
@@ -44,6 +45,7 @@ import {
   type DeliveryQuery,
   type DeliveryRecord,
   type DeliveryStat,
+  type HealthCheck,
   type Page,
   type Refusal,
   type RefusalCount,
@@ -626,6 +628,20 @@ export class PostgresStore implements Store {
       );
       return (result.rowCount ?? 0) > 0;
     });
+  }
+
+  /**
+   * `database`: SELECT 1 on a pooled connection, its read bounded by the deadline (query_timeout
+   * is read by node-postgres per query, though its types omit it). A failing connection is
+   * discarded by the pool, not reused.
+   */
+  async probe(deadlineMs: number): Promise<Record<string, HealthCheck>> {
+    try {
+      await this.pool.query({ text: 'SELECT 1', query_timeout: deadlineMs } as pg.QueryConfig);
+      return { database: { ok: true } };
+    } catch (error) {
+      return { database: failedCheck(asPostgresStoreError(error)) };
+    }
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../errors';
+import { failedCheck } from '../health';
 import {
   toAdminSessionRecord,
   toChangeRecord,
@@ -33,6 +34,7 @@ import {
   type AcceptedDelivery,
   type AdminSessionRecord,
   type ApplyOutcome,
+  type HealthCheck,
   type ChangeRecord,
   type ConnectionInput,
   type ConnectionRecord,
@@ -662,6 +664,30 @@ export class SqliteStore implements Store {
 
   revokeAdminSession(idHash: string, at: number): Promise<boolean> {
     return this.run(() => this.statements.revokeAdminSession.run(at, idHash, at).changes > 0);
+  }
+
+  /**
+   * `database`: a writable store takes and releases the write lock (BEGIN IMMEDIATE, ROLLBACK),
+   * so a file another process holds locked fails the check as it would fail a delivery; a
+   * read-only one reads the schema. SQLite's busy wait is cut to the deadline meanwhile, since it
+   * blocks this thread.
+   */
+  async probe(deadlineMs: number): Promise<Record<string, HealthCheck>> {
+    const db = this.db;
+    try {
+      const busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
+      db.pragma(`busy_timeout = ${Math.max(0, Math.min(busyTimeout, Math.floor(deadlineMs)))}`);
+      try {
+        if (db.readonly) db.prepare('SELECT count(*) FROM sqlite_master').get();
+        // Inside a transaction (never between two awaits here) the lock is already ours.
+        else if (!db.inTransaction) db.exec('BEGIN IMMEDIATE; ROLLBACK');
+      } finally {
+        db.pragma(`busy_timeout = ${busyTimeout}`);
+      }
+      return { database: { ok: true } };
+    } catch (error) {
+      return { database: failedCheck(asStoreError(error)) };
+    }
   }
 
   async close(): Promise<void> {

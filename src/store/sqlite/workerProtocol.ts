@@ -38,6 +38,7 @@ export const STORE_METHODS = Object.keys({
   getAdminSession: true,
   touchAdminSession: true,
   revokeAdminSession: true,
+  probe: true,
   close: true,
 } satisfies Record<StoreMethod, true>) as StoreMethod[];
 

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { StoreUnavailableError } from '../errors';
+import { failedCheck } from '../health';
 import { RefusalBuffer } from '../refusalBuffer';
 import { SqliteStore, type SqliteStoreOptions } from './store';
 import {
@@ -12,7 +13,7 @@ import {
   type WorkerReply,
   type WorkerStarted,
 } from './workerProtocol';
-import type { Store } from '../types';
+import type { HealthCheck, Store } from '../types';
 
 /** The worker's code: the compiled file, or the TypeScript source when running under ts-node/jest. */
 function workerEntry(): { file: string; execArgv: string[] } {
@@ -201,6 +202,20 @@ export class SqliteWorkerStore implements Store {
       worker.ref();
       worker.postMessage({ id, method, args } satisfies StoreCall);
     });
+  }
+
+  /**
+   * `writer`: a round trip through the worker thread to its store's own probe, so a dead or stuck
+   * thread fails it (a dead one is replaced by the call, as for any write; one that cannot start
+   * fails); `reader`: this thread's read-only connection.
+   */
+  async probe(deadlineMs: number): Promise<Record<string, HealthCheck>> {
+    const writer = this.call('probe', [deadlineMs]).then(
+      (checks) => checks.database ?? { ok: false, reason: 'no answer from the writer' },
+      failedCheck,
+    );
+    const reader = this.reader.probe(deadlineMs).then((checks) => checks.database);
+    return { writer: await writer, reader: await reader };
   }
 
   async close(): Promise<void> {

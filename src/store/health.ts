@@ -1,0 +1,33 @@
+// Store readiness for /readyz: a backend's probe bounded by a deadline, failures as safe values.
+import { isStoreUnavailable } from './errors';
+import type { HealthCheck, HealthProbe } from './types';
+
+export type Readiness = { ready: boolean; checks: Record<string, HealthCheck> };
+
+/**
+ * A failed check's reason. Only our own StoreUnavailableError messages are shown (they name an
+ * error code, never a host or a credential); anything else is reported without its text.
+ */
+export function failedCheck(error: unknown): HealthCheck {
+  return { ok: false, reason: isStoreUnavailable(error) ? error.message : 'unexpected error' };
+}
+
+/**
+ * Probes the store, giving up after `deadlineMs`: a store that hangs (a frozen database, a
+ * writer stuck behind a lock) must make the instance unready, not the probe wait.
+ */
+export async function checkReadiness(store: HealthProbe, deadlineMs: number): Promise<Readiness> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<Record<string, HealthCheck>>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ store: { ok: false, reason: `no answer within ${deadlineMs} ms` } }),
+      deadlineMs,
+    );
+  });
+  const probed = store.probe(deadlineMs).catch((error: unknown) => ({ store: failedCheck(error) }));
+  const checks = await Promise.race([probed, deadline]).finally(() => clearTimeout(timer));
+  // The app is only built on a store that has opened, and opening applies (or verifies) every
+  // migration; while it is still opening, the server's starting handler answers instead.
+  const all = { ...checks, migrations: { ok: true } as HealthCheck };
+  return { ready: Object.values(all).every((check) => check.ok), checks: all };
+}
