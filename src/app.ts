@@ -63,7 +63,13 @@ export function createApp(deps: AppDeps): App {
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   app.use(securityHeaders(securityHeaderOptions(config)));
-  app.use(healthRouter());
+  app.use(
+    healthRouter({
+      store: deps.store,
+      readinessTimeoutMs: config.readinessTimeoutMs,
+      retryAfterSeconds: config.retryAfterSeconds,
+    }),
+  );
   // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
   const webhookBodyBudget =
     deps.webhookBodyBudget ?? new WebhookBodyBudget(config.webhook.maxInflightBytes);

@@ -29,11 +29,17 @@ export function serverSettings(
   env: Environment,
   production: boolean,
   problems: string[],
-): { port: number; listen: ListenConfig; retryAfterSeconds: number } {
+): {
+  port: number;
+  listen: ListenConfig;
+  retryAfterSeconds: number;
+  readinessTimeoutMs: number;
+} {
   return {
     port: integer(env, 'PORT', DEFAULT_PORT, 0, 65535, problems),
     listen: listenConfig(env, production, problems),
     retryAfterSeconds: integer(env, 'RETRY_AFTER_SECONDS', 5, 1, 3600, problems),
+    readinessTimeoutMs: integer(env, 'READINESS_TIMEOUT_MS', 2000, 10, 60_000, problems),
   };
 }
 

@@ -39,6 +39,8 @@ export type Config = {
   postgres: PostgresConfig | undefined;
   /** Seconds a client is told to wait after a 503. */
   retryAfterSeconds: number;
+  /** How long /readyz waits for the store's probe before answering 503. */
+  readinessTimeoutMs: number;
   /** Origin the app is reached at (links in pages, the sandbox's redirect URI). */
   publicUrl: string;
   /**
@@ -118,7 +120,11 @@ function assemble(env: Environment, cwd: string): ConfigResult {
   const dataDir = resolveDataDir(env, cwd);
   const developmentSecrets = new DevelopmentSecrets(dataDir);
 
-  const { port, listen, retryAfterSeconds } = serverSettings(env, production, problems);
+  const { port, listen, retryAfterSeconds, readinessTimeoutMs } = serverSettings(
+    env,
+    production,
+    problems,
+  );
   const { webhook, unknownIdToken, generated } = webhookSettings(
     env,
     production,
@@ -166,6 +172,7 @@ function assemble(env: Environment, cwd: string): ConfigResult {
       sqlite,
       postgres,
       retryAfterSeconds,
+      readinessTimeoutMs,
       ...proxy,
       sessionSecret,
       admin,
