@@ -14,7 +14,10 @@ export function failedCheck(error: unknown): HealthCheck {
 
 /**
  * Probes the store, giving up after `deadlineMs`: a store that hangs (a frozen database, a
- * writer stuck behind a lock) must make the instance unready, not the probe wait.
+ * writer stuck behind a lock) must make the instance unready, not the probe wait. The backend
+ * gets most of the deadline for the checks it can bound itself, so those fail by their own name;
+ * only what it cannot bound (a connection that never opens, a thread that never answers) is
+ * cut off here, as `store`.
  */
 export async function checkReadiness(store: HealthProbe, deadlineMs: number): Promise<Readiness> {
   let timer: NodeJS.Timeout | undefined;
@@ -24,7 +27,9 @@ export async function checkReadiness(store: HealthProbe, deadlineMs: number): Pr
       deadlineMs,
     );
   });
-  const probed = store.probe(deadlineMs).catch((error: unknown) => ({ store: failedCheck(error) }));
+  const probed = store
+    .probe(Math.max(1, Math.floor(deadlineMs * 0.8)))
+    .catch((error: unknown) => ({ store: failedCheck(error) }));
   const checks = await Promise.race([probed, deadline]).finally(() => clearTimeout(timer));
   // The app is only built on a store that has opened, and opening applies (or verifies) every
   // migration; while it is still opening, the server's starting handler answers instead.
