@@ -133,19 +133,29 @@ function main(): void {
   );
 }
 
-/** Answers while the store opens (PostgreSQL migrations may take a moment): retry shortly. */
+/**
+ * Answers while the store opens (PostgreSQL migrations may take a moment): retry shortly. The
+ * process is alive (/healthz) but not ready (/readyz) until its migrations are done.
+ */
 function startingHandler(retryAfterSeconds: number) {
-  return (_req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(503, {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '').split('?')[0];
+    const live = path === '/healthz';
+    res.writeHead(live ? 200 : 503, {
       'content-type': 'application/json; charset=utf-8',
-      'retry-after': String(retryAfterSeconds),
+      'cache-control': 'no-store',
+      ...(live ? {} : { 'retry-after': String(retryAfterSeconds) }),
     });
-    res.end(
-      JSON.stringify({
-        error: 'store_unavailable',
-        message: 'The service is starting; retry later.',
-      }),
-    );
+    const body = live
+      ? { status: 'ok' }
+      : path === '/readyz'
+        ? {
+            error: 'not_ready',
+            message: 'Not ready: migrations (the store is still opening).',
+            checks: { migrations: 'failing' },
+          }
+        : { error: 'store_unavailable', message: 'The service is starting; retry later.' };
+    res.end(JSON.stringify(body));
   };
 }
 

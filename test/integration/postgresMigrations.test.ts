@@ -201,10 +201,22 @@ describePostgres('PostgreSQL migrations', (baseUrl) => {
       error: 'store_unavailable',
       message: expect.any(String),
     });
+    // Alive (an orchestrator must not restart it), not ready (no traffic until migrated).
+    const live = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(live.status).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get('retry-after')).toBe('3');
+    expect(await ready.json()).toEqual({
+      error: 'not_ready',
+      message: expect.stringContaining('migrations'),
+      checks: { migrations: 'failing' },
+    });
     await migrating.query('COMMIT');
     await migrating.end();
     running = await starting;
     expect((await fetch(`${running.url}/healthcheck`)).status).toBe(200);
+    expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
   });
 
   it('the server refuses to start on an unmigrated database with DATABASE_MIGRATE_ON_START=false, or an unreachable one', async () => {
