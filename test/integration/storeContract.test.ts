@@ -688,6 +688,19 @@ function contract(create: Backend['create'], open: Backend['open']) {
     expect(await store.revokeAdminSession('unknown', now)).toBe(false);
   });
 
+  it('probes: every check ok while the store serves, failing (never throwing) once it is closed', async () => {
+    const checks = await store.probe(1000);
+    expect(Object.keys(checks).length).toBeGreaterThan(0);
+    for (const check of Object.values(checks)) expect(check).toEqual({ ok: true });
+    const closed = await another();
+    await closed.close();
+    const after = await closed.probe(1000);
+    expect(Object.values(after).length).toBeGreaterThan(0);
+    for (const check of Object.values(after)) {
+      expect(check).toEqual({ ok: false, reason: expect.stringMatching(/unavailable|closed/) });
+    }
+  });
+
   it('forgets revoked and expired admin sessions when a new one starts', async () => {
     const now = Date.now();
     await store.createAdminSession('revoked', now, now + 3_600_000);
