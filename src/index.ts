@@ -29,6 +29,8 @@ export type {
   ConnectionStore,
   AdminQueries,
   MembershipStore,
+  HealthProbe,
+  HealthCheck,
   AcceptedDelivery,
   ApplyOutcome,
   RejectedDelivery,
