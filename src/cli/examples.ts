@@ -1,6 +1,9 @@
 // Renders --help examples as copy-pasteable command lines, each followed by what it does.
-/** [arguments, what they do]; the command that precedes the arguments is supplied when rendering. */
-export type Example = [string, string];
+/**
+ * [arguments, what they do, environment to set first]; the command that precedes the arguments
+ * is supplied when rendering.
+ */
+export type Example = [string, string] | [string, string, string];
 
 /**
  * An "Examples:" block for a yargs epilogue. Not yargs's .example(): its two-column layout breaks
@@ -8,7 +11,8 @@ export type Example = [string, string];
  */
 export function examplesBlock(command: string, examples: Example[]): string {
   const lines = examples.map(
-    ([args, what]) => `  ${command} ${args}`.trimEnd() + `\n      ${what}`,
+    ([args, what, env]) =>
+      `  ${env ? `${env} ` : ''}${command} ${args}`.trimEnd() + `\n      ${what}`,
   );
   return `Examples:\n${lines.join('\n')}`;
 }

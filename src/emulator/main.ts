@@ -44,7 +44,9 @@ async function startEmulator(): Promise<void> {
 /** Starts the emulator; it runs until SIGTERM/SIGINT and exits the process itself. */
 export function main(): void {
   startEmulator().catch((error: unknown) => {
-    process.stderr.write(`The Heap emulator stopped: ${(error as Error).message ?? String(error)}\n`);
+    process.stderr.write(
+      `The Heap emulator stopped: ${(error as Error).message ?? String(error)}\n`,
+    );
     process.exit(1);
   });
 }
