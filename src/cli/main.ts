@@ -1,11 +1,9 @@
 // `heap-partner-api <command>`: the package's one CLI, dispatching to the server, send, migrate, rotate-token-key and emulator entries.
 import yargs from 'yargs';
 import { examplesBlock } from './examples';
+// The other entries load Express, the stores and their drivers: imported only when chosen, so
+// --help and send start quickly.
 import * as send from './generateTestHeapHeaders';
-import * as migrate from './migrate';
-import * as rotateTokenKey from './rotateTokenKey';
-import * as server from '../server/main';
-import * as emulator from '../emulator/main';
 
 const NAME = 'heap-partner-api';
 const EXIT_USAGE = 2;
@@ -34,9 +32,9 @@ function parser(select: (action: Action) => void) {
           ]) + '\n\nSettings are environment variables (or ./.env): see the README.',
         ),
       () =>
-        select(() => {
-          server.main();
-          return Promise.resolve(undefined);
+        select(async () => {
+          (await import('../server/main')).main();
+          return undefined;
         }),
     )
     .command(
@@ -64,7 +62,7 @@ function parser(select: (action: Action) => void) {
               '\n\nExit status: 0 done (or nothing pending), 1 pending (--check) or the database ' +
               'failed, 2 bad usage.\nThe SQLite store migrates itself when the server starts.',
           ),
-      (args) => select(() => migrate.main(args.check ? ['--check'] : [])),
+      (args) => select(async () => (await import('./migrate')).main(args.check ? ['--check'] : [])),
     )
     .command(
       'rotate-token-key',
@@ -82,7 +80,7 @@ function parser(select: (action: Action) => void) {
             'sealed with the current key, 1 some token opens with neither key (or the store\n' +
             'failed), 2 bad usage or configuration.',
         ),
-      () => select(() => rotateTokenKey.main([])),
+      () => select(async () => (await import('./rotateTokenKey')).main([])),
     )
     .command(
       'emulator',
@@ -95,9 +93,9 @@ function parser(select: (action: Action) => void) {
           ]) + '\n\nSettings are environment variables (or ./.env): see the README.',
         ),
       () =>
-        select(() => {
-          emulator.main();
-          return Promise.resolve(undefined);
+        select(async () => {
+          (await import('../emulator/main')).main();
+          return undefined;
         }),
     )
     .demandCommand(1, `Name a command: ${COMMANDS.join(', ')}.`)

@@ -14,9 +14,16 @@ export type ServerProcess = {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 };
 
-/** Starts the server with exactly `env` (plus PATH) and resolves once it logs "listening". */
-export function startServer(env: Record<string, string>, cwd = repoRoot): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [serverEntry], {
+/**
+ * Starts the server with exactly `env` (plus PATH) and resolves once it logs "listening". `args`
+ * are node's: the server entry by default, or the CLI and its `serve` command.
+ */
+export function startServer(
+  env: Record<string, string>,
+  cwd = repoRoot,
+  args: string[] = [serverEntry],
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, args, {
     cwd,
     env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
