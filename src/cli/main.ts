@@ -102,7 +102,7 @@ function parser(select: (action: Action) => void) {
     .alias('help', 'h')
     .version(false)
     .strict()
-    .showHelpOnFail(false, `Run ${NAME} --help for the commands.`)
+    .showHelpOnFail(false, `Run ${NAME} <command> --help for its options and examples.`)
     .wrap(100);
 }
 
