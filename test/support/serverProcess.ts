@@ -1,4 +1,4 @@
-// Runs the built server (dist/src/server/main.js) as a child process, as `npm start` does.
+// Runs the built server as a child process: dist/src/server/main.js, or the CLI's serve (what `npm start` runs).
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
