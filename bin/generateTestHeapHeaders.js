@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Seed-compatible CLI to fire a signed test webhook: a shim over the compiled src/cli/generateTestHeapHeaders.ts.
+// The seed's name for `heap-partner-api send` (same flags, parser and runner): a shim over the compiled src/cli/generateTestHeapHeaders.ts.
 'use strict';
 
 let cli;

@@ -1,15 +1,16 @@
-// The test-webhook CLI behind bin/generateTestHeapHeaders.js: builds, signs and sends (or prints as curl) Heap webhooks.
+// The test-webhook CLI (`heap-partner-api send`, bin/generateTestHeapHeaders.js): builds, signs and sends (or prints as curl) Heap webhooks.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { nonEmpty, readEnvironment, type Environment } from '../config/env';
 import { projectRoot } from '../config/paths';
 import { findWebhookSecret } from '../config/secrets';
 import { signHeapHash } from '../webhook/signature';
 import { sendSignedWebhook } from '../webhook/send';
 import { buildSyncPages, dummyUsers, type SegmentRef } from '../webhook/outgoing';
+import { examplesBlock, type Example } from './examples';
 
 export const DEFAULT_URL = 'http://localhost:3000/webhook';
 
@@ -177,28 +178,33 @@ export function readPayloadFile(file: string, cwd: string): Result<{ body: strin
 
 type Parsed = { kind: 'run'; options: CliOptions } | { kind: 'exit'; code: number; text: string };
 
-const EPILOGUE = `Examples:
-  node bin/generateTestHeapHeaders.js -t sync -u localhost:3000/users_sync
-      send bin/data/sync.json, as Heap's seed CLI does
-  node bin/generateTestHeapHeaders.js -t drain
-      empty the segment that the sample sync filled
-  node bin/generateTestHeapHeaders.js -i acme-token --segment 42
-      the sample sync for another customer (tenant) and segment
-  node bin/generateTestHeapHeaders.js --users 250 --pages 3
-      one sync task (fresh sync_task_id) of 250 generated users in 3 pages
-  node bin/generateTestHeapHeaders.js -f my-payload.json
-      sign and send your own file exactly as it is, spacing included
-  node bin/generateTestHeapHeaders.js -a past      (or -a future, or -s wrong-secret)
-      check that the server refuses the request with 403
-  node bin/generateTestHeapHeaders.js -p > request.sh && sh request.sh
-      print curl commands instead; run them within the server's tolerance (5 minutes)
+/** What --help shows as examples, after however the command is invoked. */
+const EXAMPLES: Example[] = [
+  ['-t sync -u localhost:3000/users_sync', "send bin/data/sync.json, as Heap's seed CLI does"],
+  ['-t drain', 'empty the segment that the sample sync filled'],
+  ['-i acme-token --segment 42', 'the sample sync for another customer (tenant) and segment'],
+  ['--users 250 --pages 3', 'one sync task (fresh sync_task_id) of 250 generated users in 3 pages'],
+  ['-f my-payload.json', 'sign and send your own file exactly as it is, spacing included'],
+  [
+    '-a past      (or -a future, or -s wrong-secret)',
+    'check that the server refuses the request with 403',
+  ],
+  [
+    '-p > request.sh && sh request.sh',
+    "print curl commands instead; run them within the server's tolerance (5 minutes)",
+  ],
+];
 
-Re-sending a page or a signed request the server already applied is answered 200 "duplicate"
+const EPILOGUE = `Re-sending a page or a signed request the server already applied is answered 200 "duplicate"
 and changes nothing: use -i, --segment or --users for a fresh sync.
 
 Exit status: 0 every request was answered 2xx (or -p printed the commands); 1 a request was
 answered with another status or not at all (is the server running?); 2 nothing was sent
 (bad arguments, no secret, unreadable -f file).`;
+
+export const SEND_DESCRIPTION =
+  'Signs a Heap-shaped webhook with the webhook secret and POSTs it, as Heap would, then\n' +
+  'prints the HTTP status and response body. With -p it prints a curl command instead.';
 
 function wholeNumber(flag: string, min: number): (raw: string | number) => number {
   return (raw) => {
@@ -212,14 +218,12 @@ function wholeNumber(flag: string, min: number): (raw: string | number) => numbe
   };
 }
 
-function parser() {
-  return yargs()
-    .scriptName('node bin/generateTestHeapHeaders.js')
-    .usage(
-      '$0 [options]\n\n' +
-        'Signs a Heap-shaped webhook with the webhook secret and POSTs it, as Heap would, then\n' +
-        'prints the HTTP status and response body. With -p it prints a curl command instead.',
-    )
+/**
+ * The send options, checks, examples and notes, on any yargs instance: the seed-named script's
+ * own parser and the `send` subcommand share them. `invokedAs` is how the examples invoke it.
+ */
+export function sendOptions<T>(y: Argv<T>, invokedAs: string) {
+  return y
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .option('type', {
       alias: 't',
@@ -306,12 +310,37 @@ function parser() {
       }
       return true;
     })
-    .epilogue(EPILOGUE)
+    .epilogue(`${examplesBlock(invokedAs, EXAMPLES)}\n\n${EPILOGUE}`);
+}
+
+function parser() {
+  return sendOptions(
+    yargs()
+      .scriptName('node bin/generateTestHeapHeaders.js')
+      .usage(`$0 [options]\n\n${SEND_DESCRIPTION}`),
+    'node bin/generateTestHeapHeaders.js',
+  )
     .alias('help', 'h')
     .version(false)
     .strict()
     .showHelpOnFail(false, 'Run with --help for the options.')
     .wrap(100);
+}
+
+/** The options the runner reads, without yargs's aliases and positional bookkeeping. */
+export function optionsFrom(args: CliOptions): CliOptions {
+  return {
+    type: args.type,
+    url: args.url,
+    secret: args.secret,
+    idToken: args.idToken,
+    at: args.at,
+    print: args.print,
+    file: args.file,
+    segment: args.segment,
+    users: args.users,
+    pages: args.pages,
+  };
 }
 
 /** Parses argv; help and usage errors come back as text to print rather than being printed. */
@@ -321,21 +350,7 @@ export function parseArguments(argv: string[]): Promise<Parsed> {
       if (error) resolve({ kind: 'exit', code: EXIT_USAGE, text: output || error.message });
       else if (args.help) resolve({ kind: 'exit', code: EXIT_OK, text: output });
       else {
-        resolve({
-          kind: 'run',
-          options: {
-            type: args.type,
-            url: args.url,
-            secret: args.secret,
-            idToken: args.idToken,
-            at: args.at,
-            print: args.print,
-            file: args.file,
-            segment: args.segment,
-            users: args.users,
-            pages: args.pages,
-          },
-        });
+        resolve({ kind: 'run', options: optionsFrom(args) });
       }
     });
   });
@@ -398,7 +413,11 @@ export async function main(argv: string[]): Promise<number> {
     (parsed.code === EXIT_OK ? process.stdout : process.stderr).write(`${parsed.text}\n`);
     return parsed.code;
   }
-  const { options } = parsed;
+  return run(parsed.options);
+}
+
+/** Sends (or prints) what the parsed options describe; resolves to the process exit code. */
+export async function run(options: CliOptions): Promise<number> {
   const cwd = process.cwd();
   const env = readEnvironment(cwd);
   const fail = (message: string): number => {

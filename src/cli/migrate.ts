@@ -53,11 +53,9 @@ export async function main(
       );
       return report.pending.length > 0 ? 1 : 0;
     }
-    write(
-      report.applied.length > 0
-        ? `${where}: applied ${report.applied.join(', ')}`
-        : `${where}: up to date, nothing to apply`,
-    );
+    // One line a migration, so a deploy log shows which ones this run applied (in one transaction).
+    if (report.applied.length === 0) write(`${where}: up to date, nothing to apply`);
+    for (const name of report.applied) write(`${where}: applied ${name}`);
     return 0;
   } catch (error) {
     const message = isStoreUnavailable(error) ? error.message : (error as Error).message;

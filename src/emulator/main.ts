@@ -1,4 +1,4 @@
-// Runs the Heap emulator on its own port (`npm run heap-emulator`), next to the partner app.
+// Runs the Heap emulator on its own port (`heap-partner-api emulator`, `npm run heap-emulator`), next to the partner app.
 import { readEnvironment } from '../config/index';
 import { loadEmulatorOptions, type EmulatorSettings } from './env';
 import { HUB_PAGE_PATH } from './hubPage';
@@ -18,7 +18,7 @@ function banner(settings: EmulatorSettings, url: string): string {
   ].join('\n');
 }
 
-async function main(): Promise<void> {
+async function startEmulator(): Promise<void> {
   const loaded = loadEmulatorOptions(readEnvironment());
   if (!loaded.ok) {
     process.stderr.write(
@@ -41,7 +41,15 @@ async function main(): Promise<void> {
   process.once('SIGTERM', shutdown);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`The Heap emulator stopped: ${(error as Error).message ?? String(error)}\n`);
-  process.exit(1);
-});
+/** Starts the emulator; it runs until SIGTERM/SIGINT and exits the process itself. */
+export function main(): void {
+  startEmulator().catch((error: unknown) => {
+    process.stderr.write(
+      `The Heap emulator stopped: ${(error as Error).message ?? String(error)}\n`,
+    );
+    process.exit(1);
+  });
+}
+
+// Run directly (tests spawn the built file); the CLI imports it and calls main() for `emulator`.
+if (require.main === module) main();

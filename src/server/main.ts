@@ -1,4 +1,4 @@
-// Entry point: config → store → app → listen, with a startup banner and graceful shutdown.
+// The server (`heap-partner-api serve`, `npm start`): config → store → app → listen, with a startup banner and graceful shutdown.
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
@@ -105,7 +105,8 @@ function configOrExit(env: Environment): Config {
   process.exit(1);
 }
 
-function main(): void {
+/** Starts the server as `npm start` does; it runs until SIGTERM/SIGINT and exits the process itself. */
+export function main(): void {
   const env = readEnvironment();
   const initial = configOrExit(env);
   const { server, adopt } = createHttpServer(initial.http);
@@ -249,4 +250,5 @@ async function serve(
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-main();
+// Run directly (tests, the benchmark); the CLI imports it and calls main() for `serve`.
+if (require.main === module) main();

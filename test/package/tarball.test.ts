@@ -93,6 +93,8 @@ describe('the packed package, installed into a fresh project', () => {
         'public/dashboard.css',
         'src/store/postgres/migrations/001_init.sql',
         'bin/generateTestHeapHeaders.js',
+        'bin/heap-partner-api.js',
+        'dist/src/cli/main.js',
         'bin/data/sync.json',
         'dist/src/store/sqlite/worker.js',
         'README.md',
@@ -107,6 +109,16 @@ describe('the packed package, installed into a fresh project', () => {
         (file.endsWith('.ts') && !file.endsWith('.d.ts')),
     );
     expect(stray).toEqual([]);
+  });
+
+  it('installs the heap-partner-api command (npx heap-partner-api <command>)', async () => {
+    const npx = (args: string[]) =>
+      run('npx', ['--no-install', 'heap-partner-api', ...args], { cwd: project, env: cleanEnv() });
+    const help = await npx(['--help']);
+    for (const command of ['serve', 'send', 'migrate', 'rotate-token-key', 'emulator']) {
+      expect(help.stdout).toContain(`heap-partner-api ${command}`);
+    }
+    expect((await npx(['send', '--help'])).stdout).toContain('Examples:');
   });
 
   it('blocks deep imports: only the exports map is public', async () => {

@@ -1,4 +1,4 @@
-// Runs the built server (dist/src/server/main.js) as a child process, as `npm start` does.
+// Runs the built server as a child process: dist/src/server/main.js, or the CLI's serve (what `npm start` runs).
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
@@ -14,9 +14,16 @@ export type ServerProcess = {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 };
 
-/** Starts the server with exactly `env` (plus PATH) and resolves once it logs "listening". */
-export function startServer(env: Record<string, string>, cwd = repoRoot): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [serverEntry], {
+/**
+ * Starts the server with exactly `env` (plus PATH) and resolves once it logs "listening". `args`
+ * are node's: the server entry by default, or the CLI and its `serve` command.
+ */
+export function startServer(
+  env: Record<string, string>,
+  cwd = repoRoot,
+  args: string[] = [serverEntry],
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, args, {
     cwd,
     env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
