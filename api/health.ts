@@ -1,7 +1,7 @@
 // Probes for load balancers and orchestrators: /healthz (liveness), /readyz (readiness), /healthcheck.
 import { Router } from 'express';
 import { methodNotAllowed } from '../middleware/errors';
-import { checkReadiness } from '../src/store/health';
+import { sharedReadiness } from '../src/store/health';
 import type { HealthProbe } from '../src/store/types';
 
 export type HealthDeps = {
@@ -12,6 +12,7 @@ export type HealthDeps = {
 
 export function healthRouter(deps: HealthDeps): Router {
   const router = Router();
+  const readiness = sharedReadiness(deps.store, deps.readinessTimeoutMs);
   // Kept as the seed had it: answers as long as the process serves HTTP.
   router.get('/healthcheck', (_req, res) => {
     res.json({ status: 'ok' });
@@ -22,7 +23,7 @@ export function healthRouter(deps: HealthDeps): Router {
     res.set('Cache-Control', 'no-store').json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const { ready, checks } = await checkReadiness(deps.store, deps.readinessTimeoutMs);
+    const { ready, checks } = await readiness();
     const summary = Object.fromEntries(
       Object.entries(checks).map(([name, check]) => [name, check.ok ? 'ok' : 'failing']),
     );

@@ -36,3 +36,27 @@ export async function checkReadiness(store: HealthProbe, deadlineMs: number): Pr
   const all = { ...checks, migrations: { ok: true } as HealthCheck };
   return { ready: Object.values(all).every((check) => check.ok), checks: all };
 }
+
+/** How long one readiness answer is reused: load balancers probe every few seconds, not faster. */
+export const READINESS_REUSE_MS = 1000;
+
+/**
+ * /readyz is unauthenticated, and each probe takes SQLite's write lock or a PostgreSQL pool
+ * connection that deliveries then wait behind. So concurrent requests share one probe, and its
+ * answer is reused for `reuseMs`: a flood of /readyz costs at most one probe a second.
+ */
+export function sharedReadiness(
+  store: HealthProbe,
+  deadlineMs: number,
+  options: { reuseMs?: number; now?: () => number } = {},
+): () => Promise<Readiness> {
+  const reuseMs = options.reuseMs ?? READINESS_REUSE_MS;
+  const now = options.now ?? Date.now;
+  let last: { at: number; result: Promise<Readiness> } | undefined;
+  return () => {
+    if (last === undefined || now() - last.at >= reuseMs) {
+      last = { at: now(), result: checkReadiness(store, deadlineMs) };
+    }
+    return last.result;
+  };
+}

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
 import { describePostgres } from '../support/describePostgres';
 import { startLiveApp, type LiveApp } from '../support/liveApp';
+import { READINESS_REUSE_MS } from '../../src/store/health';
 import { createDatabase, findPostgresBin, startCluster, type Cluster } from '../support/postgres';
 import { TEST_SECRET } from '../support/testApp';
 
@@ -27,6 +28,11 @@ async function get(app: LiveApp, path: string): Promise<Probe> {
     retryAfter: res.headers.get('retry-after'),
     ms: Date.now() - started,
   };
+}
+
+/** /readyz reuses an answer for READINESS_REUSE_MS: a change shows once that window has passed. */
+function afterReuseWindow(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, READINESS_REUSE_MS + 50));
 }
 
 /** Polls /readyz until it answers `status` (a store coming back needs a moment), or fails. */
@@ -77,6 +83,7 @@ describe('health probes on SQLite', () => {
     const locker = new Database(app.config.sqlite.file);
     try {
       locker.exec('BEGIN EXCLUSIVE');
+      await afterReuseWindow();
       expectNotReady(await get(app, '/readyz'), 'writer');
       expect((await get(app, '/healthz')).status).toBe(200);
       expect((await get(app, '/healthcheck')).status).toBe(200);
@@ -91,6 +98,7 @@ describe('health probes on SQLite', () => {
     const store = app.store as SqliteWorkerStore;
     const first = await store.thread;
     await first?.terminate();
+    await afterReuseWindow();
     // Until the new thread has opened the file, the answer is a prompt 503, never a hang.
     const meanwhile = await get(app, '/readyz');
     expect([200, 503]).toContain(meanwhile.status);
@@ -132,6 +140,7 @@ describePostgres('health probes on PostgreSQL', () => {
       body: { status: 'ready', checks: { database: 'ok', migrations: 'ok' } },
     });
     cluster.stop();
+    await afterReuseWindow();
     try {
       const down = await get(app, '/readyz');
       expectNotReady(down, 'database');
@@ -145,6 +154,7 @@ describePostgres('health probes on PostgreSQL', () => {
 
   it('answers 503 within the deadline while the database hangs, ready again once it answers', async () => {
     cluster.freeze();
+    await afterReuseWindow();
     try {
       expectNotReady(await get(app, '/readyz'), 'database');
       expect((await get(app, '/healthz')).status).toBe(200);
