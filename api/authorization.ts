@@ -13,6 +13,7 @@ import {
   tooManyAuthorizationsPage,
   type RenderedPage,
 } from '../src/pages/oauthPages';
+import { sandboxEndpointsFor } from '../src/server/sandbox';
 import { tenantLabel } from '../src/webhook/apply';
 import type { ConnectionStore } from '../src/store/types';
 
@@ -41,13 +42,14 @@ export function authorizationRouter({ config, store, logger, hubUrl }: Authoriza
 
   let capWarnedAt = -Infinity;
 
-  const authorize: RequestHandler = async (_req, res) => {
+  const authorize: RequestHandler = async (req, res) => {
     if (!oauth.enabled) {
       send(res, oauthUnavailablePage());
       return;
     }
     const begun = await beginAuthorization(store, oauth, {
       maxPending: config.oauthMaxPendingStates,
+      endpoints: sandboxEndpointsFor(req, config),
     });
     if (!begun.ok) {
       // Anyone can trigger this, so it is logged once a minute at most, not once a request.
@@ -93,7 +95,13 @@ export function authorizationRouter({ config, store, logger, hubUrl }: Authoriza
     }
     const result = await completeAuthorization(
       { store, oauth, tokenKey: config.tokenEncryptionKey },
-      { code: queryValue(req, 'code'), queryState: queryValue(req, 'state'), cookieState },
+      {
+        code: queryValue(req, 'code'),
+        queryState: queryValue(req, 'state'),
+        cookieState,
+        // The sandbox's authorization was made for this very origin (the code came back here).
+        redirectUri: sandboxEndpointsFor(req, config)?.redirectUri,
+      },
     );
     if (result.ok) {
       logger.info(

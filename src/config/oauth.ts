@@ -43,6 +43,8 @@ export const DEFAULT_HEAP_SERVER = 'heapanalytics.com';
 /** Where the app mounts the Heap emulator in the zero-config sandbox. */
 export const SANDBOX_EMULATOR_PATH = '/heap-emulator';
 export const SANDBOX_CLIENT_ID = 'local-sandbox';
+/** The app's OAuth callback path: the sandbox's redirect URI is this on the app's origin. */
+export const SANDBOX_REDIRECT_PATH = '/api/oauth_redirect';
 
 export function oauthSettings(
   env: Environment,
@@ -107,7 +109,7 @@ export function oauthSettings(
       sandbox: true,
       clientId: SANDBOX_CLIENT_ID,
       clientSecret: randomBytes(24).toString('base64url'),
-      redirectUri: `${publicUrl}/api/oauth_redirect`,
+      redirectUri: `${publicUrl}${SANDBOX_REDIRECT_PATH}`,
       heapBaseUrl: `${publicUrl}${SANDBOX_EMULATOR_PATH}`,
       timeoutMs,
     };

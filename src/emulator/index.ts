@@ -60,7 +60,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   });
   const router = Router();
   router.use(headers);
-  router.use(requireAllowedHost(hostnamesOf([settings.publicBaseUrl])));
+  router.use(requireAllowedHost(hostnamesOf([settings.publicBaseUrl]), settings.allowIpHosts));
   router.use(oauthRouter({ provider, faults }));
   router.use(
     hubRouter({

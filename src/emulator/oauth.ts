@@ -1,6 +1,7 @@
 // Heap's OAuth endpoints over HTTP (authorize, token, metadata), at Heap's paths under the mount point.
 import express, { Router, type ErrorRequestHandler, type Response } from 'express';
 import type { FaultInjector } from './faults';
+import { requestOrigin } from './hostCheck';
 import { consentPage, errorPage, sendHtml } from './pages';
 import { SCOPE, type OAuthError, type OAuthProvider } from './provider';
 
@@ -19,7 +20,10 @@ export function oauthRouter({ provider, faults }: OAuthRouterDeps): Router {
   const json = express.json({ limit: BODY_LIMIT });
 
   router.get(AUTHORIZE_PATH, (req, res) => {
-    const checked = provider.checkAuthorizeRequest(req.query as Record<string, unknown>);
+    const checked = provider.checkAuthorizeRequest(
+      req.query as Record<string, unknown>,
+      requestOrigin(req),
+    );
     if (!checked.ok) {
       sendHtml(res, 400, errorPage('This authorization request is not valid', checked.message));
       return;
@@ -43,11 +47,11 @@ export function oauthRouter({ provider, faults }: OAuthRouterDeps): Router {
 
   router.post(AUTHORIZE_PATH, form, (req, res) => {
     const body = asRecord(req.body);
-    const decided = provider.decide(body.nonce, {
-      decision: body.decision,
-      envId: body.env_id,
-      authorizedBy: body.authorized_by,
-    });
+    const decided = provider.decide(
+      body.nonce,
+      { decision: body.decision, envId: body.env_id, authorizedBy: body.authorized_by },
+      requestOrigin(req),
+    );
     if (!decided.ok) {
       sendHtml(res, 400, errorPage('The authorization could not be completed', decided.message));
       return;

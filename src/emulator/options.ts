@@ -10,6 +10,12 @@ export type EmulatorClient = {
   appName: string;
   /** Heap's numeric id for the app, reported by the metadata endpoint (default 1001, 1002, …). */
   partnerAppId?: number;
+  /**
+   * Also accept this path on the very origin the authorization request was addressed to, and
+   * only there (the sandbox: the app and the emulator share a server, so whichever address the
+   * browser uses for one is the app's address too). Never an origin the request did not come to.
+   */
+  sameOriginRedirectPath?: string;
 };
 
 /** How the Developers Hub retries a delivery: exponential backoff with full jitter. */
@@ -36,6 +42,11 @@ export type EmulatorOptions = {
   };
   /** Absolute URL of the mount point, for links; derived from each request when absent. */
   publicBaseUrl?: string;
+  /**
+   * Answer requests addressed to an IP address too, not only to loopback names and the public
+   * URL's host (a server listening beyond loopback, reached by its LAN or VM address).
+   */
+  allowIpHosts?: boolean;
   retry?: Partial<RetryPolicy>;
   /** Lifetime of an authorization code (Heap: 60 s); tests shorten it or move the clock. */
   codeTtlMs?: number;
@@ -45,12 +56,14 @@ export type EmulatorOptions = {
   random?: () => number;
 };
 
-export type ResolvedClient = Required<EmulatorClient>;
+export type ResolvedClient = Required<Omit<EmulatorClient, 'sameOriginRedirectPath'>> &
+  Pick<EmulatorClient, 'sameOriginRedirectPath'>;
 
 export type ResolvedOptions = {
   clients: ResolvedClient[];
   webhook: { url: string; secret: string; allowedUrls: string[] | undefined };
   publicBaseUrl: string | undefined;
+  allowIpHosts: boolean;
   retry: RetryPolicy;
   codeTtlMs: number;
   now: () => number;
@@ -85,6 +98,12 @@ export function resolveOptions(
       problems.push(`${where}.redirectUri must be an absolute http(s) URL without a fragment`);
     }
     if (!client.appName) problems.push(`${where}.appName must not be empty`);
+    const samePath = client.sameOriginRedirectPath;
+    if (samePath !== undefined && !/^\/[A-Za-z0-9._~/-]*$/.test(samePath)) {
+      problems.push(
+        `${where}.sameOriginRedirectPath must be a plain absolute path such as /callback`,
+      );
+    }
     return { ...client, partnerAppId: client.partnerAppId ?? FIRST_PARTNER_APP_ID + index };
   });
   if (!isHttpUrl(options.webhook?.url ?? '')) {
@@ -122,6 +141,7 @@ export function resolveOptions(
       clients,
       webhook: { url: options.webhook.url, secret: options.webhook.secret, allowedUrls },
       publicBaseUrl: options.publicBaseUrl?.replace(/\/+$/, ''),
+      allowIpHosts: options.allowIpHosts ?? false,
       retry,
       codeTtlMs,
       now: options.now ?? Date.now,

@@ -16,6 +16,11 @@ export type AuthorizeRequest = {
   client: ResolvedClient;
   redirectUri: string;
   state: string | undefined;
+  /**
+   * Set when the redirect URI was accepted for being on the request's own origin (the client's
+   * sameOriginRedirectPath): the decision must then come from that origin too.
+   */
+  boundOrigin?: string;
 };
 
 export type Refusal = { ok: false; reason: string; message: string };
@@ -72,9 +77,13 @@ export class OAuthProvider {
     private readonly codeTtlMs: number,
   ) {}
 
-  /** Checks a GET /authorize query; a refusal must be shown, never redirected to an unknown URI. */
+  /**
+   * Checks a GET /authorize query; a refusal must be shown, never redirected to an unknown URI.
+   * `requestOrigin` is the origin this request was addressed to (requestOrigin in hostCheck).
+   */
   checkAuthorizeRequest(
     query: Record<string, unknown>,
+    requestOrigin?: string,
   ): { ok: true; request: AuthorizeRequest } | Refusal {
     const params = singleValues(query, [
       'client_id',
@@ -94,10 +103,19 @@ export class OAuthProvider {
           : `No partner app is registered with client_id "${client_id}".`,
       );
     }
-    if (redirect_uri !== client.redirectUri) {
+    const sameOrigin =
+      client.sameOriginRedirectPath !== undefined && requestOrigin !== undefined
+        ? `${requestOrigin}${client.sameOriginRedirectPath}`
+        : undefined;
+    if (
+      redirect_uri === undefined ||
+      (redirect_uri !== client.redirectUri && redirect_uri !== sameOrigin)
+    ) {
       return refusal(
         'redirect_uri_mismatch',
-        `redirect_uri must be exactly the one registered for ${client.appName}: ${client.redirectUri}`,
+        sameOrigin === undefined
+          ? `redirect_uri must be exactly the one registered for ${client.appName}: ${client.redirectUri}`
+          : `redirect_uri must be exactly ${sameOrigin} (this address) or the one registered for ${client.appName}: ${client.redirectUri}`,
       );
     }
     if (response_type !== 'code') {
@@ -107,7 +125,8 @@ export class OAuthProvider {
     if (state !== undefined && state.length > MAX_STATE_LENGTH) {
       return refusal('invalid_request', `state must be at most ${MAX_STATE_LENGTH} characters.`);
     }
-    return { ok: true, request: { client, redirectUri: redirect_uri, state } };
+    const boundOrigin = redirect_uri === client.redirectUri ? undefined : requestOrigin;
+    return { ok: true, request: { client, redirectUri: redirect_uri, state, boundOrigin } };
   }
 
   /** Holds a checked request until the person decides; the nonce is the consent form's key. */
@@ -118,13 +137,28 @@ export class OAuthProvider {
     return { nonce, suggestedEnvId: String(randomInt(1_000_000_000, 10_000_000_000)) };
   }
 
-  /** Applies Approve or Deny; answers where to send the browser. A nonce works once. */
-  decide(nonce: unknown, input: Decision): { ok: true; location: string } | Refusal {
+  /**
+   * Applies Approve or Deny; answers where to send the browser. A nonce works once.
+   * `requestOrigin` is the origin the decision was posted to: a consent bound to another origin
+   * is refused, so a form opened at an address of someone's choosing (a spoofed Host) cannot be
+   * submitted from a victim's browser to send it there.
+   */
+  decide(
+    nonce: unknown,
+    input: Decision,
+    requestOrigin?: string,
+  ): { ok: true; location: string } | Refusal {
     const pending = typeof nonce === 'string' ? this.pending.get(nonce) : undefined;
     if (!pending || pending.expiresAt <= this.now()) {
       return refusal(
         'unknown_request',
         'This authorization request is no longer valid. Start again from the partner app.',
+      );
+    }
+    if (pending.boundOrigin !== undefined && pending.boundOrigin !== requestOrigin) {
+      return refusal(
+        'origin_mismatch',
+        'This authorization was started at another address. Start again from the partner app.',
       );
     }
     if (input.decision !== 'approve' && input.decision !== 'deny') {

@@ -22,6 +22,12 @@ function hashState(state: string): string {
 }
 
 /**
+ * Where this authorization sends the browser, when not the configured redirect URI and Heap: the
+ * sandbox's, on the origin the browser used (see sandboxEndpointsFor).
+ */
+export type AuthorizationEndpoints = { redirectUri: string; authorizeBaseUrl: string };
+
+/**
  * Starts an authorization: a fresh 256-bit state, remembered (hashed) until it expires. Anyone can
  * start one, so at most `maxPending` unexpired states are kept: beyond that it answers
  * `{ ok: false }` and stores nothing (the retention job deletes expired states).
@@ -29,7 +35,7 @@ function hashState(state: string): string {
 export async function beginAuthorization(
   store: ConnectionStore,
   oauth: EnabledOAuth,
-  options: { maxPending: number; now?: number },
+  options: { maxPending: number; now?: number; endpoints?: AuthorizationEndpoints },
 ): Promise<{ ok: true; state: string; url: string; expiresAt: number } | { ok: false }> {
   const now = options.now ?? Date.now();
   const state = randomBytes(32).toString('base64url');
@@ -39,10 +45,13 @@ export async function beginAuthorization(
     maxPending: options.maxPending,
   });
   if (!saved) return { ok: false };
-  const url = new URL(`${oauth.heapBaseUrl}/api/partner/oauth/authorize`);
+  const endpoints = options.endpoints;
+  const url = new URL(
+    `${endpoints?.authorizeBaseUrl ?? oauth.heapBaseUrl}/api/partner/oauth/authorize`,
+  );
   url.search = new URLSearchParams({
     client_id: oauth.clientId,
-    redirect_uri: oauth.redirectUri,
+    redirect_uri: endpoints?.redirectUri ?? oauth.redirectUri,
     response_type: 'code',
     scope: 'segment',
     state,
@@ -70,10 +79,19 @@ export async function consumeState(
   return { ok: true };
 }
 
-/** Finishes the flow: state check, code exchange, metadata, then the connection is stored. */
+/**
+ * Finishes the flow: state check, code exchange, metadata, then the connection is stored.
+ * `redirectUri` is the one the authorization used when it was not the configured one.
+ */
 export async function completeAuthorization(
   deps: { store: ConnectionStore; oauth: EnabledOAuth; tokenKey: Buffer },
-  params: { code?: string; queryState?: string; cookieState?: string; now?: number },
+  params: {
+    code?: string;
+    queryState?: string;
+    cookieState?: string;
+    now?: number;
+    redirectUri?: string;
+  },
 ): Promise<CompleteResult> {
   const now = params.now ?? Date.now();
   const state = await consumeState(deps.store, params.queryState, params.cookieState, now);
@@ -83,7 +101,7 @@ export async function completeAuthorization(
   const endpoint = { baseUrl: deps.oauth.heapBaseUrl, timeoutMs: deps.oauth.timeoutMs };
   const grant = await exchangeCode(endpoint, {
     code: params.code,
-    redirectUri: deps.oauth.redirectUri,
+    redirectUri: params.redirectUri ?? deps.oauth.redirectUri,
     clientId: deps.oauth.clientId,
     clientSecret: deps.oauth.clientSecret,
   });

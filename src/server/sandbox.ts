@@ -1,6 +1,9 @@
 // The zero-config local sandbox: the Heap emulator, registered with this app's own client and development secret.
-import type { Config } from '../config/index';
+import type { Request } from 'express';
+import { SANDBOX_EMULATOR_PATH, SANDBOX_REDIRECT_PATH, type Config } from '../config/index';
 import { createEmulator, type Emulator } from '../emulator';
+import { hostnamesOf, isAllowedEmulatorHost, requestOrigin } from '../emulator/hostCheck';
+import type { AuthorizationEndpoints } from '../oauth/flow';
 
 export const SANDBOX_APP_NAME = 'heap-partner-api (local sandbox)';
 
@@ -27,6 +30,9 @@ export function createSandboxEmulator(config: Config): Emulator | undefined {
         clientSecret: oauth.clientSecret,
         redirectUri: oauth.redirectUri,
         appName: SANDBOX_APP_NAME,
+        // The browser may reach the app as localhost, 127.0.0.1, [::1], a LAN address or a
+        // forwarded URL; the state cookie only comes back to the host that set it.
+        sameOriginRedirectPath: SANDBOX_REDIRECT_PATH,
       },
     ],
     webhook: {
@@ -35,7 +41,34 @@ export function createSandboxEmulator(config: Config): Emulator | undefined {
       allowedUrls: APP_WEBHOOK_PATHS.map((path) => `${config.publicUrl}${path}`),
     },
     publicBaseUrl: oauth.heapBaseUrl,
+    // HOST lets other machines in: they reach the server by one of its addresses.
+    allowIpHosts: !config.listen.loopbackOnly,
   });
+}
+
+/**
+ * The sandbox's Connect Heap endpoints on the origin this request was addressed to (X-Forwarded-*
+ * only from TRUST_PROXY hops), so that the whole round trip stays on the host the browser uses and
+ * the state cookie comes back. Only for a Host the emulator itself would answer (loopback, the
+ * public URL's host, an IP address when HOST reaches beyond loopback): otherwise undefined, and
+ * the configured PUBLIC_URL endpoints apply, as outside the sandbox.
+ */
+export function sandboxEndpointsFor(
+  req: Request,
+  config: Config,
+): AuthorizationEndpoints | undefined {
+  const oauth = config.oauth;
+  if (!config.sandbox.enabled || config.production || !oauth.enabled || !oauth.sandbox) {
+    return undefined;
+  }
+  const own = hostnamesOf([oauth.heapBaseUrl]);
+  if (!isAllowedEmulatorHost(req.headers.host, own, !config.listen.loopbackOnly)) return undefined;
+  const origin = requestOrigin(req);
+  if (origin === undefined) return undefined;
+  return {
+    redirectUri: `${origin}${SANDBOX_REDIRECT_PATH}`,
+    authorizeBaseUrl: `${origin}${SANDBOX_EMULATOR_PATH}`,
+  };
 }
 
 /** The Developers Hub page of a sandbox emulator. */
