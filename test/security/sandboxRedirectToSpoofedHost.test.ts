@@ -1,6 +1,7 @@
 // Attack: a forged Host or X-Forwarded-Host makes the sandbox send a browser (and its authorization code) to the attacker's host.
 import path from 'node:path';
 import { createEmulator, type Emulator } from '../../src/emulator';
+import { isAllowedEmulatorHost } from '../../src/emulator/hostCheck';
 import { rawRequest } from '../support/rawHttp';
 import { consentFields, OriginClient } from '../support/originClient';
 import { repoRoot, startServer, type ServerProcess } from '../support/serverProcess';
@@ -237,5 +238,22 @@ describe('a consent form opened at a forged address cannot be approved from a vi
     expect(res.headers.location).toMatch(
       new RegExp(`^http://127\\.0\\.0\\.1:${port}/api/oauth_redirect\\?code=`),
     );
+  });
+});
+
+describe('isAllowedEmulatorHost when the server listens beyond loopback (IP addresses admitted)', () => {
+  it.each([
+    ['192.0.2.2:3000', true],
+    ['[fd00::2]:3000', true],
+    ['127.0.0.1', true],
+    ['app.example.com', true],
+    ['0.0.0.0:3000', false],
+    ['[::]:3000', false],
+    ['evil.example', false],
+    ['2130706433', false],
+    ['192.0.2.2.evil.example', false],
+    ['192.0.2.2@evil.example', false],
+  ])('%s → %s', (host, allowed) => {
+    expect(isAllowedEmulatorHost(host, ['app.example.com'], true)).toBe(allowed);
   });
 });
