@@ -158,7 +158,7 @@ function branchError(anyOf: ErrorObject, errors: ErrorObject[]): ErrorObject | u
  * it when both are sent. Validation then runs on the current names; `unalias` puts the name the
  * sender used back into an error message.
  */
-const ALIASES = [
+export const FIELD_ALIASES = [
   { old: 'action', current: 'action_type' },
   { old: 'partner_config', current: 'customer_config' },
 ] as const;
@@ -175,7 +175,7 @@ function applyAliases(json: unknown): Aliased {
   const body = json as Record<string, unknown>;
   const renamed: Array<{ old: string; current: string }> = [];
   let out = body;
-  for (const { old, current } of ALIASES) {
+  for (const { old, current } of FIELD_ALIASES) {
     if (!Object.hasOwn(body, old)) continue;
     if (Object.hasOwn(body, current)) {
       if (!isDeepStrictEqual(body[old], body[current])) {
