@@ -1,10 +1,14 @@
 // Heap's published webhook variants (src/webhook/variants.ts), each signed and sent over real HTTP to the app on SQLite and PostgreSQL, with its membership effect checked.
 import { copyFileSync } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { SQLITE_FILE } from '../../src/config/store';
+import { applyMigrations, loadMigrations } from '../../src/store/postgres/migrations';
 import { signHeapHash } from '../../src/webhook/signature';
 import { PUBLISHED_VARIANTS, signVariant } from '../../src/webhook/variants';
 import { describeEachStore, onFreshStore } from '../support/backends';
+import { describePostgres } from '../support/describePostgres';
+import { createDatabase } from '../support/postgres';
 import {
   allMembers,
   openTestApp,
@@ -280,5 +284,43 @@ describe('published variants on a file written by the version-1 build (test/fixt
     const drained = await post(drain, signHeapHash(TEST_SECRET, drain)).expect(200);
     expect(drained.body).toMatchObject({ segment_id: 22, removed: 2, member_count: 0 });
     expect(await app.store.listSegments({})).toHaveLength(3);
+  });
+});
+
+describePostgres('published variants on a database written at schema 001', (baseUrl) => {
+  it('finds the segments written before by their string spelling as well as the integer', async () => {
+    const url = await createDatabase(baseUrl);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // As a build at 001 left it: tenant-a's segment 11 with members u1 u3 u4.
+      await applyMigrations(client, [loadMigrations()[0]]);
+      const { rows } = await client.query<{ sid: string }>(
+        `INSERT INTO segments (tenant, segment_id, name, member_count, created_at, updated_at)
+         VALUES ('tenant-a', 11, 'Trial users', 3, 1000, 1000) RETURNING sid`,
+      );
+      await client.query(
+        `INSERT INTO members (sid, user_id, added_at) VALUES ($1, 'u1', 1000), ($1, 'u3', 1000), ($1, 'u4', 1000)`,
+        [rows[0].sid],
+      );
+    } finally {
+      await client.end();
+    }
+    const app = await openTestApp({ DATABASE_URL: url });
+    t = app;
+    try {
+      const page = JSON.stringify({
+        id_token: 'tenant-a',
+        action: 'segment.users.sync',
+        data: { segment: { id: '11', name: null }, add: [{ id: 'u5' }], remove: [{ id: 'u1' }] },
+      });
+      const res = await post(page, signHeapHash(TEST_SECRET, page)).expect(200);
+      expect(res.body).toMatchObject({ status: 'applied', segment_id: 11, member_count: 3 });
+      expect(await allMembers(app.store, 'tenant-a', 11)).toEqual(['u3', 'u4', 'u5']);
+      expect(await app.store.getSegment('tenant-a', 11)).toMatchObject({ name: 'Trial users' });
+      expect(await app.store.listSegments({})).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
   });
 });
