@@ -231,7 +231,7 @@ function segmentIdTooLarge(raw: RawRequest): string | undefined {
 /** The segment id as the integer it is stored under; null when it is not one (unknown actions). */
 function segmentIdOf(id: unknown): number | null {
   const value = typeof id === 'string' && SEGMENT_ID_TEXT.test(id) ? Number(id) : id;
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
+  return typeof value === 'number' && Number.isSafeInteger(value) ? value : null;
 }
 
 function userIdOf(user: RawUser): string {
