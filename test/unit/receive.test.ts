@@ -100,7 +100,7 @@ describe('createHeapWebhooks without a store', () => {
   it('answers 400 invalid_payload for a signed body that does not match the spec', async () => {
     const heap = core();
     const result = await heap.verifyAndReceive(
-      signed({ action_type: 'segment.users.sync', data: { segment: { id: 1 } } }),
+      signed({ action_type: 'segment.users.sync', data: { segment: { id: 1 }, add: {} } }),
     );
     expect(result).toMatchObject({ status: 400, body: { error: 'invalid_payload' } });
   });
