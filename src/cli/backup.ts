@@ -22,6 +22,8 @@ export type BackupOptions = {
   force: boolean;
   /** Open the copy and check it before it takes its final name. */
   verify: boolean;
+  /** Copy nothing: check the existing backup at `file` (before restoring it). */
+  verifyOnly?: boolean;
 };
 
 export type BackupIo = {
@@ -50,6 +52,7 @@ export async function main(
   io: BackupIo = defaultIo,
   cwd = process.cwd(),
 ): Promise<number> {
+  if (options.verifyOnly) return verifyExisting(path.resolve(cwd, options.file), io);
   // Only the store's settings: a backup job need not hold the webhook secret or the admin token.
   const problems: string[] = [];
   const { sqlite, postgres } = storeSettings(env, resolveDataDir(env, cwd), problems);
@@ -127,6 +130,29 @@ export async function main(
     for (const suffix of ['', '-journal', '-wal', '-shm'])
       rmSync(partial + suffix, { force: true });
   }
+}
+
+/** Checks a backup already written, e.g. before it is restored; needs no configuration. */
+function verifyExisting(file: string, io: BackupIo): number {
+  if (!existsSync(file) || statSync(file).isDirectory()) {
+    io.err(`There is no backup file at ${file}.`);
+    return EXIT_USAGE;
+  }
+  let result: VerifyResult;
+  try {
+    result = verifySqliteBackup(file);
+  } catch (error) {
+    io.err(`Cannot check ${file}: ${describe(error)}.${hint(error)}`);
+    return EXIT_FAILED;
+  }
+  if (!result.ok) {
+    verifyReport(result).forEach(io.err);
+    io.err(`${file} failed its integrity check: do not restore it.`);
+    return EXIT_FAILED;
+  }
+  io.out(`${file}:`);
+  verifyReport(result).forEach(io.out);
+  return EXIT_OK;
 }
 
 /** Why `destination` cannot be written, before any work is done. */
@@ -213,7 +239,14 @@ function verifyReport(result: VerifyResult): string[] {
   const counts = result.rowCounts
     .map(({ table, rows }) => `${table} ${rows.toLocaleString('en-US')}`)
     .join(', ');
-  return [`integrity_check: ${result.integrity.join('; ')}`, `${version}`, `rows: ${counts}`];
+  return [
+    ...(result.ok
+      ? ['integrity_check: ok']
+      : ['integrity_check: FAILED', ...result.integrity.map((problem) => `  ${problem}`)]),
+    version,
+    ...(result.ok ? [`rows: ${counts || "none (this is not the store's schema)"}`] : []),
+    ...(result.lastChangeSeq === null ? [] : [`change feed: last seq ${result.lastChangeSeq}`]),
+  ];
 }
 
 /** The file's data on disk before it gets its name: a rename must not outrun the data. */
@@ -260,7 +293,7 @@ function hint(error: unknown): string {
   if (/^SQLITE_(CANTOPEN|READONLY|PERM)/.test(code)) {
     return ' Run the backup as the user the server runs as: the database and its -wal and -shm are 0600.';
   }
-  if (code.startsWith('SQLITE_NOTADB')) return ' The file in DATA_DIR is not an SQLite database.';
+  if (code.startsWith('SQLITE_NOTADB')) return ' It is not an SQLite database.';
   if (code.startsWith('SQLITE_BUSY')) {
     return ' The database stayed locked longer than SQLITE_BUSY_TIMEOUT_MS; try again.';
   }

@@ -76,15 +76,18 @@ function parser(select: (action: Action) => void) {
           })
           .option('force', {
             type: 'boolean',
-            default: false,
             description: 'Replace the file if it exists',
           })
           .option('verify', {
             type: 'boolean',
-            default: false,
             description:
               'Open the copy and run PRAGMA integrity_check; report its schema version and row counts',
           })
+          .option('verify-only', {
+            type: 'boolean',
+            description: 'Copy nothing: check an existing backup (e.g. before restoring it)',
+          })
+          .conflicts('verify-only', ['force', 'verify'])
           .epilogue(
             examplesBlock(NAME, [
               [
@@ -92,6 +95,7 @@ function parser(select: (action: Action) => void) {
                 "today's backup, checked before it takes its name",
               ],
               ['backup ./nightly.sqlite --force', "replace last night's file"],
+              ['backup ./nightly.sqlite --verify-only', 'check a backup before restoring it'],
               [
                 'backup copy.sqlite',
                 'back up the store in another data directory',
@@ -109,8 +113,9 @@ function parser(select: (action: Action) => void) {
         select(async () =>
           (await import('./backup')).main({
             file: args.file,
-            force: args.force,
-            verify: args.verify,
+            force: args.force ?? false,
+            verify: args.verify ?? false,
+            verifyOnly: args.verifyOnly ?? false,
           }),
         ),
     )

@@ -255,3 +255,34 @@ describe('refusals', () => {
     expect(readFileSync(path.join(dataDir, SQLITE_FILE)).equals(before)).toBe(true);
   });
 });
+
+describe('--verify-only', () => {
+  test('checks a backup before a restore: a good one exits 0, a damaged one 1', async () => {
+    const dataDir = tempDir('hpa-backup-data-');
+    await storeWith(dataDir, 3000);
+    const out = tempDir('hpa-backup-out-');
+    const file = path.join(out, 'good.sqlite');
+    expect((await cli(['backup', file], { DATA_DIR: dataDir })).code).toBe(0);
+
+    // No configuration needed: the server's DATA_DIR may be the thing being replaced.
+    const good = await cli(['backup', file, '--verify-only'], {});
+
+    expect(good.code).toBe(0);
+    expect(good.stdout).toContain('integrity_check: ok');
+    expect(good.stdout).toContain('members 3,000');
+    expect(good.stdout).toMatch(/^change feed: last seq 1$/m);
+
+    const damaged = path.join(out, 'damaged.sqlite');
+    const bytes = readFileSync(file);
+    // Overwrite the middle of the file (members' b-tree pages) with 0xff.
+    bytes.fill(0xff, Math.floor(bytes.length / 2), Math.floor(bytes.length / 2) + 600);
+    writeFileSync(damaged, bytes);
+
+    const bad = await cli(['backup', damaged, '--verify-only'], {});
+
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('integrity_check: FAILED');
+    expect(bad.stderr).toContain('failed its integrity check: do not restore it');
+    expect(bad.stdout).toBe('');
+  });
+});

@@ -31,6 +31,8 @@ export type VerifyResult = {
   /** The newest schema version this build knows. */
   latestVersion: number;
   rowCounts: { table: string; rows: number }[];
+  /** The change feed's newest seq: after a restore, new entries continue from it. */
+  lastChangeSeq: number | null;
 };
 
 /**
@@ -98,26 +100,36 @@ export async function backupSqlite(
 export function verifySqliteBackup(file: string): VerifyResult {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    const integrity = (db.pragma('integrity_check(20)') as { integrity_check: string }[]).map(
-      (row) => row.integrity_check,
-    );
+    const integrity = integrityCheck(db);
     const ok = integrity.length === 1 && integrity[0] === 'ok';
-    const hasVersion = db
-      .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'")
-      .get();
-    const schemaVersion = hasVersion ? sqliteSchemaVersion(db) : 0;
+    let schemaVersion = 0;
+    let tables = new Set<string>();
+    try {
+      const hasVersion = db
+        .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'")
+        .get();
+      schemaVersion = hasVersion ? sqliteSchemaVersion(db) : 0;
+      tables = new Set(
+        (
+          db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as {
+            name: string;
+          }[]
+        ).map((row) => row.name),
+      );
+    } catch (error) {
+      // A damaged file may not even say its version; its integrity answer is the report.
+      if (ok) throw error;
+    }
     const migrations = loadSqliteMigrations();
-    const tables = new Set(
-      (
-        db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as {
-          name: string;
-        }[]
-      ).map((row) => row.name),
-    );
-    const rowCounts = COUNTED_TABLES.filter((table) => tables.has(table)).map((table) => ({
+    // A damaged file is not counted (that may fail or mislead).
+    const counted = ok ? COUNTED_TABLES.filter((table) => tables.has(table)) : [];
+    const rowCounts = counted.map((table) => ({
       table,
       rows: (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
     }));
+    const lastChangeSeq = counted.includes('changes')
+      ? (db.prepare('SELECT max(seq) AS seq FROM changes').get() as { seq: number | null }).seq
+      : null;
     return {
       integrity,
       ok,
@@ -125,8 +137,24 @@ export function verifySqliteBackup(file: string): VerifyResult {
       migration: migrations.find((migration) => migration.version === schemaVersion)?.name,
       latestVersion: migrations[migrations.length - 1]?.version ?? 0,
       rowCounts,
+      lastChangeSeq,
     };
   } finally {
     db.close();
+  }
+}
+
+/**
+ * PRAGMA integrity_check's rows (at most 20 problems). SQLite reports some damage by failing the
+ * pragma itself (SQLITE_CORRUPT) rather than listing it: that is a failed check too.
+ */
+function integrityCheck(db: Database.Database): string[] {
+  try {
+    return (db.pragma('integrity_check(20)') as { integrity_check: string }[]).flatMap((row) =>
+      row.integrity_check.split('\n'),
+    );
+  } catch (error) {
+    if (!String((error as { code?: unknown }).code).startsWith('SQLITE_CORRUPT')) throw error;
+    return [(error as Error).message];
   }
 }
