@@ -7,8 +7,8 @@ export type ProgressStream = {
 };
 
 export type Progress = {
-  /** `done` of `total` units are finished (total may grow, e.g. a restarted copy). */
-  update(done: number, total: number): void;
+  /** `done` of `total` units are finished; `detail` names the one under way (a migration). */
+  update(done: number, total: number, detail?: string): void;
   /** Writes a line of output without leaving the progress line mangled under it. */
   line(write: () => void): void;
   /** Erases the progress line: what the command prints next starts on a clean line. */
@@ -21,7 +21,7 @@ const ERASE_LINE = '\r\x1b[2K';
 /**
  * Progress for `label` counted in `unit` ("pages"): "label 120/480 pages (25%)". Drawn only when
  * the stream is a terminal, so logs, pipes and CI output get none of it (the command's own
- * result line is what they keep); redrawn only when the whole percentage or the total changes,
+ * result line is what they keep); redrawn only when the whole percentage, the total or the detail changes,
  * so a million updates cost a hundred writes.
  */
 export function createProgress(stream: ProgressStream, label: string, unit: string): Progress {
@@ -40,13 +40,15 @@ export function createProgress(stream: ProgressStream, label: string, unit: stri
     drawn = false;
   };
   return {
-    update(done, total) {
+    update(done, total, detail) {
       const percent = total > 0 ? Math.floor((Math.min(done, total) / total) * 100) : 100;
-      const key = `${percent}/${total}`;
+      const key = `${percent}/${total}/${detail ?? ''}`;
       if (key === shown) return;
       shown = key;
       const count = (n: number) => n.toLocaleString('en-US');
-      text = `${label} ${count(done)}/${count(total)} ${unit} (${percent}%)`;
+      text =
+        `${label} ${count(done)}/${count(total)} ${unit} (${percent}%)` +
+        (detail ? ` ${detail}` : '');
       draw();
     },
     line(write) {
