@@ -7,6 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { nonEmpty, readEnvironment, type Environment } from '../config/env';
 import { projectRoot } from '../config/paths';
 import { findWebhookSecret } from '../config/secrets';
+import { createProgress } from './progress';
 import { signHeapHash } from '../webhook/signature';
 import { sendSignedWebhook } from '../webhook/send';
 import { buildSyncPages, dummyUsers, type SegmentRef } from '../webhook/outgoing';
@@ -442,12 +443,27 @@ export async function run(options: CliOptions): Promise<number> {
   }
 
   const tally = new Map<string, number>();
+  // A sync of many pages shows how far it is on a terminal (stderr), below the pages' answers.
+  const progress = createProgress(
+    bodies.length > 1 ? process.stderr : { write: () => true },
+    'send',
+    'pages',
+  );
   for (const [index, body] of bodies.entries()) {
+    progress.update(index, bodies.length);
     const label = bodies.length > 1 ? `page ${index + 1}/${bodies.length}: ` : '';
-    const status = await send({ url: target.url, secret, body, label, options });
+    const status = await send({
+      url: target.url,
+      secret,
+      body,
+      label,
+      options,
+      print: progress.line,
+    });
     if (status === undefined) break;
     tally.set(status, (tally.get(status) ?? 0) + 1);
   }
+  progress.finish();
   const accepted = [...tally.values()].reduce((sum, count) => sum + count, 0);
   if (task) {
     const counts = [...tally].map(([status, count]) => `${count} ${status}`).join(', ');
@@ -467,8 +483,10 @@ async function send(request: {
   body: string;
   label: string;
   options: CliOptions;
+  /** Writes output without mangling the progress line. */
+  print: (write: () => void) => void;
 }): Promise<string | undefined> {
-  const { url, secret, body, label, options } = request;
+  const { url, secret, body, label, options, print } = request;
   const result = await sendSignedWebhook({
     url,
     secret: secret.secret,
@@ -479,14 +497,16 @@ async function send(request: {
     const refused = result.error.startsWith('ECONNREFUSED')
       ? ' (connection refused: is the server running? Start it with npm start, or point -u at it)'
       : '';
-    process.stderr.write(`${label}could not POST to ${url}: ${result.error}${refused}\n`);
+    print(() =>
+      process.stderr.write(`${label}could not POST to ${url}: ${result.error}${refused}\n`),
+    );
     return undefined;
   }
   const reason = STATUS_CODES[result.status] ?? '';
   const cut = result.truncated ? '\n(response cut: only its beginning was read)' : '';
-  process.stdout.write(`${label}${result.status} ${reason}\n${result.body}${cut}\n`);
+  print(() => process.stdout.write(`${label}${result.status} ${reason}\n${result.body}${cut}\n`));
   if (result.status >= 200 && result.status <= 299) return statusOf(result.body);
   const hint = hintFor(result.status, result.body, options, secret.source);
-  if (hint) process.stderr.write(`${hint}\n`);
+  if (hint) print(() => process.stderr.write(`${hint}\n`));
   return undefined;
 }

@@ -1,4 +1,4 @@
-// `heap-partner-api <command>`: the package's one CLI, dispatching to the server, send, migrate, rotate-token-key and emulator entries.
+// `heap-partner-api <command>`: the package's one CLI, dispatching to the server, send, migrate, backup, rotate-token-key and emulator entries.
 import yargs from 'yargs';
 import { examplesBlock } from './examples';
 // The other entries load Express, the stores and their drivers: imported only when chosen, so
@@ -7,7 +7,7 @@ import * as send from './generateTestHeapHeaders';
 
 const NAME = 'heap-partner-api';
 const EXIT_USAGE = 2;
-const COMMANDS = ['serve', 'send', 'migrate', 'rotate-token-key', 'emulator'];
+const COMMANDS = ['serve', 'send', 'migrate', 'backup', 'rotate-token-key', 'emulator'];
 
 /** What a parsed command does: an exit code, or undefined for a server that keeps the process alive. */
 type Action = () => Promise<number | undefined>;
@@ -63,6 +63,61 @@ function parser(select: (action: Action) => void) {
               'failed, 2 bad usage.\nThe SQLite store migrates itself when the server starts.',
           ),
       (args) => select(async () => (await import('./migrate')).main(args.check ? ['--check'] : [])),
+    )
+    .command(
+      'backup <file>',
+      'Copy the SQLite store into a new file while the server runs',
+      (y) =>
+        y
+          .positional('file', {
+            type: 'string',
+            demandOption: true,
+            description: 'The backup to write (a new file, mode 0600)',
+          })
+          .option('force', {
+            type: 'boolean',
+            description: 'Replace the file if it exists',
+          })
+          .option('verify', {
+            type: 'boolean',
+            description:
+              'Open the copy and run PRAGMA integrity_check; report its schema version and row counts',
+          })
+          .option('verify-only', {
+            type: 'boolean',
+            description: 'Copy nothing: check an existing backup (e.g. before restoring it)',
+          })
+          .conflicts('verify-only', ['force', 'verify'])
+          .epilogue(
+            examplesBlock(NAME, [
+              [
+                'backup /backups/heap-$(date +%F).sqlite --verify',
+                "today's backup, checked before it takes its name",
+              ],
+              ['backup ./nightly.sqlite --force', "replace last night's file"],
+              ['backup ./nightly.sqlite --verify-only', 'check a backup before restoring it'],
+              [
+                'backup copy.sqlite',
+                'back up the store in another data directory',
+                'DATA_DIR=/srv/heap/data',
+              ],
+            ]) +
+              '\n\nOne consistent snapshot: it holds every delivery acknowledged before the command\n' +
+              'started, while the server keeps applying new ones. The copy is written under a\n' +
+              'temporary name beside the file and renamed when complete. Progress is shown on a\n' +
+              "terminal. For PostgreSQL use pg_dump or your provider's backups (see the README).\n" +
+              'Exit status: 0 written (and verified), 1 the copy or its check failed, 2 bad usage,\n' +
+              'the file exists (without --force), PostgreSQL configured or no database.',
+          ),
+      (args) =>
+        select(async () =>
+          (await import('./backup')).main({
+            file: args.file,
+            force: args.force ?? false,
+            verify: args.verify ?? false,
+            verifyOnly: args.verifyOnly ?? false,
+          }),
+        ),
     )
     .command(
       'rotate-token-key',

@@ -3,6 +3,7 @@ import { loadDatabaseConfig, readEnvironment, type Environment } from '../config
 import { isStoreUnavailable } from '../store/errors';
 import { postgresStoreOptions } from '../store';
 import { runMigrations } from '../store/postgres/store';
+import { createProgress, type ProgressStream } from './progress';
 
 const USAGE = `Usage: npm run migrate [-- --check]
 
@@ -16,6 +17,7 @@ export async function main(
   argv: string[],
   env: Environment = readEnvironment(),
   write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  progressStream: ProgressStream = process.stderr,
 ): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     write(USAGE);
@@ -37,11 +39,15 @@ export async function main(
   }
   const where = loaded.postgres.display;
   const check = argv.includes('--check');
+  // A long migration (an index on millions of rows) says which one runs, on a terminal.
+  const progress = createProgress(progressStream, 'migrate', 'migrations');
   try {
     const report = await runMigrations(
       postgresStoreOptions(loaded.postgres),
       check ? 'verify' : 'apply',
+      (name, index, count) => progress.update(index, count, `applying ${name}`),
     );
+    progress.finish();
     if (report.unknown.length > 0) {
       write(`note: ${where} has migrations this build does not know: ${report.unknown.join(', ')}`);
     }
@@ -58,6 +64,7 @@ export async function main(
     for (const name of report.applied) write(`${where}: applied ${name}`);
     return 0;
   } catch (error) {
+    progress.finish();
     const message = isStoreUnavailable(error) ? error.message : (error as Error).message;
     write(`${where}: migration failed: ${message}`);
     return 1;

@@ -38,6 +38,8 @@ export function loadMigrations(dir: string = postgresMigrationsDir): Migration[]
 export async function applyMigrations(
   client: ClientBase,
   migrations: Migration[] = loadMigrations(),
+  /** Called as each pending migration starts (for progress on a terminal). */
+  onMigration?: (migration: Migration, index: number, count: number) => void,
 ): Promise<MigrationStatus & { applied: Migration[] }> {
   await client.query('BEGIN');
   try {
@@ -46,7 +48,8 @@ export async function applyMigrations(
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...MIGRATION_LOCK]);
     await client.query(CREATE_HISTORY);
     const status = await readStatus(client, migrations);
-    for (const migration of status.pending) {
+    for (const [index, migration] of status.pending.entries()) {
+      onMigration?.(migration, index, status.pending.length);
       await client.query(migration.sql);
       await client.query(
         'INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)',

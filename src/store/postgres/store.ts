@@ -877,6 +877,8 @@ export type MigrationReport = { applied: string[]; pending: string[]; unknown: n
 export async function runMigrations(
   options: PostgresStoreOptions,
   mode: 'apply' | 'verify',
+  /** Called as each pending migration starts (mode 'apply'). */
+  onMigration?: (name: string, index: number, count: number) => void,
 ): Promise<MigrationReport> {
   const migrations = loadMigrations();
   const client = new pg.Client({
@@ -894,7 +896,9 @@ export async function runMigrations(
   try {
     const names = (list: Migration[]) => list.map((migration) => migration.name);
     if (mode === 'apply') {
-      const result = await applyMigrations(client, migrations);
+      const result = await applyMigrations(client, migrations, (migration, index, count) =>
+        onMigration?.(migration.name, index, count),
+      );
       return { applied: names(result.applied), pending: [], unknown: result.unknown };
     }
     const status = await migrationStatus(client, migrations);
