@@ -45,9 +45,17 @@ const HMAC_BYTES = 32;
 const TIMESTAMP_PATTERN = /^[0-9]{1,15}$/;
 const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** Computes the base64 HMAC-SHA256 Heap sends: keyed by the secret's UTF-8 bytes, over ts + body. */
-export function computeHeapHmac(secret: string, ts: string, body: Buffer | string): string {
-  return hmacBytes(secret, ts, body).toString('base64');
+/**
+ * Computes the HMAC-SHA256 Heap sends: keyed by the secret's UTF-8 bytes, over ts + body. Base64
+ * is what Heap sends; hex is the variant once proposed in its reference (the checker sends both).
+ */
+export function computeHeapHmac(
+  secret: string,
+  ts: string,
+  body: Buffer | string,
+  encoding: 'base64' | 'hex' = 'base64',
+): string {
+  return hmacBytes(secret, ts, body).toString(encoding);
 }
 
 /** Builds a `Heap-Hash` header value for a body, as Heap would send it. */
