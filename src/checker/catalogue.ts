@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { computeHeapHmac } from '../webhook/signature';
 import { dummyUsers } from '../webhook/outgoing';
 import type { SendResult } from '../webhook/send';
+import { PUBLISHED_VARIANTS, signVariant, type PublishedVariant } from '../webhook/variants';
 import { is2xx, is5xx, type CheckContext } from './context';
 import type { CheckGroup, CheckStatus } from './types';
-import { PUBLISHED_VARIANTS, type PublishedVariant } from './variantBodies';
 
 export type CheckOutcome = {
   status: CheckStatus;
@@ -134,7 +134,8 @@ async function expectMembers(
   segmentId: number | string,
   expected: string[],
   sent: string,
-  idToken: string | undefined = ctx.idToken,
+  // Explicit, never defaulted: undefined means the partner's own environment.
+  idToken: string | undefined,
 ): Promise<CheckOutcome> {
   const read = await ctx.admin!.members(idToken, segmentId);
   if (!read.ok) return { status: 'fail', sent, received: read.error };
@@ -667,69 +668,57 @@ function stripResults(outcome: CheckOutcome & { results: SendResult[] }): CheckO
 
 // ---------------------------------------------------------------- variants
 
-/** The variant's body for this run: its own segment id (same JSON type) and the run's id_token. */
-export function variantBody(variant: PublishedVariant, segmentId: number, idToken: string): string {
-  const body = structuredClone(variant.body) as {
+/** The one variant that is about the id_token being absent: every other one gets the run's. */
+const OWN_ENVIRONMENT_VARIANT = 'no-id-token';
+
+/**
+ * The variant's body for this run: its own segment id (same JSON type: a string stays a string)
+ * and the run's id_token (none for the variant without one), so runs and checks never collide.
+ */
+export function variantBody(
+  variant: PublishedVariant,
+  segmentId: number,
+  idToken: string,
+): { body: string; idToken: string | undefined } {
+  const rest = structuredClone(variant.body) as {
     id_token?: unknown;
     data: { segment: { id: unknown } };
   };
-  body.data.segment.id = typeof body.data.segment.id === 'string' ? String(segmentId) : segmentId;
-  if ('id_token' in body) body.id_token = idToken;
-  return JSON.stringify(body);
+  delete rest.id_token;
+  rest.data.segment.id = typeof rest.data.segment.id === 'string' ? String(segmentId) : segmentId;
+  const token = variant.name === OWN_ENVIRONMENT_VARIANT ? undefined : idToken;
+  return {
+    body: JSON.stringify(token === undefined ? rest : { id_token: token, ...rest }),
+    idToken: token,
+  };
 }
 
-const FIX_VARIANTS =
-  'Accept what can be applied unambiguously: see "What we accept beyond Heap\'s current spec" in the README.';
+function variantFix(variant: PublishedVariant): string {
+  if (variant.signing?.hmac === 'hex') {
+    return 'Accept hmac as 44-character base64 or 64-character hex (compare the decoded bytes in constant time).';
+  }
+  if (variant.signing?.ts === 's') {
+    return 'Read a ts below 10^11 as unix seconds, above as milliseconds; the HMAC covers the ts text as sent; tolerance still applies.';
+  }
+  return 'Accept what can be applied unambiguously; see "What we accept beyond Heap\'s current spec" in our README for the rules.';
+}
 
-const variants: CheckDefinition[] = [
-  ...PUBLISHED_VARIANTS.map((variant): CheckDefinition => ({
-    id: `variants.${variant.name}`,
-    group: 'variants',
-    title: `Variant accepted: ${variant.description}`,
-    why: `${variant.why} A 4xx makes Heap retry a delivery that can never succeed.`,
-    fix: FIX_VARIANTS,
-    run: (ctx) =>
-      mustAccept(
-        ctx,
-        variantBody(variant, ctx.segmentId(), ctx.idToken),
-        `a signed sync: ${variant.description}`,
-      ),
-  })),
-  {
-    id: 'variants.hex-hmac',
-    group: 'variants',
-    title: 'Variant accepted: a hex HMAC in Heap-Hash',
-    why: 'A hex-encoded HMAC was proposed in Heap’s reference; both encodings prove the same.',
-    fix: 'Accept hmac as 44-character base64 or 64-character hex (compare the decoded bytes in constant time).',
-    run(ctx) {
-      const body = ctx.syncBody({ segmentId: ctx.segmentId(), add: users('hex', 1) });
-      const ts = String(Date.now());
-      return mustAccept(
-        ctx,
-        body,
-        'a sync page with Heap-Hash ts:<ms>,hmac:<hex>',
-        `ts:${ts},hmac:${computeHeapHmac(ctx.secret, ts, body, 'hex')}`,
-      );
-    },
+const variants: CheckDefinition[] = PUBLISHED_VARIANTS.map((variant): CheckDefinition => ({
+  id: `variants.${variant.name}`,
+  group: 'variants',
+  title: `Variant accepted: ${variant.description.replace(/\.$/, '')}`,
+  why: `${variant.why} A 4xx makes Heap retry a delivery that can never succeed.`,
+  fix: variantFix(variant),
+  async run(ctx) {
+    const segmentId = ctx.segmentId();
+    const { body, idToken } = variantBody(variant, segmentId, ctx.idToken);
+    const sent = `a signed sync: ${variant.description.replace(/\.$/, '')}`;
+    const accepted = await mustAccept(ctx, body, sent, signVariant(variant, ctx.secret, body));
+    // State-aware: the variant must also have its documented effect, not just a 2xx.
+    if (accepted.status !== 'pass' || !ctx.admin) return accepted;
+    return expectMembers(ctx, segmentId, variant.effect.members, sent, idToken);
   },
-  {
-    id: 'variants.seconds-timestamp',
-    group: 'variants',
-    title: 'Variant accepted: a ts in seconds',
-    why: "Heap's reference briefly signed with epoch seconds, and its spec's example still looks like seconds.",
-    fix: 'Read ts below 10^11 as seconds, above as milliseconds; sign over the ts text as sent; tolerance still applies.',
-    run(ctx) {
-      const body = ctx.syncBody({ segmentId: ctx.segmentId(), add: users('seconds', 1) });
-      const ts = String(Math.floor(Date.now() / 1000));
-      return mustAccept(
-        ctx,
-        body,
-        'a sync page with Heap-Hash ts:<unix seconds>,hmac:<base64>',
-        `ts:${ts},hmac:${computeHeapHmac(ctx.secret, ts, body)}`,
-      );
-    },
-  },
-];
+}));
 
 // ---------------------------------------------------------------- state-aware
 
@@ -758,7 +747,7 @@ const state: CheckDefinition[] = [
         sent,
       );
       if (accepted.status !== 'pass') return stripResults(accepted);
-      return expectMembers(ctx, segmentId, adds.flat(), sent);
+      return expectMembers(ctx, segmentId, adds.flat(), sent, ctx.idToken);
     },
   },
   {
@@ -782,7 +771,7 @@ const state: CheckDefinition[] = [
         true,
       );
       if (accepted.status !== 'pass') return stripResults(accepted);
-      return expectMembers(ctx, segmentId, adds.flat(), sent);
+      return expectMembers(ctx, segmentId, adds.flat(), sent, ctx.idToken);
     },
   },
   {
@@ -810,7 +799,7 @@ const state: CheckDefinition[] = [
       if (accepted.status !== 'pass') return stripResults(accepted);
       const retry = await ctx.post(page1, ctx.sign(page1, Date.now() + 1));
       if (!is2xx(retry)) return { status: 'fail', sent, received: `retry: ${ctx.describe(retry)}` };
-      return expectMembers(ctx, segmentId, [b, c], sent);
+      return expectMembers(ctx, segmentId, [b, c], sent, ctx.idToken);
     },
   },
   {
@@ -842,7 +831,7 @@ const state: CheckDefinition[] = [
       const replay = await ctx.post(drain, drainHash);
       if (!replay.ok || is5xx(replay))
         return { status: 'fail', sent, received: `replay: ${ctx.describe(replay)}` };
-      return expectMembers(ctx, segmentId, later, sent);
+      return expectMembers(ctx, segmentId, later, sent, ctx.idToken);
     },
   },
   {
@@ -860,7 +849,7 @@ const state: CheckDefinition[] = [
       await ctx.post(body, `ts:${ts},hmac:${computeHeapHmac('x', ts, 'y')}`);
       await ctx.post(body, ctx.sign(body, Date.now() - SHIFT_MS));
       await ctx.post(body.replace('sf-', 'sx-'), ctx.sign(body));
-      return expectMembers(ctx, segmentId, [], sent);
+      return expectMembers(ctx, segmentId, [], sent, ctx.idToken);
     },
   },
   {
@@ -877,7 +866,7 @@ const state: CheckDefinition[] = [
       const sent = 'a sync page adding zoë@…, 🦄@… and \\u0061scii@… (an escaped "a")';
       const result = await ctx.post(body);
       if (!is2xx(result)) return { status: 'fail', sent, received: ctx.describe(result) };
-      return expectMembers(ctx, segmentId, ids, sent);
+      return expectMembers(ctx, segmentId, ids, sent, ctx.idToken);
     },
   },
 ];

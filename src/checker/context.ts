@@ -93,7 +93,7 @@ export class CheckContext {
     const base64 = computeHeapHmac(this.secret, ts, body);
     return [
       base64,
-      computeHeapHmac(this.secret, ts, body, 'hex'),
+      Buffer.from(base64, 'base64').toString('hex'),
       base64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''),
       this.secret,
     ];

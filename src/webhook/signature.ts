@@ -5,7 +5,18 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 export type SignatureFailure =
   'missing_signature' | 'malformed_signature' | 'timestamp_out_of_tolerance' | 'invalid_signature';
 
-export type ParsedHeapHash = { ts: string; hmac: string };
+/**
+ * `hmac` as received (base64 or hex), `bytes` its 32 decoded bytes, `ts` as received and
+ * `timestampMs` the signing time it means (seconds are scaled by magnitude, see below).
+ */
+export type ParsedHeapHash = { ts: string; hmac: string; bytes: Buffer; timestampMs: number };
+
+/**
+ * How a `Heap-Hash` header is written. Heap's current spec: base64 HMAC and `ts` in unix
+ * milliseconds. Accepted as well (README, "What we accept beyond Heap's current spec"): a hex
+ * HMAC and `ts` in unix seconds.
+ */
+export type HeapHashFormat = { hmac: 'base64' | 'hex'; ts: 'ms' | 's' };
 
 export type VerifyResult =
   | {
@@ -41,21 +52,20 @@ export const DEFAULT_TOLERANCE_OLD_MS = 300_000;
 export const DEFAULT_TOLERANCE_AHEAD_MS = 60_000;
 
 const HMAC_BYTES = 32;
-// Unix milliseconds: digits only, at most 15 of them (year 33658), so Number() stays exact.
+// Unix milliseconds (or seconds): digits only, at most 15 of them (year 33658), so Number() stays exact.
 const TIMESTAMP_PATTERN = /^[0-9]{1,15}$/;
 const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
-
+const HEX_PATTERN = /^[0-9A-Fa-f]{64}$/;
 /**
- * Computes the HMAC-SHA256 Heap sends: keyed by the secret's UTF-8 bytes, over ts + body. Base64
- * is what Heap sends; hex is the variant once proposed in its reference (the checker sends both).
+ * A `ts` below this is unix seconds, at or above it unix milliseconds. 10^11 ms is March 1973
+ * and 10^11 s is the year 5138, so no signing time of this century is ambiguous: any real
+ * millisecond timestamp is above it and any real second timestamp below it.
  */
-export function computeHeapHmac(
-  secret: string,
-  ts: string,
-  body: Buffer | string,
-  encoding: 'base64' | 'hex' = 'base64',
-): string {
-  return hmacBytes(secret, ts, body).toString(encoding);
+export const SECONDS_BELOW = 100_000_000_000;
+
+/** Computes the base64 HMAC-SHA256 Heap sends: keyed by the secret's UTF-8 bytes, over ts + body. */
+export function computeHeapHmac(secret: string, ts: string, body: Buffer | string): string {
+  return hmacBytes(secret, ts, body).toString('base64');
 }
 
 /** Builds a `Heap-Hash` header value for a body, as Heap would send it. */
@@ -63,15 +73,18 @@ export function signHeapHash(
   secret: string,
   body: Buffer | string,
   timestampMs: number = Date.now(),
+  format: HeapHashFormat = { hmac: 'base64', ts: 'ms' },
 ): string {
-  const ts = String(Math.trunc(timestampMs));
-  return `ts:${ts},hmac:${computeHeapHmac(secret, ts, body)}`;
+  const ts = String(Math.trunc(format.ts === 's' ? timestampMs / 1000 : timestampMs));
+  const hmac = hmacBytes(secret, ts, body).toString(format.hmac);
+  return `ts:${ts},hmac:${hmac}`;
 }
 
 /**
- * Parses `ts:<ms>,hmac:<base64>`. Whitespace around pairs, keys and values and the order of the
- * two keys are tolerated; any other key, a repeated key, a missing key or a value of the wrong
- * shape is not.
+ * Parses `ts:<ms>,hmac:<base64>`, and the published variants `ts:<unix seconds>` (told apart by
+ * magnitude, SECONDS_BELOW) and `hmac:<64 hex digits>` (either case). Whitespace around pairs,
+ * keys and values and the order of the two keys are tolerated; any other key, a repeated key, a
+ * missing key or a value of the wrong shape is not.
  */
 export function parseHeapHash(header: string): ParsedHeapHash | undefined {
   const fields = new Map<string, string>();
@@ -86,8 +99,11 @@ export function parseHeapHash(header: string): ParsedHeapHash | undefined {
   const ts = fields.get('ts');
   const hmac = fields.get('hmac');
   if (ts === undefined || hmac === undefined) return undefined;
-  if (!TIMESTAMP_PATTERN.test(ts) || !isCanonicalHmac(hmac)) return undefined;
-  return { ts, hmac };
+  if (!TIMESTAMP_PATTERN.test(ts)) return undefined;
+  const bytes = decodeHmac(hmac);
+  if (!bytes) return undefined;
+  const value = Number(ts);
+  return { ts, hmac, bytes, timestampMs: value < SECONDS_BELOW ? value * 1000 : value };
 }
 
 export type HeaderCheckOptions = Omit<VerifyOptions, 'body' | 'secrets'>;
@@ -108,7 +124,7 @@ export function checkHeapHashHeader(options: HeaderCheckOptions): HeaderCheckRes
   const parsed = parseHeapHash(header);
   if (!parsed) return { ok: false, reason: 'malformed_signature' };
 
-  const timestampMs = Number(parsed.ts);
+  const { timestampMs } = parsed;
   const nowMs = options.nowMs ?? Date.now();
   const toleranceOldMs = options.toleranceOldMs ?? DEFAULT_TOLERANCE_OLD_MS;
   const toleranceAheadMs = options.toleranceAheadMs ?? DEFAULT_TOLERANCE_AHEAD_MS;
@@ -127,7 +143,7 @@ export function verifyHeapHash(options: VerifyOptions): VerifyResult {
   if (!checked.ok) return checked;
   const { parsed, timestampMs } = checked;
 
-  const received = Buffer.from(parsed.hmac, 'base64');
+  const received = parsed.bytes;
   let secretIndex = -1;
   // Every configured secret is tried, so the time taken does not depend on which one matched.
   options.secrets.forEach((secret, index) => {
@@ -136,7 +152,11 @@ export function verifyHeapHash(options: VerifyOptions): VerifyResult {
     if (timingSafeEqual(expected, received) && secretIndex < 0) secretIndex = index;
   });
   if (secretIndex < 0) return { ok: false, reason: 'invalid_signature' };
-  const signatureKey = createHash('sha256').update(`${parsed.ts}:${parsed.hmac}`).digest('hex');
+  // Keyed by the decoded bytes in base64 (for a base64 header: exactly the received text, so keys
+  // stored before hex was accepted still match), so a replay re-encoded in hex is the same key.
+  const signatureKey = createHash('sha256')
+    .update(`${parsed.ts}:${received.toString('base64')}`)
+    .digest('hex');
   return { ok: true, timestampMs, secretIndex, signatureKey };
 }
 
@@ -144,8 +164,10 @@ function hmacBytes(secret: string, ts: string, body: Buffer | string): Buffer {
   return createHmac('sha256', Buffer.from(secret, 'utf8')).update(ts, 'utf8').update(body).digest();
 }
 
-function isCanonicalHmac(value: string): boolean {
-  if (value.length !== 44 || !BASE64_PATTERN.test(value)) return false;
+/** The 32 HMAC bytes of a canonical base64 or a hex value; undefined for anything else. */
+function decodeHmac(value: string): Buffer | undefined {
+  if (HEX_PATTERN.test(value)) return Buffer.from(value, 'hex');
+  if (value.length !== 44 || !BASE64_PATTERN.test(value)) return undefined;
   const bytes = Buffer.from(value, 'base64');
-  return bytes.length === HMAC_BYTES && bytes.toString('base64') === value;
+  return bytes.length === HMAC_BYTES && bytes.toString('base64') === value ? bytes : undefined;
 }

@@ -159,7 +159,12 @@ describe('verifyHeapHash', () => {
     ['seconds with fraction', `ts:${NOW / 1000}.5,hmac:${hmac}`],
     ['negative ts', `ts:-${NOW},hmac:${hmac}`],
     ['ts too long', `ts:1${'0'.repeat(20)},hmac:${hmac}`],
-    ['hex hmac', `ts:${NOW},hmac:${Buffer.from(hmac, 'base64').toString('hex')}`],
+    [
+      'hex hmac of 63 digits',
+      `ts:${NOW},hmac:${Buffer.from(hmac, 'base64').toString('hex').slice(1)}`,
+    ],
+    ['hex hmac with 0x', `ts:${NOW},hmac:0x${Buffer.from(hmac, 'base64').toString('hex')}`],
+    ['sha1-length hex hmac', `ts:${NOW},hmac:${'ab'.repeat(20)}`],
     ['unpadded hmac', `ts:${NOW},hmac:${hmac.replace(/=+$/, '')}`],
     ['base64url hmac', `ts:${NOW},hmac:${'-_'.repeat(21)}A=`],
     ['short hmac', `ts:${NOW},hmac:${hmac.slice(4)}`],
@@ -189,9 +194,74 @@ describe('verifyHeapHash', () => {
 });
 
 describe('parseHeapHash', () => {
-  it('returns ts and hmac as strings', () => {
-    const hmac = reference(SECRET, '1', '');
-    expect(parseHeapHash(`ts:1,hmac:${hmac}`)).toEqual({ ts: '1', hmac });
+  it('returns ts and hmac as received, the decoded bytes and the time in ms', () => {
+    const hmac = reference(SECRET, String(NOW), '');
+    expect(parseHeapHash(`ts:${NOW},hmac:${hmac}`)).toEqual({
+      ts: String(NOW),
+      hmac,
+      bytes: Buffer.from(hmac, 'base64'),
+      timestampMs: NOW,
+    });
     expect(parseHeapHash('ts:1')).toBeUndefined();
+  });
+
+  it('reads a ts below 10^11 as unix seconds and one at or above it as milliseconds', () => {
+    const hmac = reference(SECRET, '1', '');
+    expect(parseHeapHash(`ts:99999999999,hmac:${hmac}`)?.timestampMs).toBe(99_999_999_999_000);
+    expect(parseHeapHash(`ts:100000000000,hmac:${hmac}`)?.timestampMs).toBe(100_000_000_000);
+    expect(parseHeapHash(`ts:1764403200,hmac:${hmac}`)?.timestampMs).toBe(NOW);
+  });
+});
+
+describe('published variants of Heap-Hash: hex HMAC and ts in seconds', () => {
+  const hex = (ts: string) => Buffer.from(reference(SECRET, ts, BODY), 'base64').toString('hex');
+
+  it('verifies a hex HMAC, lower- or upper-case, as it would the base64 one', () => {
+    const lower = hex(String(NOW));
+    for (const value of [lower, lower.toUpperCase()]) {
+      expect(verify({ header: `ts:${NOW},hmac:${value}` })).toMatchObject({
+        ok: true,
+        timestampMs: NOW,
+      });
+    }
+    expect(signHeapHash(SECRET, BODY, NOW, { hmac: 'hex', ts: 'ms' })).toBe(
+      `ts:${NOW},hmac:${lower}`,
+    );
+  });
+
+  it('gives a hex HMAC the same replay key as the same HMAC in base64', () => {
+    const base64 = verify({});
+    const hexed = verify({ header: `ts:${NOW},hmac:${hex(String(NOW))}` });
+    expect(base64.ok && hexed.ok && hexed.signatureKey === base64.signatureKey).toBe(true);
+  });
+
+  it('refuses a wrong hex HMAC as invalid_signature, never echoing the expected one', () => {
+    const expected = hex(String(NOW));
+    const wrong = (expected[0] === '0' ? '1' : '0') + expected.slice(1);
+    const result = verify({ header: `ts:${NOW},hmac:${wrong}` });
+    expect(result).toEqual({ ok: false, reason: 'invalid_signature' });
+    expect(JSON.stringify(result)).not.toContain(expected);
+  });
+
+  it('verifies ts in seconds over the ts text as sent, within the same tolerance', () => {
+    const seconds = String(NOW / 1000);
+    const header = signHeapHash(SECRET, BODY, NOW, { hmac: 'base64', ts: 's' });
+    expect(header).toBe(`ts:${seconds},hmac:${reference(SECRET, seconds, BODY)}`);
+    expect(verify({ header })).toMatchObject({ ok: true, timestampMs: NOW });
+    // The tolerance counts in ms as before: 301 s old and 61 s ahead are refused.
+    expect(verify({ header, nowMs: NOW + 301_000 })).toEqual({
+      ok: false,
+      reason: 'timestamp_out_of_tolerance',
+    });
+    expect(verify({ header, nowMs: NOW - 61_000 })).toEqual({
+      ok: false,
+      reason: 'timestamp_out_of_tolerance',
+    });
+    // The HMAC covers the seconds text: the same signature under the ms spelling fails.
+    const hmac = reference(SECRET, seconds, BODY);
+    expect(verify({ header: `ts:${NOW},hmac:${hmac}` })).toEqual({
+      ok: false,
+      reason: 'invalid_signature',
+    });
   });
 });
