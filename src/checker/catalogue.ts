@@ -706,13 +706,16 @@ function variantFix(variant: PublishedVariant): string {
 const variants: CheckDefinition[] = PUBLISHED_VARIANTS.map((variant): CheckDefinition => ({
   id: `variants.${variant.name}`,
   group: 'variants',
-  title: `Variant accepted: ${variant.description.replace(/\.$/, '')}`,
+  title: `Accepted: ${variant.description.replace(/\.$/, '')}`,
   why: `${variant.why} A 4xx makes Heap retry a delivery that can never succeed.`,
   fix: variantFix(variant),
   async run(ctx) {
     const segmentId = ctx.segmentId();
     const { body, idToken } = variantBody(variant, segmentId, ctx.idToken);
-    const sent = `a signed sync: ${variant.description.replace(/\.$/, '')}`;
+    const how = variant.signing
+      ? ` (hmac ${variant.signing.hmac}, ts in ${variant.signing.ts})`
+      : '';
+    const sent = `the published variant "${variant.name}", signed${how}`;
     const accepted = await mustAccept(ctx, body, sent, signVariant(variant, ctx.secret, body));
     // State-aware: the variant must also have its documented effect, not just a 2xx.
     if (accepted.status !== 'pass' || !ctx.admin) return accepted;
