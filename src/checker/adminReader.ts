@@ -4,6 +4,8 @@ import type { AdminTarget } from './types';
 /** Members read at most per segment: the state checks use a few hundred; more means a bug. */
 const MAX_MEMBERS = 20_000;
 const PAGE_LIMIT = 1000;
+/** Pages read at most: a cursor that never ends must not keep the checker busy forever. */
+const MAX_PAGES = MAX_MEMBERS / PAGE_LIMIT + 1;
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export type MembersRead = { ok: true; members: string[] } | { ok: false; error: string };
@@ -31,11 +33,20 @@ export class AdminReader {
       `${encodeURIComponent(connectionKey(idToken))}/segments/${encodeURIComponent(String(segmentId))}/members`;
     const members: string[] = [];
     let cursor: string | null = null;
+    let pages = 0;
     do {
+      pages += 1;
+      if (pages > MAX_PAGES) return { ok: false, error: `more than ${MAX_PAGES} pages of members` };
       const url = `${base}?limit=${PAGE_LIMIT}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
       const page = await this.get(url);
       if (!page.ok) return page;
       if (page.status === 404 && members.length === 0) return { ok: true, members: [] };
+      if (page.status === 401 || page.status === 403) {
+        return {
+          ok: false,
+          error: `the admin API refused the token (${page.status}): check --admin-token`,
+        };
+      }
       if (page.status !== 200) {
         return { ok: false, error: `GET ${url} answered ${page.status}` };
       }

@@ -678,7 +678,7 @@ const OWN_ENVIRONMENT_VARIANT = 'no-id-token';
 export function variantBody(
   variant: PublishedVariant,
   segmentId: number,
-  idToken: string,
+  idToken: string | undefined,
 ): { body: string; idToken: string | undefined } {
   const rest = structuredClone(variant.body) as {
     id_token?: unknown;

@@ -37,7 +37,8 @@ export type SyncSpec = {
 export class CheckContext {
   readonly url: string;
   readonly secret: string;
-  readonly idToken: string;
+  /** Undefined: the partner's own environment (no id_token in the payloads). */
+  readonly idToken: string | undefined;
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
   readonly admin?: AdminReader;
@@ -47,7 +48,7 @@ export class CheckContext {
   constructor(options: {
     url: string;
     secret: string;
-    idToken: string;
+    idToken: string | undefined;
     timeoutMs: number;
     signal?: AbortSignal;
     admin?: AdminReader;

@@ -32,7 +32,8 @@ export async function runChecks(options: RunOptions): Promise<Scorecard> {
   const ctx = new CheckContext({
     url: options.url,
     secret: options.secret,
-    idToken: options.idToken ?? DEFAULT_CHECK_ID_TOKEN,
+    // '' asks for none at all: the partner's own environment.
+    idToken: options.idToken === '' ? undefined : (options.idToken ?? DEFAULT_CHECK_ID_TOKEN),
     timeoutMs,
     signal: options.signal,
     admin: options.admin ? new AdminReader(options.admin, timeoutMs, options.signal) : undefined,

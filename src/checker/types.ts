@@ -20,7 +20,7 @@ export type RunOptions = {
   url: string;
   /** The webhook secret the receiver verifies with. */
   secret: string;
-  /** id_token put in every payload (default: a fixed checker token, its own tenant). */
+  /** id_token put in every payload (default: a fixed checker token, its own tenant); '' for none. */
   idToken?: string;
   /** How long one request may take, as Heap's own timeout would (default 10 s). */
   timeoutMs?: number;

@@ -74,7 +74,7 @@ export function checkOptions<T>(y: Argv<T>, invokedAs: string) {
       alias: 'i',
       type: 'string',
       requiresArg: true,
-      description: `id_token put in the payloads [default: "${DEFAULT_CHECK_ID_TOKEN}"]`,
+      description: `id_token put in the payloads [default: "${DEFAULT_CHECK_ID_TOKEN}"]; -i '' sends none (the partner's own environment)`,
     })
     .option('json', { type: 'boolean', default: false, description: 'Print the scorecard as JSON' })
     .option('junit', {
