@@ -171,12 +171,16 @@ const signing: CheckDefinition[] = [
     fix:
       'Check the secret (the webhook secret from the Developers Hub, not the OAuth client secret), ' +
       'and that the HMAC covers the timestamp followed by the raw body bytes.',
-    run: (ctx) =>
-      mustAccept(
-        ctx,
-        ctx.syncBody({ segmentId: ctx.segmentId(), add: users('valid', 3) }),
-        'a 3-user sync page, signed now',
-      ),
+    async run(ctx) {
+      const body = ctx.syncBody({ segmentId: ctx.segmentId(), add: users('valid', 3) });
+      const outcome = await mustAccept(ctx, body, 'a 3-user sync page, signed now');
+      // A receiver that only takes connected customers refuses the checker's own id_token.
+      if (outcome.status === 'fail' && /id_token/i.test(outcome.received)) {
+        outcome.detail =
+          "the receiver refused the id_token: check with -i <a connected customer's id_token>, or -i '' for the own environment";
+      }
+      return outcome;
+    },
   },
   mustRefuse({
     id: 'signing.missing',
