@@ -1,13 +1,14 @@
-// `heap-partner-api <command>`: the package's one CLI, dispatching to the server, send, migrate, backup, rotate-token-key and emulator entries.
+// `heap-partner-api <command>`: the package's one CLI, dispatching to the server, send, check, migrate, backup, rotate-token-key and emulator entries.
 import yargs from 'yargs';
 import { examplesBlock } from './examples';
 // The other entries load Express, the stores and their drivers: imported only when chosen, so
-// --help and send start quickly.
+// --help, send and check start quickly.
 import * as send from './generateTestHeapHeaders';
+import * as check from './check';
 
 const NAME = 'heap-partner-api';
 const EXIT_USAGE = 2;
-const COMMANDS = ['serve', 'send', 'migrate', 'backup', 'rotate-token-key', 'emulator'];
+const COMMANDS = ['serve', 'send', 'check', 'migrate', 'backup', 'rotate-token-key', 'emulator'];
 
 /** What a parsed command does: an exit code, or undefined for a server that keeps the process alive. */
 type Action = () => Promise<number | undefined>;
@@ -43,6 +44,16 @@ function parser(select: (action: Action) => void) {
       (y) =>
         send.sendOptions(y.usage(`$0 send [options]\n\n${send.SEND_DESCRIPTION}`), `${NAME} send`),
       (args) => select(() => send.run(send.optionsFrom(args))),
+    )
+    .command(
+      'check <url>',
+      "Score a webhook receiver (any language): signing, raw bytes, protocol, Heap's variants",
+      (y) =>
+        check.checkOptions(
+          y.usage(`$0 check <url> [options]\n\n${check.CHECK_DESCRIPTION}`),
+          `${NAME} check`,
+        ),
+      (args) => select(() => check.run(check.optionsFrom(args))),
     )
     .command(
       'migrate',

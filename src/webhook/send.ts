@@ -1,4 +1,4 @@
-// Sends one signed webhook over HTTP, as Heap does; shared by the CLI and the emulator.
+// Sends one signed webhook over HTTP, as Heap does (or any request the checker crafts); shared by the CLI, the emulator and the checker.
 import type { Readable } from 'node:stream';
 import { signHeapHash } from './signature';
 
@@ -10,6 +10,8 @@ export type SendResult =
       body: string;
       /** Set when the body was longer than maxResponseBytes. */
       truncated?: boolean;
+      /** Response headers, lower-case names (the checker looks for leaked values in them). */
+      headers?: Record<string, string>;
       latencyMs: number;
     }
   | { ok: false; error: string; latencyMs: number };
@@ -31,7 +33,35 @@ export type SendOptions = {
 };
 
 /** POSTs `body` with a Heap-Hash header. Never throws: transport failures are a value. */
-export async function sendSignedWebhook(options: SendOptions): Promise<SendResult> {
+export function sendSignedWebhook(options: SendOptions): Promise<SendResult> {
+  return sendWebhookRequest({
+    url: options.url,
+    body: options.body,
+    heapHash: signHeapHash(options.secret, options.body, options.timestampMs ?? Date.now()),
+    timeoutMs: options.timeoutMs,
+    maxResponseBytes: options.maxResponseBytes,
+  });
+}
+
+export type WebhookRequest = {
+  url: string;
+  /** Default POST; the checker also sends a GET. */
+  method?: 'POST' | 'GET';
+  /** The exact bytes to send (none for a GET). */
+  body?: string;
+  /** The Heap-Hash header as is, or undefined to send none: the checker sends broken ones. */
+  heapHash?: string;
+  timeoutMs?: number;
+  maxResponseBytes?: number;
+  /** Cancels the request (the checker's caller may give up on a run). */
+  signal?: AbortSignal;
+};
+
+/**
+ * Sends one request with whatever Heap-Hash header the caller built, the body byte for byte.
+ * Never throws: transport failures, timeouts and cancellation are a value.
+ */
+export async function sendWebhookRequest(options: WebhookRequest): Promise<SendResult> {
   // Loaded on first use, so that merely importing this module (the app does) costs no memory.
   const { default: axios } = await import('axios');
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -39,11 +69,17 @@ export async function sendSignedWebhook(options: SendOptions): Promise<SendResul
   // One deadline for headers and body alike: a server trickling its answer cannot hold us.
   const abort = new AbortController();
   const deadline = setTimeout(() => abort.abort(), timeoutMs);
+  const cancel = () => abort.abort();
+  options.signal?.addEventListener('abort', cancel);
+  if (options.signal?.aborted) abort.abort();
   try {
-    const response = await axios.post<Readable>(options.url, options.body, {
+    const response = await axios.request<Readable>({
+      url: options.url,
+      method: options.method ?? 'POST',
+      data: options.body,
       headers: {
-        'Content-Type': 'application/json',
-        'Heap-Hash': signHeapHash(options.secret, options.body, options.timestampMs ?? Date.now()),
+        ...(options.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...(options.heapHash === undefined ? {} : { 'Heap-Hash': options.heapHash }),
       },
       timeout: timeoutMs,
       signal: abort.signal,
@@ -61,17 +97,24 @@ export async function sendSignedWebhook(options: SendOptions): Promise<SendResul
     );
     // Drop the connection rather than download the rest of a large answer.
     if (read.truncated) abort.abort();
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(response.headers as Record<string, unknown>)) {
+      if (value !== undefined && value !== null) headers[name.toLowerCase()] = String(value);
+    }
     return {
       ok: true,
       status: response.status,
       body: read.text,
       truncated: read.truncated,
+      headers,
       latencyMs: performance.now() - started,
     };
   } catch (error) {
-    const message =
-      abort.signal.aborted ||
-      (axios.isAxiosError(error) && (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT'))
+    const message = options.signal?.aborted
+      ? 'cancelled'
+      : abort.signal.aborted ||
+          (axios.isAxiosError(error) &&
+            (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT'))
         ? `timed out after ${timeoutMs} ms`
         : axios.isAxiosError(error)
           ? `${error.code ?? 'error'}: ${error.message}`
@@ -79,6 +122,7 @@ export async function sendSignedWebhook(options: SendOptions): Promise<SendResul
     return { ok: false, error: message, latencyMs: performance.now() - started };
   } finally {
     clearTimeout(deadline);
+    options.signal?.removeEventListener('abort', cancel);
   }
 }
 

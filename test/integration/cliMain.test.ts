@@ -8,7 +8,7 @@ import { repoRoot, startServer, type ServerProcess } from '../support/serverProc
 import { tempDir } from '../support/testApp';
 
 const cliPath = path.join(repoRoot, 'bin', 'heap-partner-api.js');
-const COMMANDS = ['serve', 'send', 'migrate', 'backup', 'rotate-token-key', 'emulator'];
+const COMMANDS = ['serve', 'send', 'check', 'migrate', 'backup', 'rotate-token-key', 'emulator'];
 const SECRET = 'cli-main-secret';
 
 type Run = { code: number | null; stdout: string; stderr: string };
