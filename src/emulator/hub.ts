@@ -5,6 +5,8 @@ import express, {
   type RequestHandler,
   type Response,
 } from 'express';
+import { unknownSelectors } from '../checker';
+import type { CheckRequest, CheckRunner, CheckRunRecord } from './checks';
 import { parseFaults, type FaultInjector, type Faults } from './faults';
 import type { MembershipChange } from './membership';
 import type { Connection, OAuthProvider } from './provider';
@@ -35,6 +37,7 @@ export type HubRouterDeps = {
   runs: RunManager;
   provider: OAuthProvider;
   faults: FaultInjector;
+  checks: CheckRunner;
   /** The only webhook URLs allowed (mounted in the app: its own); any http(s) URL when absent. */
   allowedWebhookUrls?: string[];
 };
@@ -44,6 +47,7 @@ export function hubRouter({
   runs,
   provider,
   faults,
+  checks,
   allowedWebhookUrls,
 }: HubRouterDeps): Router {
   const router = Router();
@@ -117,6 +121,25 @@ export function hubRouter({
       return sendError(res, result.status, result.error, result.message, result.field);
     res.status(202).location(`${req.baseUrl}${HUB_API_PATH}/syncs/${result.run.id}`);
     res.json(runView(result.run));
+  });
+
+  // "Check a receiver": the conformance checker against the webhook URL, one run at a time.
+  router.post(`${HUB_API_PATH}/checks`, (req, res) => {
+    const request = parseCheckRequest(req.body);
+    if (!request.ok) return sendFieldError(res, request);
+    const result = checks.start(request.value);
+    if (!result.ok) return sendError(res, result.status, result.error, result.message);
+    res.status(202).location(`${req.baseUrl}${HUB_API_PATH}/checks/latest`);
+    res.json(checkRunView(result.run));
+  });
+  router.get(`${HUB_API_PATH}/checks/latest`, (_req, res) => {
+    const run = checks.latest;
+    if (!run) return sendError(res, 404, 'not_found', 'No check has been run yet.');
+    res.json(checkRunView(run));
+  });
+  router.delete(`${HUB_API_PATH}/checks/latest`, (_req, res) => {
+    if (!checks.cancel()) return sendError(res, 409, 'check_not_running', 'No check is running.');
+    res.status(202).json(checkRunView(checks.latest as CheckRunRecord));
   });
 
   router.get(`${HUB_API_PATH}/faults`, (_req, res) => {
@@ -193,6 +216,41 @@ function parseDrainRequest(
   const idToken = optionalText(object.value.id_token, 'id_token', MAX_ID_TOKEN_LENGTH);
   if (!idToken.ok) return idToken;
   return { ok: true, value: { segmentId: segmentId.value, idToken: idToken.value } };
+}
+
+const MAX_SELECTORS = 100;
+
+function parseCheckRequest(body: unknown): Checked<CheckRequest> {
+  const object = objectBody(body, ['id_token', 'only', 'skip']);
+  if (!object.ok) return object;
+  const idToken = optionalText(object.value.id_token, 'id_token', MAX_ID_TOKEN_LENGTH);
+  if (!idToken.ok) return idToken;
+  const only = parseSelectors(object.value.only, 'only');
+  if (!only.ok) return only;
+  const skip = parseSelectors(object.value.skip, 'skip');
+  if (!skip.ok) return skip;
+  return { ok: true, value: { idToken: idToken.value, only: only.value, skip: skip.value } };
+}
+
+/** Check ids or groups, as the CLI's --only/--skip take them; a name that selects nothing is refused. */
+function parseSelectors(value: unknown, field: string): Checked<string[] | undefined> {
+  if (value === undefined || value === null) return { ok: true, value: undefined };
+  if (
+    !Array.isArray(value) ||
+    value.length > MAX_SELECTORS ||
+    !value.every((item) => typeof item === 'string' && item.length > 0 && item.length <= 100)
+  ) {
+    return fieldError(
+      field,
+      `${field} must be a list of up to ${MAX_SELECTORS} check ids or groups.`,
+    );
+  }
+  const selectors = value as string[];
+  const unknown = unknownSelectors(selectors);
+  if (unknown.length > 0) {
+    return fieldError(field, `${field} names no check: ${unknown.join(', ')}.`);
+  }
+  return { ok: true, value: selectors.length === 0 ? undefined : selectors };
 }
 
 function parseSegmentId(value: unknown): Checked<number> {
@@ -301,6 +359,37 @@ function segmentView(segment: SegmentState) {
 
 function faultsView(faults: Faults) {
   return { token: faults.token, metadata: faults.metadata, hold_ms: faults.holdMs };
+}
+
+export function checkRunView(run: CheckRunRecord) {
+  const card = run.scorecard;
+  return {
+    id: run.id,
+    state: run.state,
+    webhook_url: run.url,
+    started_at: iso(run.startedAt),
+    total_checks: run.total,
+    checks_done: run.results.length,
+    current_check: run.current,
+    error: run.error,
+    // Known once the run ended: what the CLI prints as its total and exit status.
+    score: card?.score ?? null,
+    totals: card?.totals ?? null,
+    ok: card?.ok ?? null,
+    state_aware: card?.stateAware ?? false,
+    results: run.results.map((result) => ({
+      id: result.id,
+      group: result.group,
+      title: result.title,
+      status: result.status,
+      sent: result.sent,
+      received: result.received,
+      detail: result.detail ?? null,
+      why: result.why,
+      fix: result.fix,
+      duration_ms: result.durationMs,
+    })),
+  };
 }
 
 export function runView(run: RunRecord) {

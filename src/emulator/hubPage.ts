@@ -1,6 +1,8 @@
 // The Developers Hub page: what a person uses to send syncs and drains and to watch their deliveries.
 import { Router, type Request } from 'express';
 import { html, type SafeHtml } from '../pages/html';
+import { CHECK_GROUPS, type CheckResult } from '../checker';
+import type { CheckRunner, CheckRunRecord } from './checks';
 import { FAULT_MODES, type FaultInjector, type Faults } from './faults';
 import { HUB_SCRIPT } from './hubScript';
 import { AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH } from './oauth';
@@ -18,6 +20,7 @@ export type HubPageDeps = {
   state: HubState;
   provider: OAuthProvider;
   faults: FaultInjector;
+  checks: CheckRunner;
   clients: readonly ResolvedClient[];
   /** The mount point's absolute URL, for the settings a partner copies into their app. */
   publicBaseUrl: (req: Request) => string;
@@ -29,6 +32,7 @@ type LiveView = {
   connections: Connection[];
   segments: SegmentState[];
   runs: RunRecord[];
+  check: CheckRunRecord | null;
 };
 
 export function hubPageRouter(deps: HubPageDeps): Router {
@@ -39,6 +43,7 @@ export function hubPageRouter(deps: HubPageDeps): Router {
     connections: deps.provider.listConnections(),
     segments: deps.state.listSegments(),
     runs: deps.state.listRuns().slice(0, RUNS_SHOWN),
+    check: deps.checks.latest,
   });
 
   router.get(HUB_PAGE_PATH, (req, res) => {
@@ -82,6 +87,7 @@ function hubPage(view: {
       <div class="grid">
         ${appCard(view.base, view.publicBase, view.clients)} ${sampleCard()} ${syncCard()}
         ${drainCard()} ${webhookCard(view.live.webhookUrl)} ${faultsCard(view.live.faults)}
+        ${checkCard()}
       </div>
       <div id="live">${liveSection(view.live)}</div>
     </main>`,
@@ -224,10 +230,102 @@ function faultsCard(faults: Faults): SafeHtml {
   </section>`;
 }
 
+function checkCard(): SafeHtml {
+  return html`<section class="card">
+    <h2>Check a receiver</h2>
+    <p class="muted">
+      Scores the webhook URL as <code>heap-partner-api check</code> does: forged and stale requests
+      refused, raw-byte signing, retries, big pages, Heap's published variants. It sends real
+      deliveries (to segments of their own) signed with this emulator's secret.
+    </p>
+    <form data-action="check">
+      ${idTokenField()}
+      <fieldset>
+        <legend>Groups (none ticked = all)</legend>
+        ${CHECK_GROUPS.filter((group) => group !== 'state').map(
+          (group) =>
+            html`<label class="inline"
+              ><input type="checkbox" name="group" value="${group}" /> ${group}</label
+            >`,
+        )}
+      </fieldset>
+      <div class="actions">
+        <button type="submit" class="secondary" data-action="check-cancel">Cancel</button>
+        <button type="submit">Run the checks</button>
+      </div>
+    </form>
+  </section>`;
+}
+
+/** The latest check run: progress while it runs, the scorecard once it ended. */
+function checkBlock(run: CheckRunRecord): SafeHtml {
+  const card = run.scorecard;
+  const badge = run.state === 'running' ? 'run' : card?.ok ? 'ok' : 'bad';
+  const label =
+    run.state === 'running'
+      ? 'checking'
+      : run.state === 'cancelled'
+        ? 'cancelled'
+        : card?.ok
+          ? 'passed'
+          : 'failed';
+  const shown = run.results.filter((result) => result.status !== 'skip');
+  return html`<section class="card" id="check-run">
+    <h2>Receiver check</h2>
+    <p>
+      <span class="badge ${badge}">${label}</span> <code>${run.url}</code> ·
+      ${run.results.length}/${run.total} checks · ${time(run.startedAt)}
+      ${
+        card
+          ? html` · score
+              <strong data-score="${card.score}">${card.score}%</strong> (${card.totals.pass} pass,
+              ${card.totals.fail} fail, ${card.totals.warn} warn, ${card.totals.skip} skipped)`
+          : ''
+      }
+    </p>
+    ${run.current === null ? '' : html`<p class="muted">Running: ${run.current}</p>`}
+    ${run.error === null ? '' : html`<p class="error">${run.error}</p>`}
+    ${
+      shown.length === 0
+        ? ''
+        : html`<table>
+            <tr>
+              <th>Result</th>
+              <th>Check</th>
+              <th>Sent</th>
+              <th>Received</th>
+            </tr>
+            ${shown.map(checkRow)}
+          </table>`
+    }
+  </section>`;
+}
+
+function checkRow(result: CheckResult): SafeHtml {
+  const badge = result.status === 'pass' ? 'ok' : result.status === 'warn' ? 'run' : 'bad';
+  const explain =
+    result.status === 'pass'
+      ? ''
+      : html`<details open>
+          <summary>Why and how to fix</summary>
+          ${result.detail === undefined ? '' : html`<p>${result.detail}</p>`}
+          <p>${result.why}</p>
+          <p><strong>Fix:</strong> ${result.fix}</p>
+        </details>`;
+  return html`<tr data-check="${result.id}" data-status="${result.status}">
+    <td><span class="badge ${badge}">${result.status}</span></td>
+    <td>${result.title}<br /><code>${result.id}</code>${explain}</td>
+    <td>${result.sent}</td>
+    <td>${result.received}</td>
+  </tr>`;
+}
+
 /** The part the script refreshes: connections, segments, runs and their attempts. */
 function liveSection(view: LiveView): SafeHtml {
-  const running = view.runs.some((run) => run.state === 'running');
+  const running =
+    view.runs.some((run) => run.state === 'running') || view.check?.state === 'running';
   return html`<div ${running ? html`data-running="true"` : ''}>
+    ${view.check === null ? '' : checkBlock(view.check)}
     <datalist id="connection-tokens">
       ${view.connections.map((c) => html`<option value="${c.idToken}">${c.authorizedBy}</option>`)}
     </datalist>

@@ -50,6 +50,11 @@ export const HUB_SCRIPT = `'use strict';
       { token: text(form, 'token'), metadata: text(form, 'metadata'), hold_ms: number(form, 'hold_ms') },
     ],
     'faults-reset': () => ['DELETE', '/api/hub/faults', undefined],
+    check: (form) => {
+      const groups = [...form.querySelectorAll('input[name=group]:checked')].map((box) => box.value);
+      return ['POST', '/api/hub/checks', { id_token: text(form, 'id_token'), only: groups.length ? groups : undefined }];
+    },
+    'check-cancel': () => ['DELETE', '/api/hub/checks/latest', undefined],
   };
   const describe = (body) => {
     if (body.kind === 'sample') {
@@ -57,6 +62,11 @@ export const HUB_SCRIPT = `'use strict';
       return attempt && attempt.status !== null
         ? 'Sample segment sent: HTTP ' + attempt.status + ' in ' + attempt.latency_ms + ' ms.'
         : 'Sample segment not delivered: ' + (attempt ? attempt.error : 'no attempt');
+    }
+    if (body.total_checks !== undefined) {
+      return body.state === 'running' && body.checks_done === 0
+        ? 'Checking ' + body.webhook_url + '…'
+        : 'Check ' + body.state + '.';
     }
     if (body.kind) return 'Started ' + body.kind + ' run ' + body.id + ' (' + body.total_pages + ' page(s)).';
     return 'Saved.';

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { Router, type Request } from 'express';
 import { securityHeaders } from '../../middleware/securityHeaders';
+import { CheckRunner } from './checks';
 import { FaultInjector } from './faults';
 import { hostnamesOf, requireAllowedHost } from './hostCheck';
 import { hubRouter } from './hub';
@@ -47,6 +48,12 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     now: settings.now,
     random: settings.random,
   });
+  const checks = new CheckRunner({
+    webhookUrl: () => state.webhookUrl,
+    secret: settings.webhook.secret,
+    timeoutMs: settings.retry.timeoutMs,
+    now: settings.now,
+  });
   const publicBaseUrl = (req: Request) =>
     settings.publicBaseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`;
 
@@ -68,10 +75,13 @@ export function createEmulator(options: EmulatorOptions): Emulator {
       runs,
       provider,
       faults,
+      checks,
       allowedWebhookUrls: settings.webhook.allowedUrls,
     }),
   );
-  router.use(hubPageRouter({ state, provider, faults, clients: settings.clients, publicBaseUrl }));
+  router.use(
+    hubPageRouter({ state, provider, faults, checks, clients: settings.clients, publicBaseUrl }),
+  );
 
   const servers = new Set<Server>();
   return {
@@ -101,7 +111,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     },
     async close() {
       faults.releaseAll();
-      await runs.close();
+      await Promise.all([runs.close(), checks.close()]);
       await Promise.all(
         [...servers].map(
           (server) =>

@@ -55,6 +55,10 @@ th { color: var(--muted); font-weight: 600; }
 details { margin-top: 8px; }
 summary { cursor: pointer; color: var(--muted); }
 #status { min-height: 20px; margin: 0 0 12px; }
+fieldset { border: 1px solid var(--line); border-radius: 6px; margin: 8px 0; padding: 6px 10px; }
+legend { color: var(--muted); font-size: 13px; }
+label.inline { display: inline-flex; align-items: center; gap: 4px; margin: 4px 12px 4px 0; }
+label.inline input { display: inline; width: auto; margin: 0; }
 `);
 
 /** A whole document around `body`, with the product's look. */
