@@ -1,75 +1,25 @@
 // The dashboard in headless Chromium: sign in, connect through the emulator, sync, find the segment, page, chart.
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { signHeapHash } from '../../src/webhook/signature';
+import {
+  describeBrowser,
+  openBrowser,
+  requireBrowserUnderCi,
+  type Browser,
+} from '../support/browser';
 import { startLiveApp, type LiveApp } from '../support/liveApp';
 
-const CHROMIUM = '/usr/bin/chromium';
-/** DESIGN.md section 7; Playwright adds --headless itself and passes the profile directory. */
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const SCREENSHOTS = path.join(__dirname, '..', '..', 'test-output', 'dashboard');
 const ADMIN_TOKEN = 'browser-test-admin-token-0123456789';
 const HUB_API = '/heap-emulator/api/hub';
 /** Escaped everywhere: if any view used innerHTML, this would set window.__xss. */
 const SEGMENT_NAME = 'Trial users <img src=x onerror="window.__xss=1">';
 
-const browserAvailable = existsSync(CHROMIUM);
-const describeBrowser = browserAvailable ? describe : describe.skip;
-
-// Under CI a missing browser is a failure, never a silent skip; on a laptop without it, a skip.
-(browserAvailable || process.env.CI === 'true' ? it : it.skip)(
-  `finds Chromium at ${CHROMIUM} (apt-get install chromium)`,
-  () => {
-    expect(existsSync(CHROMIUM)).toBe(true);
-  },
-);
-
-type Browser = {
-  context: BrowserContext;
-  page: Page;
-  errors: string[];
-  close: () => Promise<void>;
-};
-
-async function openBrowser(): Promise<Browser> {
-  const profile = mkdtempSync(path.join(os.tmpdir(), 'hpa-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport: { width: 1280, height: 860 },
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    // Refused requests (401 before sign-in, the emulator's missing favicon) are expected;
-    // any other error logged by a page is a defect.
-    if (message.type() === 'error' && !/^Failed to load resource/.test(message.text())) {
-      errors.push(message.text());
-    }
-  });
-  return {
-    context,
-    page,
-    errors,
-    close: async () => {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
-}
+requireBrowserUnderCi();
 
 async function screenshot(page: Page, name: string) {
   mkdirSync(SCREENSHOTS, { recursive: true });

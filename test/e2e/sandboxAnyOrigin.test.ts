@@ -1,36 +1,18 @@
 // Connect Heap → Approve → back on the app in Chromium, against `npm start` with nothing set, from every address the browser may use.
 /// <reference lib="dom" />
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { readSecretFile } from '../../src/config/index';
+import { describeBrowser, launchChromium, requireBrowserUnderCi } from '../support/browser';
 import { repoRoot, startServer, type ServerProcess } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
 
-const CHROMIUM = '/usr/bin/chromium';
-/** DESIGN.md section 7; Playwright adds --headless itself. */
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const SCREENSHOTS = path.join(repoRoot, 'test-output', 'sandbox-any-origin');
 const CLI = path.join(repoRoot, 'bin', 'heap-partner-api.js');
 
-const browserAvailable = existsSync(CHROMIUM);
-const describeBrowser = browserAvailable ? describe : describe.skip;
-
-// Under CI a missing browser is a failure, never a silent skip; on a laptop without it, a skip.
-(browserAvailable || process.env.CI === 'true' ? it : it.skip)(
-  `finds Chromium at ${CHROMIUM} (apt-get install chromium)`,
-  () => {
-    expect(existsSync(CHROMIUM)).toBe(true);
-  },
-);
+requireBrowserUnderCi();
 
 const interfaces = Object.values(os.networkInterfaces()).flat();
 const hasIpv6Loopback = interfaces.some((info) => info?.internal && info.address === '::1');
@@ -97,11 +79,7 @@ describeBrowser('the sandbox from any origin, in Chromium', () => {
   let browser: Browser;
   const servers: ServerProcess[] = [];
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
