@@ -38,12 +38,14 @@ export type AppMetricsOptions = {
   defaultMetrics?: boolean;
   /** Told when a scrape-time query fails (the scrape still answers, without those values). */
   onCollectError?: (what: string, error: unknown) => void;
+  /** How long a scrape-time query's answer is reused (default 1000 ms; 0: one scrape only). */
+  queryReuseMs?: number;
 };
 
 /** Segments listed one by one in heap_partner_segment_seconds_since_last_sync (bounded cardinality). */
 export const FRESHNESS_TOP = 20;
 
-/** How long one answer of a scrape-time query is reused: concurrent scrapes share one query. */
+/** How long one answer of a scrape-time query is reused: a flood of scrapes costs one query a second. */
 const QUERY_REUSE_MS = 1000;
 
 /** A verified delivery's action, as a bounded label: Heap's two, anything else, or not known. */
@@ -72,12 +74,19 @@ const UNAVAILABLE_CAUSES: Record<string, string> = {
   handler_failed: 'handler_failed',
 };
 
-/** Shares one run of `query` between the scrapes (and the gauges of one scrape) within a second. */
-function shared<T>(query: () => Promise<T>): () => Promise<T> {
-  let last: { at: number; value: Promise<T> } | undefined;
+/**
+ * Shares one run of `query` between the gauges of a scrape (collected concurrently) and between
+ * scrapes: while it runs, and for `reuseMs` after it started.
+ */
+function shared<T>(query: () => Promise<T>, reuseMs: number): () => Promise<T> {
+  let last: { at: number; value: Promise<T>; settled: boolean } | undefined;
   return () => {
     const now = Date.now();
-    if (last === undefined || now - last.at >= QUERY_REUSE_MS) last = { at: now, value: query() };
+    if (last === undefined || (last.settled && now - last.at >= reuseMs)) {
+      const run = { at: now, value: query(), settled: false };
+      void run.value.finally(() => (run.settled = true));
+      last = run;
+    }
     return last.value;
   };
 }
@@ -100,10 +109,12 @@ export class AppMetrics {
   private readonly storeErrors: Counter<'kind'>;
   private readonly stops: (() => void)[] = [];
   private readonly onCollectError: (what: string, error: unknown) => void;
+  private readonly queryReuseMs: number;
 
   constructor(options: AppMetricsOptions = {}) {
     const registers = [this.registry];
     this.onCollectError = options.onCollectError ?? (() => {});
+    this.queryReuseMs = options.queryReuseMs ?? QUERY_REUSE_MS;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.deliveries = new Counter({
       name: 'heap_partner_webhook_deliveries_total',
@@ -216,11 +227,13 @@ export class AppMetrics {
     }
     if (activeConnections) {
       this.watchConnections(
-        shared(() => this.orUndefined('active connections', activeConnections)),
+        shared(() => this.orUndefined('active connections', activeConnections), this.queryReuseMs),
       );
     }
     if (segmentFreshness) {
-      this.watchFreshness(shared(() => this.orUndefined('segment freshness', segmentFreshness)));
+      this.watchFreshness(
+        shared(() => this.orUndefined('segment freshness', segmentFreshness), this.queryReuseMs),
+      );
     }
   }
 

@@ -74,7 +74,14 @@ export function value(
     );
   });
   if (samples.length > 1) throw new Error(`${name}: ${samples.length} samples match`);
-  return samples[0]?.value === undefined ? undefined : Number(samples[0].value);
+  return samples[0]?.value === undefined ? undefined : sampleValue(samples[0].value);
+}
+
+/** A sample's value as the text format writes it (+Inf, -Inf and NaN included). */
+function sampleValue(text: string): number {
+  if (text === '+Inf') return Number.POSITIVE_INFINITY;
+  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
+  return Number(text);
 }
 
 /** The sum of the values of every sample whose labels include `labels`. */
