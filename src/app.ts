@@ -55,6 +55,11 @@ export function createAppMetrics(logger: Logger): AppMetrics {
 // The whole server for embedders (heap-partner-api/app): its configuration and store come with it.
 export { loadConfig, type Config } from './config/index';
 export { openStore, type OpenStoreOptions } from './store';
+export {
+  AppMetrics,
+  type MetricsSources,
+  type SegmentFreshnessSummary,
+} from './metrics/appMetrics';
 
 /** The Express app; also a node:http request listener (`http.createServer(app)`, supertest). */
 export type App = Express;
