@@ -5,7 +5,7 @@ import { heapWebhooks } from '../src/adapters/express';
 import type { Config } from '../src/config/index';
 import type { Store } from '../src/store/types';
 import { WebhookBodyBudget } from '../src/webhook/bodyBudget';
-import { createHeapWebhooks } from '../src/webhook/receive';
+import { createHeapWebhooks, type ReceiveObserver } from '../src/webhook/receive';
 
 /** The seed's two paths and the single URL a partner registers in the Developers Hub. */
 export const WEBHOOK_PATHS = ['/webhook', '/users_sync', '/users_drain'] as const;
@@ -16,6 +16,8 @@ export type WebhookDeps = {
   logger: Logger;
   /** Body bytes buffered at once; one per process (createApp makes it), or one per router. */
   webhookBodyBudget?: WebhookBodyBudget;
+  /** Told every answer (the app's metrics). */
+  observer?: ReceiveObserver;
 };
 
 export function webhookRouter({
@@ -23,6 +25,7 @@ export function webhookRouter({
   store,
   logger,
   webhookBodyBudget = new WebhookBodyBudget(config.webhook.maxInflightBytes),
+  observer,
 }: WebhookDeps): Router {
   const heap = createHeapWebhooks({
     secrets: config.webhook.secrets,
@@ -34,6 +37,7 @@ export function webhookRouter({
     unknownIdToken: config.unknownIdToken,
     store,
     logger,
+    observer,
   });
   const router = Router();
   // Express matches the paths (its usual case and trailing-slash rules); the adapter answers

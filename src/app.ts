@@ -15,6 +15,8 @@ import { AdminAccess } from './admin/access';
 import { AdminService } from './admin/service';
 import { SANDBOX_EMULATOR_PATH, type Config } from './config/index';
 import type { Emulator } from './emulator';
+import { AppMetrics } from './metrics/appMetrics';
+import { METRICS_PATH, metricsHandler } from './metrics/handler';
 import { html } from './pages/html';
 import { layout } from './pages/layout';
 import { sandboxHubUrl } from './server/sandbox';
@@ -34,11 +36,30 @@ export type AppDeps = {
    * not given. Its inUseBytes is the figure to watch.
    */
   webhookBodyBudget?: WebhookBodyBudget;
+  /**
+   * Prometheus metrics, one per app (createApp starts watching its store and body budget); made
+   * when config.metrics is enabled and none is given. The server gives one to serve it on
+   * METRICS_PORT and to feed it from the retention job.
+   */
+  metrics?: AppMetrics;
 };
+
+/** The app's metrics: scrape-time query failures are logged, not thrown. */
+export function createAppMetrics(logger: Logger): AppMetrics {
+  return new AppMetrics({
+    onCollectError: (what, error) =>
+      logger.warn({ err: error }, `metrics: could not read ${what}; the scrape omits it`),
+  });
+}
 
 // The whole server for embedders (heap-partner-api/app): its configuration and store come with it.
 export { loadConfig, type Config } from './config/index';
 export { openStore, type OpenStoreOptions } from './store';
+export {
+  AppMetrics,
+  type MetricsSources,
+  type SegmentFreshnessSummary,
+} from './metrics/appMetrics';
 
 /** The Express app; also a node:http request listener (`http.createServer(app)`, supertest). */
 export type App = Express;
@@ -70,10 +91,21 @@ export function createApp(deps: AppDeps): App {
       retryAfterSeconds: config.retryAfterSeconds,
     }),
   );
-  // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
   const webhookBodyBudget =
     deps.webhookBodyBudget ?? new WebhookBodyBudget(config.webhook.maxInflightBytes);
-  app.use(webhookRouter({ ...deps, webhookBodyBudget }));
+  const metrics = deps.metrics ?? (config.metrics.enabled ? createAppMetrics(logger) : undefined);
+  metrics?.watch({
+    bodyBudget: webhookBodyBudget,
+    store: deps.store,
+    activeConnections: async () =>
+      (await deps.store.listConnections()).filter((connection) => connection.active).length,
+  });
+  // On the app's port only behind METRICS_TOKEN; with METRICS_PORT the server serves it there.
+  if (metrics && config.metrics.token !== undefined && config.metrics.port === undefined) {
+    app.all(METRICS_PATH, metricsHandler(metrics, config.metrics.token));
+  }
+  // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
+  app.use(webhookRouter({ ...deps, webhookBodyBudget, observer: metrics?.receive }));
   app.use(cookieParser(config.sessionSecret || undefined));
   // Only a truly local sandbox mounts the emulator (config.sandbox); anywhere else the path is a 404.
   const sandbox = config.sandbox.enabled && !config.production ? deps.sandbox : undefined;

@@ -2,6 +2,7 @@
 import { adminSettings, type AdminConfig } from './admin';
 import { nonEmpty, readEnvironment, type Environment } from './env';
 import { httpLimits, serverSettings, type HttpLimits, type ListenConfig } from './http';
+import { metricsSettings, type MetricsConfig } from './metrics';
 import { oauthSettings, type OAuthConfig, type SandboxConfig } from './oauth';
 import { proxySettings, type TrustProxy } from './proxy';
 import { retentionSettings, type RetentionConfig } from './retention';
@@ -17,6 +18,7 @@ import { webhookSettings, type WebhookConfig } from './webhook';
 export * from './admin';
 export * from './env';
 export * from './http';
+export * from './metrics';
 export * from './oauth';
 export * from './proxy';
 export * from './retention';
@@ -68,6 +70,8 @@ export type Config = {
   retention: RetentionConfig;
   /** Unexpired OAuth states allowed at once; beyond it /api/authorize answers 503. */
   oauthMaxPendingStates: number;
+  /** Prometheus metrics (src/metrics): off unless METRICS_TOKEN or METRICS_PORT is set. */
+  metrics: MetricsConfig;
   /**
    * Development secrets neither set nor generated yet (only without createMissingSecrets). What
    * needs one stays off, closed: no webhook is accepted without its secret, no admin token
@@ -134,6 +138,7 @@ function assemble(env: Environment, cwd: string): ConfigResult {
   const http = httpLimits(env, problems);
   const { sqlite, postgres } = storeSettings(env, dataDir, problems);
   const retention = retentionSettings(env, problems);
+  const metrics = metricsSettings(env, port, problems, warnings);
   const proxy = proxySettings(env, production, port, problems, warnings);
   const { admin, sessionSecret } = adminSettings(
     env,
@@ -182,6 +187,7 @@ function assemble(env: Environment, cwd: string): ConfigResult {
       unknownIdToken,
       retention,
       oauthMaxPendingStates: oauth.oauthMaxPendingStates,
+      metrics,
       missingSecrets: developmentSecrets.missing,
       warnings,
     },

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AdminAccess } from '../admin/access';
-import { createApp } from '../app';
+import { createApp, createAppMetrics } from '../app';
 import { loadConfig, readEnvironment, type Config, type Environment } from '../config/index';
 import { createLogger } from './logger';
 import {
@@ -14,6 +14,7 @@ import {
   type HttpServer,
   type Listening,
 } from './httpServer';
+import { startMetricsServer, type MetricsListener } from './metricsServer';
 import { createSandboxEmulator } from './sandbox';
 import { isStoreUnavailable } from '../store/errors';
 import { describeStore, openStore } from '../store';
@@ -54,7 +55,26 @@ function sandboxLine(config: Config): string {
     : `  Sandbox:        off because ${config.sandbox.reason} (the emulator only ever signs with a generated development secret)`;
 }
 
-function banner(config: Config, listening: Listening, loginCode: string | undefined): string {
+/** Where the metrics are, if anywhere (never the token). */
+function metricsLine(config: Config, metricsListener: MetricsListener | undefined): string {
+  if (metricsListener) {
+    const auth = config.metrics.token ? ', Authorization: Bearer <METRICS_TOKEN>' : '';
+    const { address, port } = metricsListener.address;
+    const host = address.includes(':') ? `[${address}]` : address;
+    return `  Metrics:        http://${host}:${port}/metrics   (METRICS_PORT${auth})`;
+  }
+  if (config.metrics.token) {
+    return `  Metrics:        ${config.publicUrl}/metrics   (Authorization: Bearer <METRICS_TOKEN>)`;
+  }
+  return '  Metrics:        off (set METRICS_TOKEN or METRICS_PORT)';
+}
+
+function banner(
+  config: Config,
+  listening: Listening,
+  loginCode: string | undefined,
+  metricsListener: MetricsListener | undefined,
+): string {
   const base = config.publicUrl;
   const cli = path.relative(
     process.cwd(),
@@ -82,6 +102,7 @@ function banner(config: Config, listening: Listening, loginCode: string | undefi
     `                  POST ${base}/users_sync and ${base}/users_drain also accept every action`,
     `  Webhook secret: ${secret}`,
     `  Store:          ${describeStore(config)}`,
+    metricsLine(config, metricsListener),
     `  Try it:         node ${cli || 'bin/generateTestHeapHeaders.js'} -t sync -u ${base.replace(/^http:\/\//, '')}/users_sync`,
   ];
   if (config.sandbox.enabled && oauth.enabled && oauth.sandbox) {
@@ -190,19 +211,30 @@ async function serve(
     sessions: store,
     secureCookies: config.secureCookies,
   });
-  const app = createApp({ config, store, logger, sandbox, adminAccess });
+  const metrics = config.metrics.enabled ? createAppMetrics(logger) : undefined;
+  const app = createApp({ config, store, logger, sandbox, adminAccess, metrics });
   adopt(app);
   server.on('request', app);
   const retention = new RetentionJob(store, retentionPolicy(config), logger, {
     intervalMs: config.retention.intervalMinutes * 60_000,
+    observer: metrics?.retention,
   });
   retention.start();
+  const metricsListener =
+    metrics && config.metrics.port !== undefined
+      ? await startMetricsServer(metrics, config.metrics, config.http).catch((error: Error) => {
+          process.stderr.write(
+            `heap-partner-api could not listen for metrics on ${config.metrics.host}:${config.metrics.port}: ${error.message}\n`,
+          );
+          process.exit(1);
+        })
+      : undefined;
   // The one-click link carries a credential, so only a truly local sandbox's banner prints one.
   const loginCode =
     config.sandbox.enabled && adminAccess.sessionsEnabled
       ? adminAccess.issueLoginCode()
       : undefined;
-  process.stderr.write(banner(config, listening, loginCode));
+  process.stderr.write(banner(config, listening, loginCode, metricsListener));
   for (const warning of config.warnings) logger.warn(warning);
   logger.info(
     {
@@ -210,6 +242,7 @@ async function serve(
       production: config.production,
       addresses: listening.addresses.map(({ address }) => address),
       sandbox: config.sandbox.enabled,
+      ...(metricsListener ? { metrics_port: metricsListener.port } : {}),
     },
     'listening',
   );
@@ -231,7 +264,8 @@ async function serve(
       server.closeAllConnections();
     }, SHUTDOWN_GRACE_MS);
     force.unref();
-    void listening.close().then(() => {
+    void Promise.all([listening.close(), metricsListener?.close()]).then(() => {
+      metrics?.close();
       Promise.resolve(sandbox?.close())
         .then(() => retention.stop())
         .then(() => store.close())

@@ -31,6 +31,15 @@ export type RetentionOptions = {
   pauseMs?: number;
   /** Asked between batches: true stops the run early (shutdown). */
   stopped?: () => boolean;
+  /** Told the progress (the metrics module's hook); must not throw. */
+  observer?: RetentionObserver;
+};
+
+export type RetentionObserver = {
+  /** After each batch: rows of `target` it deleted. */
+  deleted?(target: RetentionTarget, rows: number): void;
+  /** After each run of the job: when it started (unix ms), how long it took, whether it failed. */
+  finished?(run: { startedAt: number; seconds: number; ok: boolean }): void;
 };
 
 /** The policy the configuration asks for (days → ms; the tolerance window plus a margin). */
@@ -87,6 +96,7 @@ export async function runRetention(
       if (options.stopped?.()) return report;
       const deleted = await store.pruneBatch(target, cutoff, batchSize);
       report[target] += deleted;
+      if (deleted > 0) options.observer?.deleted?.(target, deleted);
       if (deleted < batchSize) break;
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
@@ -128,16 +138,22 @@ export class RetentionJob {
     })
       .then((deleted) => {
         this.logger.info({ deleted, ms: Date.now() - started }, 'retention: deleted expired rows');
+        this.finished(started, true);
         return deleted;
       })
       .catch((error: unknown) => {
         this.logger.warn({ err: error }, 'retention run failed; the next run retries');
+        this.finished(started, false);
         return undefined;
       })
       .finally(() => {
         this.running = undefined;
       });
     return this.running;
+  }
+
+  private finished(startedAt: number, ok: boolean): void {
+    this.options.observer?.finished?.({ startedAt, seconds: (Date.now() - startedAt) / 1000, ok });
   }
 
   async stop(): Promise<void> {

@@ -382,6 +382,31 @@ export interface HealthProbe {
   probe(deadlineMs: number): Promise<Record<string, HealthCheck>>;
 }
 
+/**
+ * What a backend can tell the metrics module (src/metrics) beyond the Store contract; each part is
+ * optional, and `storeInstrumentation` finds the ones a store has.
+ */
+export interface StoreInstrumentation {
+  /**
+   * SQLite: `listener` is told how many writes each group commit carried, once it has committed.
+   * Returns a function that stops telling it.
+   */
+  observeCommits?(listener: (batchSize: number) => void): () => void;
+  /** PostgreSQL: the pool's connections right now, and the callers waiting for one. */
+  poolStats?(): PoolStats;
+}
+
+export type PoolStats = { total: number; idle: number; waiting: number };
+
+/** The instrumentation a store offers (none for a partner's own DeliveryStore). */
+export function storeInstrumentation(store: object): StoreInstrumentation {
+  const { observeCommits, poolStats } = store as StoreInstrumentation;
+  return {
+    ...(typeof observeCommits === 'function' ? { observeCommits: observeCommits.bind(store) } : {}),
+    ...(typeof poolStats === 'function' ? { poolStats: poolStats.bind(store) } : {}),
+  };
+}
+
 /** A whole backend: every part above, plus the SQLite worker's entry point and closing. */
 export interface Store extends DeliveryStore, ConnectionStore, AdminQueries, HealthProbe {
   /** Adds counts to refusal_counts (what a flush writes; the SQLite worker's entry point). */

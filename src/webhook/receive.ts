@@ -70,7 +70,23 @@ export type HeapWebhooksOptions = {
   bodyBudget?: WebhookBodyBudget | number;
   /** Seconds Heap is told to wait after a 503 (default 5). */
   retryAfterSeconds?: number;
+  /** Told every answer the core gives (the metrics module's hook); must not throw. */
+  observer?: ReceiveObserver;
 };
+
+/**
+ * One answer of the core, for metrics: every refusal (from the headers, while reading the body,
+ * after verifying) and every verified delivery's outcome, once each.
+ */
+export type ReceiveObservation = {
+  result: ReceiveResult;
+  /** The body's size, once it was read whole (verifyAndReceive). */
+  bodyBytes?: number;
+  /** Seconds verifyAndReceive took: verifying, parsing, applying (committed) and the handlers. */
+  seconds?: number;
+};
+
+export type ReceiveObserver = (observation: ReceiveObservation) => void;
 
 export type ReceiveInput = {
   /** The Heap-Hash header as received (undefined when absent). */
@@ -516,21 +532,50 @@ export function createHeapWebhooks(options: HeapWebhooksOptions): HeapWebhooks {
     };
   };
 
+  // Observed at the public entry points only, so each answer is seen once.
+  const observe = (observation: ReceiveObservation): void => {
+    try {
+      options.observer?.(observation);
+    } catch (error) {
+      logger.error({ err: error }, 'the webhook observer threw');
+    }
+  };
+
   const heap: HeapWebhooks = {
     verifyAndReceive: async (input) => {
+      const started = process.hrtime.bigint();
+      let result: ReceiveResult;
       try {
-        return await verifyAndReceive(input);
+        result = await verifyAndReceive(input);
       } catch (error) {
-        return storeFailed(error, input.path ?? '/');
+        result = storeFailed(error, input.path ?? '/');
       }
+      const bodyBytes =
+        typeof input.rawBody === 'string'
+          ? Buffer.byteLength(input.rawBody, 'utf8')
+          : input.rawBody.byteLength;
+      observe({ result, bodyBytes, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+      return result;
     },
     on(event, handler) {
       (handlers[event] as unknown[]).push(handler);
       return heap;
     },
-    admit,
-    verifySignature,
-    refuseBody,
+    admit: (head) => {
+      const admission = admit(head);
+      if (!admission.ok) observe({ result: admission.result });
+      return admission;
+    },
+    verifySignature: (input) => {
+      const checked = verifySignature(input);
+      if (!checked.ok) observe({ result: checked.result });
+      return checked;
+    },
+    refuseBody: (path, status, reason) => {
+      const result = refuseBody(path, status, reason);
+      observe({ result });
+      return result;
+    },
     bodyLimitBytes,
   };
   return heap;

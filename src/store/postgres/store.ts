@@ -47,6 +47,7 @@ import {
   type DeliveryStat,
   type HealthCheck,
   type Page,
+  type PoolStats,
   type Refusal,
   type RefusalCount,
   type RefusalCountQuery,
@@ -56,6 +57,7 @@ import {
   type SegmentRecord,
   type SizePoint,
   type Store,
+  type StoreInstrumentation,
   type SyncPage,
   type SyncTaskRecord,
   type UserSegment,
@@ -149,7 +151,7 @@ const PRUNE: Record<RetentionTarget, string> = {
     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 };
 
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, StoreInstrumentation {
   private readonly pool: pg.Pool;
   /** Refusals are counted in memory: a flood takes no pool connection, one upsert a minute. */
   private readonly refusals: RefusalBuffer;
@@ -628,6 +630,15 @@ export class PostgresStore implements Store {
       );
       return (result.rowCount ?? 0) > 0;
     });
+  }
+
+  /** StoreInstrumentation: the pool right now (pg counts them; nothing is queried). */
+  poolStats(): PoolStats {
+    return {
+      total: this.pool.totalCount,
+      idle: this.pool.idleCount,
+      waiting: this.pool.waitingCount,
+    };
   }
 
   /**

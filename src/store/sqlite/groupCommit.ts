@@ -30,6 +30,8 @@ export class SqliteGroupCommit {
     private readonly db: Database.Database,
     /** Maps a SQLite error to what callers should see (e.g. a "store unavailable" error). */
     private readonly asError: (error: unknown) => unknown,
+    /** Told each committed batch's size (the metrics' commit batch histogram). */
+    private readonly onCommit?: (batchSize: number) => void,
   ) {
     this.sql = {
       begin: db.prepare('BEGIN IMMEDIATE'),
@@ -94,6 +96,7 @@ export class SqliteGroupCommit {
       return [];
     }
     for (const done of settle) done();
+    this.onCommit?.(batch.length);
     return [];
   }
 }

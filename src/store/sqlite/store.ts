@@ -52,6 +52,7 @@ import {
   type SizePoint,
   type UserSegment,
   type Store,
+  type StoreInstrumentation,
   type SyncPage,
   type SyncTaskRecord,
 } from '../types';
@@ -312,7 +313,7 @@ function prepareStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, StoreInstrumentation {
   private readonly db: Database.Database;
   private readonly statements: Statements;
   /** Deliveries and the refusals log share commits (see SqliteGroupCommit). */
@@ -322,6 +323,7 @@ export class SqliteStore implements Store {
   private readonly prune;
   /** The statements the shared delivery algorithm (../delivery) runs. */
   private readonly delivery: DeliveryStatements;
+  private readonly commitListeners = new Set<(batchSize: number) => void>();
 
   constructor(options: SqliteStoreOptions) {
     const timeout = options.busyTimeoutMs ?? 5000;
@@ -378,11 +380,19 @@ export class SqliteStore implements Store {
       ),
     } satisfies Record<RetentionTarget, Database.Statement>;
     this.delivery = sqliteDeliveryStatements(this.statements);
-    this.writes = new SqliteGroupCommit(db, asStoreError);
+    this.writes = new SqliteGroupCommit(db, asStoreError, (batchSize) => {
+      for (const listener of this.commitListeners) listener(batchSize);
+    });
     this.refusals = new RefusalBuffer(
       (counts) => this.addRefusalCounts(counts),
       options.refusalFlushMs,
     );
+  }
+
+  /** StoreInstrumentation: each group commit's size, for the metrics. */
+  observeCommits(listener: (batchSize: number) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {

@@ -6,6 +6,7 @@ import {
   STORE_METHODS,
   type StoreCall,
   type WorkerError,
+  type WorkerEvent,
   type WorkerReply,
   type WorkerStarted,
 } from './workerProtocol';
@@ -24,6 +25,10 @@ function main(port: NonNullable<typeof parentPort>, options: SqliteStoreOptions)
     port.postMessage({ started: false, error: toWorkerError(error) } satisfies WorkerStarted);
     return;
   }
+  // One message per commit (each already costs an fsync), for the main thread's metrics.
+  store.observeCommits((batchSize) =>
+    port.postMessage({ event: 'commit', batchSize } satisfies WorkerEvent),
+  );
   const methods = new Set<string>(STORE_METHODS);
   port.on('message', (call: StoreCall) => {
     if (!methods.has(call.method)) {

@@ -50,4 +50,7 @@ export type WorkerError = { name: string; message: string; unavailable: boolean 
 export type WorkerReply =
   { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WorkerError };
 
+/** Told without being asked: a group commit's size (StoreInstrumentation.observeCommits). */
+export type WorkerEvent = { event: 'commit'; batchSize: number };
+
 export type WorkerStarted = { started: true } | { started: false; error: WorkerError };

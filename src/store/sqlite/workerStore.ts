@@ -10,10 +10,11 @@ import {
   type StoreCall,
   type StoreMethod,
   type WorkerError,
+  type WorkerEvent,
   type WorkerReply,
   type WorkerStarted,
 } from './workerProtocol';
-import type { HealthCheck, Store } from '../types';
+import type { HealthCheck, Store, StoreInstrumentation } from '../types';
 
 /** The worker's code: the compiled file, or the TypeScript source when running under ts-node/jest. */
 function workerEntry(): { file: string; execArgv: string[] } {
@@ -64,11 +65,12 @@ function startWorker(options: SqliteStoreOptions): Promise<Worker> {
  * If the worker dies (it should not), the calls in flight fail as "store unavailable" (503, which
  * Heap retries) and the next call starts a new worker on the same file.
  */
-export class SqliteWorkerStore implements Store {
+export class SqliteWorkerStore implements Store, StoreInstrumentation {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private current: Promise<Worker> | undefined;
   private closed = false;
+  private readonly commitListeners = new Set<(batchSize: number) => void>();
 
   /** Set by open(), once the worker has created or migrated the file. */
   private reader!: SqliteStore;
@@ -155,7 +157,10 @@ export class SqliteWorkerStore implements Store {
     if (this.current) return this.current;
     const starting = startWorker(this.options).then((worker) => {
       worker.unref();
-      worker.on('message', (reply: WorkerReply) => this.settle(reply, worker));
+      worker.on('message', (message: WorkerReply | WorkerEvent) => {
+        if ('event' in message) this.told(message);
+        else this.settle(message, worker);
+      });
       worker.on('error', (error) => this.lost(starting, error));
       worker.on('exit', (code) => this.lost(starting, new Error(`exited with code ${code}`)));
       return worker;
@@ -166,6 +171,16 @@ export class SqliteWorkerStore implements Store {
     });
     this.current = starting;
     return starting;
+  }
+
+  /** StoreInstrumentation: each group commit's size in the worker, for the metrics. */
+  observeCommits(listener: (batchSize: number) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  private told(event: WorkerEvent): void {
+    for (const listener of this.commitListeners) listener(event.batchSize);
   }
 
   private settle(reply: WorkerReply, worker: Worker): void {
