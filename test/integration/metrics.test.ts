@@ -71,6 +71,9 @@ describe('/metrics on the app port (SQLite, METRICS_TOKEN)', () => {
     expect(await post(app, '{"action_type":', signed(app, '{"action_type":'))).toBe(400);
     expect(await post(app, DRAIN, signed(app, DRAIN))).toBe(200);
 
+    // The connection count is a scrape-time query whose answer is reused for a second (a scrape
+    // flood costs one query a second): wait that window out so it reflects Connect Heap.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const after = await metricsOf(app);
     expect(deliveries(after, { action: 'sync', status: 'applied', reason: '', code: '200' })).toBe(
       2,
