@@ -51,7 +51,7 @@ export function requireAdmin(access: AdminAccess): RequestHandler {
         sendUnauthorized(res, 'invalid_credentials', 'Send Authorization: Bearer <ADMIN_TOKEN>.');
         return;
       }
-      const result = access.checkToken(bearer[1], throttleKey(req));
+      const result = access.checkToken(bearer[1], throttleKey(req), req.ip);
       if (!result.ok) {
         sendCredentialFailure(res, result);
         return;

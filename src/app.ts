@@ -12,6 +12,7 @@ import { webhookRouter } from '../api/webhooks';
 import { errorHandler, notFound } from '../middleware/errors';
 import { inlineStyleHashes, securityHeaders } from '../middleware/securityHeaders';
 import { AdminAccess } from './admin/access';
+import { AdminAudit } from './admin/audit';
 import { AdminService } from './admin/service';
 import { SANDBOX_EMULATOR_PATH, type Config } from './config/index';
 import type { Emulator } from './emulator';
@@ -27,8 +28,16 @@ export type AppDeps = {
   logger: Logger;
   /** The sandbox's Heap emulator (src/sandbox), mounted when given and config.sandbox is on. */
   sandbox?: Emulator;
-  /** Admin sign-in state; given by the server so its banner can print a one-click sign-in link. */
+  /**
+   * Admin sign-in state; given by the server so its banner can print a one-click sign-in link.
+   * Give it the same `audit` as below, or sign-ins go unrecorded.
+   */
   adminAccess?: AdminAccess;
+  /**
+   * The admin audit log's writer; made from the store when not given. The server gives its own,
+   * to write the counted sign-in refusals at shutdown (adminAudit.close()).
+   */
+  adminAudit?: AdminAudit;
   /**
    * Webhook body bytes buffered at once (WEBHOOK_MAX_INFLIGHT_BYTES); made from the config when
    * not given. Its inUseBytes is the figure to watch.
@@ -81,15 +90,21 @@ export function createApp(deps: AppDeps): App {
   if (sandbox) app.use(SANDBOX_EMULATOR_PATH, sandbox.router);
   app.use(authorizationRouter({ ...deps, hubUrl }));
   app.use(docsRouter());
+  const audit = deps.adminAudit ?? new AdminAudit(deps.store, { logger });
   const access =
     deps.adminAccess ??
     new AdminAccess(config.admin, config.sessionSecret, {
       sessions: deps.store,
       secureCookies: config.secureCookies,
+      audit,
     });
   app.use(adminSessionRouter({ access, logger }));
   // Everything else under /api is the admin API and needs admin credentials.
-  app.use(adminApiRouter({ access, service: new AdminService(deps.store), logger }));
+  const service = new AdminService(deps.store, {
+    staleAfterSeconds: config.staleSegmentHours * 3600,
+    audit,
+  });
+  app.use(adminApiRouter({ access, service, logger }));
   app.use(dashboardRouter({ config, hubUrl }));
   app.use(notFound);
   app.use(errorHandler(logger, config.retryAfterSeconds));

@@ -18,6 +18,7 @@ import { createSandboxEmulator } from './sandbox';
 import { isStoreUnavailable } from '../store/errors';
 import { describeStore, openStore } from '../store';
 import { RetentionJob, retentionPolicy } from '../store/retention';
+import { AdminAudit } from '../admin/audit';
 import type { Store } from '../store/types';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -186,15 +187,18 @@ async function serve(
   const store = await openStoreOrExit(config, logger);
   server.off('request', starting);
   const sandbox = createSandboxEmulator(config);
+  const adminAudit = new AdminAudit(store, { logger });
   const adminAccess = new AdminAccess(config.admin, config.sessionSecret, {
     sessions: store,
     secureCookies: config.secureCookies,
+    audit: adminAudit,
   });
-  const app = createApp({ config, store, logger, sandbox, adminAccess });
+  const app = createApp({ config, store, logger, sandbox, adminAccess, adminAudit });
   adopt(app);
   server.on('request', app);
   const retention = new RetentionJob(store, retentionPolicy(config), logger, {
     intervalMs: config.retention.intervalMinutes * 60_000,
+    audit: (entry) => store.recordAudit(entry),
   });
   retention.start();
   // The one-click link carries a credential, so only a truly local sandbox's banner prints one.
@@ -234,6 +238,7 @@ async function serve(
     void listening.close().then(() => {
       Promise.resolve(sandbox?.close())
         .then(() => retention.stop())
+        .then(() => adminAudit.close())
         .then(() => store.close())
         .then(() => {
           logger.info('stopped');

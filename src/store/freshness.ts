@@ -1,10 +1,6 @@
 // Segment freshness (when each segment last completed a sync task, which pages an unfinished one lacks): the SQL both backends run, once.
 import { tenantLabel } from '../webhook/apply';
-import type {
-  FreshnessQuery,
-  SegmentFreshnessRecord,
-  SegmentFreshnessSummary,
-} from './types';
+import type { FreshnessQuery, SegmentFreshnessRecord, SegmentFreshnessSummary } from './types';
 
 /** Missing page numbers listed per unfinished task (the count says how many in all). */
 export const MAX_MISSING_PAGES = 50;
@@ -137,7 +133,8 @@ export function toFreshnessRecord(
     segmentId: row.segment_id,
     envId: row.env_id,
     lastSyncCompletedAt: completed,
-    ageSeconds: completed === null ? null : Math.max(0, Math.floor((params.nowMs - completed) / 1000)),
+    ageSeconds:
+      completed === null ? null : Math.max(0, Math.floor((params.nowMs - completed) / 1000)),
     stale: completed === null || completed < params.cutoff,
     incompleteTask: hasIncompleteTask(row)
       ? {

@@ -27,12 +27,7 @@ import {
   runNow,
   type DeliveryStatements,
 } from '../delivery';
-import {
-  auditCountValues,
-  auditEntryValues,
-  toAuditRecord,
-  type AuditRow,
-} from '../audit';
+import { auditCountValues, auditEntryValues, toAuditRecord, type AuditRow } from '../audit';
 import {
   FRESHNESS_COUNT_SQL,
   FRESHNESS_LIST_SQL,
