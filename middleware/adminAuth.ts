@@ -53,6 +53,8 @@ export function requireAdmin(access: AdminAccess): RequestHandler {
       }
       const result = access.checkToken(bearer[1], throttleKey(req), req.ip);
       if (!result.ok) {
+        // The audit entry is written before the answer, so the log is in the order of events.
+        if (result.reason === 'invalid_credentials') await result.audited;
         sendCredentialFailure(res, result);
         return;
       }

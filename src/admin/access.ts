@@ -15,7 +15,12 @@ import type { AdminAudit } from './audit';
 import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleOptions } from './loginThrottle';
 
 export type CredentialFailure =
-  | { ok: false; reason: 'invalid_credentials' }
+  | {
+      ok: false;
+      reason: 'invalid_credentials';
+      /** Settles once the failure is in the audit log (never rejects); await it before answering. */
+      audited?: Promise<void>;
+    }
   | { ok: false; reason: 'too_many_attempts'; retryAfterMs: number };
 
 export type SignInResult =
@@ -107,11 +112,11 @@ export class AdminAccess {
       return { ok: true };
     }
     this.throttle.fail(client, now);
-    void this.audit?.recordQuietly('sign_in_failed', {
+    const audited = this.audit?.recordQuietly('sign_in_failed', {
       client: address ?? null,
       detail: { reason: 'invalid_credentials', via: 'bearer' },
     });
-    return { ok: false, reason: 'invalid_credentials' };
+    return { ok: false, reason: 'invalid_credentials', audited };
   }
 
   /** The dashboard's sign-in: the admin token, or a one-click code, in exchange for a session. */
