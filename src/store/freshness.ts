@@ -10,7 +10,8 @@ const MAX_PAGES_READ = 100_000;
 /**
  * The segments that count, each with its last completed sync task and its newest task. One index
  * probe per segment for each (sync_tasks_by_completion, sync_tasks_by_segment_delivery, migration
- * 005), never a scan of every task. Segments drained since their last sync are left out: Heap
+ * 005: ORDER BY … LIMIT 1 reads one index entry, where max() or a tie-breaker would read every
+ * task of the segment), never a scan of every task. Segments drained since their last sync are left out: Heap
  * stopped syncing them on purpose, which is not an integration failing silently.
  *
  * Written once for both dialects: `:name` parameters become `@name` (better-sqlite3) or `$n`
@@ -18,11 +19,12 @@ const MAX_PAGES_READ = 100_000;
  */
 const SEGMENTS_WITH_SYNCS = `
   SELECT s.tenant, s.segment_id,
-    (SELECT max(c.completed_at) FROM sync_tasks c
-      WHERE c.tenant = s.tenant AND c.segment_id = s.segment_id) AS last_completed_at,
+    (SELECT c.completed_at FROM sync_tasks c
+      WHERE c.tenant = s.tenant AND c.segment_id = s.segment_id AND c.completed_at IS NOT NULL
+      ORDER BY c.completed_at DESC LIMIT 1) AS last_completed_at,
     (SELECT n.task_id FROM sync_tasks n
       WHERE n.tenant = s.tenant AND n.segment_id = s.segment_id
-      ORDER BY n.last_delivery_at DESC, n.task_id DESC LIMIT 1) AS newest_task_id
+      ORDER BY n.last_delivery_at DESC LIMIT 1) AS newest_task_id
   FROM segments s
   WHERE s.last_sync_at IS NOT NULL
     AND (s.last_drain_at IS NULL OR s.last_drain_at < s.last_sync_at)
