@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { requireAdmin } from '../middleware/adminAuth';
+import { adminIdentity, requireAdmin } from '../middleware/adminAuth';
 import { methodNotAllowed, sendError } from '../middleware/errors';
 import type { AdminAccess } from '../src/admin/access';
 import {
@@ -15,9 +15,11 @@ import {
   timeParam,
   type Param,
 } from '../src/admin/params';
-import { DAY_MS, type AdminService } from '../src/admin/service';
+import { AUDIT_EVENTS } from '../src/store/types';
+import { DAY_MS, type AdminService, type SegmentWithFreshness } from '../src/admin/service';
 import { decodeCursor, encodeCursor, tenantOfKey } from '../src/admin/urlKeys';
 import {
+  auditView,
   changeView,
   connectionView,
   deliveryView,
@@ -35,6 +37,7 @@ export const MAX_DELIVERIES_LIMIT = 500;
 export const MAX_TASKS_LIMIT = 100;
 export const MAX_SIZE_POINTS = 5000;
 export const MAX_REFUSAL_MINUTES = 1440;
+export const MAX_AUDIT_LIMIT = 500;
 const DELIVERY_STATUSES = ['applied', 'duplicate', 'ignored', 'rejected'] as const;
 
 export type AdminApiDeps = { access: AdminAccess; service: AdminService; logger: Logger };
@@ -69,6 +72,13 @@ function segmentRef(req: Request) {
   };
 }
 
+function segmentList(segments: SegmentWithFreshness[], staleAfterSeconds: number) {
+  return {
+    stale_after_hours: staleAfterSeconds / 3600,
+    segments: segments.map(({ segment, freshness }) => segmentView(segment, freshness)),
+  };
+}
+
 function segmentNotFound(res: Response): void {
   sendError(res, 404, 'segment_not_found', 'No segment with this id in this connection.');
 }
@@ -85,7 +95,12 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
     const overview = await service.overview();
     res.json({
       connections: overview.connections,
-      segments: overview.segments,
+      segments: {
+        count: overview.segments.count,
+        members: overview.segments.members,
+        stale: overview.segments.stale,
+        stale_after_hours: overview.segments.staleAfterSeconds / 3600,
+      },
       deliveries_24h: {
         since: isoTime(overview.deliveries.since),
         accepted: overview.deliveries.accepted,
@@ -110,7 +125,10 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
   });
 
   route('/api/connections/:connection/disconnect').post(async (req, res) => {
-    const connection = await service.disconnect(tenantOfKey(pathValue(req, 'connection')));
+    const connection = await service.disconnect(tenantOfKey(pathValue(req, 'connection')), {
+      client: req.ip ?? null,
+      via: adminIdentity(res).via,
+    });
     if (!connection) {
       sendError(res, 404, 'connection_not_found', 'No connection has this key.');
       return;
@@ -121,20 +139,29 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
 
   route('/api/segments').get(async (req, res) => {
     const key = paramValue(textParam(req.query.connection, 'connection'));
-    const segments = await service.listSegments(key === undefined ? undefined : tenantOfKey(key));
-    res.json({ segments: segments.map(segmentView) });
+    const staleOnly = paramValue(enumParam(req.query.stale, 'stale', ['true'] as const));
+    const tenant = key === undefined ? undefined : tenantOfKey(key);
+    const segments = staleOnly
+      ? await service.staleSegments(tenant)
+      : await service.listSegmentsWithFreshness(tenant);
+    res.json(segmentList(segments, service.staleAfterSeconds));
   });
 
   route('/api/connections/:connection/segments').get(async (req, res) => {
-    const segments = await service.listSegments(tenantOfKey(pathValue(req, 'connection')));
-    res.json({ segments: segments.map(segmentView) });
+    const segments = await service.listSegmentsWithFreshness(
+      tenantOfKey(pathValue(req, 'connection')),
+    );
+    res.json(segmentList(segments, service.staleAfterSeconds));
   });
 
   route(segmentPath).get(async (req, res) => {
     const { tenant, segmentId } = segmentRef(req);
-    const segment = await service.getSegment(tenant, segmentId);
+    const [segment, freshness] = await Promise.all([
+      service.getSegment(tenant, segmentId),
+      service.segmentFreshness(tenant, segmentId),
+    ]);
     if (!segment) return segmentNotFound(res);
-    res.json(segmentView(segment));
+    res.json(segmentView(segment, freshness));
   });
 
   route(`${segmentPath}/members`).get(async (req, res) => {
@@ -271,6 +298,20 @@ export function adminApiRouter({ access, service, logger }: AdminApiDeps): Route
     res.json({
       minutes: minutes.map(refusalMinuteView),
       next_cursor: minutes.length === limit && last ? encodeCursor(last.minute) : null,
+    });
+  });
+
+  route('/api/audit').get(async (req, res) => {
+    const limit = paramValue(limitParam(req.query.limit, 50, MAX_AUDIT_LIMIT));
+    const entries = await service.listAudit({
+      limit,
+      before: cursorParam(req, 'number'),
+      event: paramValue(enumParam(req.query.event, 'event', AUDIT_EVENTS)),
+    });
+    const last = entries[entries.length - 1];
+    res.json({
+      entries: entries.map(auditView),
+      next_cursor: entries.length === limit && last ? encodeCursor(last.id) : null,
     });
   });
 

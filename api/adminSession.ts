@@ -56,7 +56,7 @@ export function adminSessionRouter({
         sendUnauthorized(res, 'invalid_credentials', 'Send {"token": "<ADMIN_TOKEN>"}.');
         return;
       }
-      const result = await access.signIn({ token, code }, throttleKey(req));
+      const result = await access.signIn({ token, code }, throttleKey(req), req.ip);
       if (!result.ok) {
         if (result.reason === 'sessions_unavailable') {
           sendError(
@@ -101,10 +101,10 @@ export function adminSessionRouter({
   });
 
   // Signing out revokes the session in the store, so a copy of the cookie is refused too.
-  router.delete(SESSION_PATH, requireAdmin(access), async (_req, res) => {
+  router.delete(SESSION_PATH, requireAdmin(access), async (req, res) => {
     const identity = adminIdentity(res);
     if (identity.via === 'session') {
-      await access.signOut(identity.session);
+      await access.signOut(identity.session, req.ip);
       logger.info('admin signed out');
     }
     res.clearCookie(access.cookie.name, cookieOptions);

@@ -51,8 +51,10 @@ export function requireAdmin(access: AdminAccess): RequestHandler {
         sendUnauthorized(res, 'invalid_credentials', 'Send Authorization: Bearer <ADMIN_TOKEN>.');
         return;
       }
-      const result = access.checkToken(bearer[1], throttleKey(req));
+      const result = access.checkToken(bearer[1], throttleKey(req), req.ip);
       if (!result.ok) {
+        // The audit entry is written before the answer, so the log is in the order of events.
+        if (result.reason === 'invalid_credentials') await result.audited;
         sendCredentialFailure(res, result);
         return;
       }

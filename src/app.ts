@@ -12,10 +12,11 @@ import { webhookRouter } from '../api/webhooks';
 import { errorHandler, notFound } from '../middleware/errors';
 import { inlineStyleHashes, securityHeaders } from '../middleware/securityHeaders';
 import { AdminAccess } from './admin/access';
+import { AdminAudit } from './admin/audit';
 import { AdminService } from './admin/service';
 import { SANDBOX_EMULATOR_PATH, type Config } from './config/index';
 import type { Emulator } from './emulator';
-import { AppMetrics } from './metrics/appMetrics';
+import { AppMetrics, FRESHNESS_TOP } from './metrics/appMetrics';
 import { METRICS_PATH, metricsHandler } from './metrics/handler';
 import { html } from './pages/html';
 import { layout } from './pages/layout';
@@ -29,8 +30,16 @@ export type AppDeps = {
   logger: Logger;
   /** The sandbox's Heap emulator (src/sandbox), mounted when given and config.sandbox is on. */
   sandbox?: Emulator;
-  /** Admin sign-in state; given by the server so its banner can print a one-click sign-in link. */
+  /**
+   * Admin sign-in state; given by the server so its banner can print a one-click sign-in link.
+   * Give it the same `audit` as below, or sign-ins go unrecorded.
+   */
   adminAccess?: AdminAccess;
+  /**
+   * The admin audit log's writer; made from the store when not given. The server gives its own,
+   * to write the counted sign-in refusals at shutdown (adminAudit.close()).
+   */
+  adminAudit?: AdminAudit;
   /**
    * Webhook body bytes buffered at once (WEBHOOK_MAX_INFLIGHT_BYTES); made from the config when
    * not given. Its inUseBytes is the figure to watch.
@@ -55,11 +64,8 @@ export function createAppMetrics(logger: Logger): AppMetrics {
 // The whole server for embedders (heap-partner-api/app): its configuration and store come with it.
 export { loadConfig, type Config } from './config/index';
 export { openStore, type OpenStoreOptions } from './store';
-export {
-  AppMetrics,
-  type MetricsSources,
-  type SegmentFreshnessSummary,
-} from './metrics/appMetrics';
+export { AppMetrics, type MetricsSources } from './metrics/appMetrics';
+export type { SegmentFreshnessSummary } from './store/types';
 
 /** The Express app; also a node:http request listener (`http.createServer(app)`, supertest). */
 export type App = Express;
@@ -99,6 +105,11 @@ export function createApp(deps: AppDeps): App {
     store: deps.store,
     activeConnections: async () =>
       (await deps.store.listConnections()).filter((connection) => connection.active).length,
+    segmentFreshness: () =>
+      deps.store.segmentFreshness({
+        staleAfterSeconds: config.staleSegmentHours * 3600,
+        top: FRESHNESS_TOP,
+      }),
   });
   // On the app's port only behind METRICS_TOKEN; with METRICS_PORT the server serves it there.
   if (metrics && config.metrics.token !== undefined && config.metrics.port === undefined) {
@@ -113,15 +124,21 @@ export function createApp(deps: AppDeps): App {
   if (sandbox) app.use(SANDBOX_EMULATOR_PATH, sandbox.router);
   app.use(authorizationRouter({ ...deps, hubUrl }));
   app.use(docsRouter());
+  const audit = deps.adminAudit ?? new AdminAudit(deps.store, { logger });
   const access =
     deps.adminAccess ??
     new AdminAccess(config.admin, config.sessionSecret, {
       sessions: deps.store,
       secureCookies: config.secureCookies,
+      audit,
     });
   app.use(adminSessionRouter({ access, logger }));
   // Everything else under /api is the admin API and needs admin credentials.
-  app.use(adminApiRouter({ access, service: new AdminService(deps.store), logger }));
+  const service = new AdminService(deps.store, {
+    staleAfterSeconds: config.staleSegmentHours * 3600,
+    audit,
+  });
+  app.use(adminApiRouter({ access, service, logger }));
   app.use(dashboardRouter({ config, hubUrl }));
   app.use(notFound);
   app.use(errorHandler(logger, config.retryAfterSeconds));

@@ -1,6 +1,7 @@
 // The dashboard's entry: signs in (form or one-click link), routes #/… to views, signs out.
 import { api, ApiError, setCsrfToken, whenUnauthorized } from './api.js';
 import { card, emptyState, h, show } from './dom.js';
+import { renderAudit } from './views/audit.js';
 import { renderDeliveries } from './views/deliveries.js';
 import { renderLogin } from './views/login.js';
 import { renderOverview } from './views/overview.js';
@@ -40,14 +41,15 @@ function signedOut(message) {
   });
 }
 
-/** #/, #/segments/<connection>/<id>, #/deliveries?… */
+/** #/, #/segments/<connection>/<id>, #/deliveries?…, #/audit?… */
 async function route() {
   const [path, search = ''] = location.hash.replace(/^#/, '').split('?');
   const parts = path.split('/').filter(Boolean);
   for (const link of nav.querySelectorAll('a[data-nav]')) {
     link.classList.toggle(
       'active',
-      link.dataset.nav === (parts[0] === 'deliveries' ? 'deliveries' : 'overview'),
+      link.dataset.nav ===
+        (parts[0] === 'deliveries' || parts[0] === 'audit' ? parts[0] : 'overview'),
     );
   }
   view.setAttribute('aria-busy', 'true');
@@ -59,6 +61,8 @@ async function route() {
       });
     } else if (parts[0] === 'deliveries') {
       await renderDeliveries(view, ctx, new URLSearchParams(search));
+    } else if (parts[0] === 'audit') {
+      await renderAudit(view, ctx, new URLSearchParams(search));
     } else {
       await renderOverview(view, ctx);
     }

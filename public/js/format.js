@@ -28,6 +28,16 @@ export function ago(iso, now = Date.now()) {
   return `${Math.round(hours / 24)} days ago`;
 }
 
+/** A length of time in seconds for people: 45 s, 12 min, 30 h, 3 days. */
+export function duration(seconds) {
+  if (seconds < 60) return `${Math.max(0, Math.round(seconds))} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours} h`;
+  return `${Math.round(hours / 24)} days`;
+}
+
 /** A connection's name for people: its Heap environment id, or what kind of tenant it is. */
 export function connectionName(key, connections) {
   if (key === 'own') return 'Own environment';

@@ -11,10 +11,16 @@ import {
   tokensEqual,
   type AdminSession,
 } from './credentials';
+import type { AdminAudit } from './audit';
 import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleOptions } from './loginThrottle';
 
 export type CredentialFailure =
-  | { ok: false; reason: 'invalid_credentials' }
+  | {
+      ok: false;
+      reason: 'invalid_credentials';
+      /** Settles once the failure is in the audit log (never rejects); await it before answering. */
+      audited?: Promise<void>;
+    }
   | { ok: false; reason: 'too_many_attempts'; retryAfterMs: number };
 
 export type SignInResult =
@@ -57,6 +63,8 @@ export class AdminAccess {
   private readonly sessions: AdminSessionStore;
   /** When each unused one-click code (by its sha256) was issued, oldest first. */
   private readonly loginCodes = new Map<string, number>();
+  /** The admin audit log: sign-ins, their failures, sign-outs. */
+  private readonly audit: AdminAudit | undefined;
 
   constructor(
     private readonly admin: AdminConfig,
@@ -66,8 +74,10 @@ export class AdminAccess {
       secureCookies: boolean;
       throttle?: ThrottleOptions;
       now?: () => number;
+      audit?: AdminAudit;
     },
   ) {
+    this.audit = options.audit;
     this.cookie = sessionCookie(options.secureCookies);
     this.throttle = new LoginThrottle(
       options.throttle ?? { ...DEFAULT_THROTTLE, globalFailures: admin.loginFailuresPerMinute },
@@ -81,11 +91,20 @@ export class AdminAccess {
     return this.sessionSecret !== '';
   }
 
-  /** A bearer token from an API client: throttled per client, compared in constant time. */
-  checkToken(presented: string, client: string): { ok: true } | CredentialFailure {
+  /**
+   * A bearer token from an API client: throttled per client, compared in constant time. A wrong
+   * one is audited (by `address`, the client address as Express derived it); a success is not,
+   * since every API call carries the token.
+   */
+  checkToken(
+    presented: string,
+    client: string,
+    address?: string,
+  ): { ok: true } | CredentialFailure {
     const now = this.now();
     const verdict = this.throttle.check(client, now);
     if (!verdict.allowed) {
+      this.audit?.count('sign_in_failed', { reason: 'too_many_attempts', via: 'bearer' });
       return { ok: false, reason: 'too_many_attempts', retryAfterMs: verdict.retryAfterMs };
     }
     if (tokensEqual(presented, this.admin.token)) {
@@ -93,18 +112,27 @@ export class AdminAccess {
       return { ok: true };
     }
     this.throttle.fail(client, now);
-    return { ok: false, reason: 'invalid_credentials' };
+    const audited = this.audit?.recordQuietly('sign_in_failed', {
+      client: address ?? null,
+      detail: { reason: 'invalid_credentials', via: 'bearer' },
+    });
+    return { ok: false, reason: 'invalid_credentials', audited };
   }
 
   /** The dashboard's sign-in: the admin token, or a one-click code, in exchange for a session. */
   async signIn(
     credential: { token?: string; code?: string },
     client: string,
+    address?: string,
   ): Promise<SignInResult> {
     if (!this.sessionsEnabled) return { ok: false, reason: 'sessions_unavailable' };
     const now = this.now();
+    const via = credential.token !== undefined ? 'token' : 'login_link';
     const verdict = this.throttle.check(client, now);
     if (!verdict.allowed) {
+      // Beyond the failure budget: counted per minute, never a row per attempt (a flood from
+      // the network must not grow the table with every request).
+      this.audit?.count('sign_in_failed', { reason: 'too_many_attempts', via });
       return { ok: false, reason: 'too_many_attempts', retryAfterMs: verdict.retryAfterMs };
     }
     const valid =
@@ -113,11 +141,18 @@ export class AdminAccess {
         : credential.code !== undefined && this.redeemLoginCode(credential.code, now);
     if (!valid) {
       this.throttle.fail(client, now);
+      // Within the budget (the throttle checked it): one row, the address and the reason, never
+      // what was presented.
+      await this.audit?.recordQuietly('sign_in_failed', {
+        client: address ?? null,
+        detail: { reason: 'invalid_credentials', via },
+      });
       return { ok: false, reason: 'invalid_credentials' };
     }
     this.throttle.succeed(client);
     const session = newSession(now, this.admin.sessionTtlMs);
     await this.sessions.createAdminSession(hashCode(session.id), now, session.expiresAt);
+    await this.audit?.record('sign_in', { client: address ?? null, detail: { via } });
     return {
       ok: true,
       session,
@@ -152,8 +187,9 @@ export class AdminAccess {
   }
 
   /** Signs a session out everywhere: its cookie, wherever it was copied to, is refused from now on. */
-  async signOut(session: AdminSession): Promise<void> {
-    await this.sessions.revokeAdminSession(hashCode(session.id), this.now());
+  async signOut(session: AdminSession, address?: string): Promise<void> {
+    const revoked = await this.sessions.revokeAdminSession(hashCode(session.id), this.now());
+    if (revoked) await this.audit?.recordQuietly('sign_out', { client: address ?? null });
   }
 
   csrfToken(session: AdminSession): string {

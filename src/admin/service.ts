@@ -1,5 +1,10 @@
 // The admin service: what the admin API and dashboard ask of the store, with the few rules on top.
+import type { AdminAudit } from './audit';
 import type {
+  AuditQuery,
+  AuditRecord,
+  AuditStore,
+  SegmentFreshnessRecord,
   ChangeRecord,
   ConnectionRecord,
   DeliveryQuery,
@@ -15,13 +20,17 @@ import type {
 } from '../store/types';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
+/** STALE_SEGMENT_HOURS's default, in seconds. */
+export const DEFAULT_STALE_AFTER_SECONDS = 12 * 3600;
+/** Enough for every segment of a listing that is not paged itself. */
+const ALL_SEGMENTS = 1_000_000;
 
 /** Rows fetched per store call when the service walks a whole result (CSV, size history). */
 const WALK_PAGE = 5000;
 
 export type Overview = {
   connections: { active: number; disconnected: number };
-  segments: { count: number; members: number };
+  segments: { count: number; members: number; stale: number; staleAfterSeconds: number };
   deliveries: {
     since: number;
     accepted: number;
@@ -40,29 +49,54 @@ export type RefusalMinute = {
   byReason: { reason: string; httpStatus: number; count: number }[];
 };
 
+/** A segment with its freshness (null when it is not tracked: never synced, or drained since). */
+export type SegmentWithFreshness = {
+  segment: SegmentRecord;
+  freshness: SegmentFreshnessRecord | null;
+};
+
+/** Who did an admin action: the client address and how they were signed in. */
+export type AdminActor = { client: string | null; via: 'session' | 'bearer' };
+
 /** A change-feed read, or the news that entries after the cursor were deleted by retention. */
 export type ChangesRead = { ok: true; changes: ChangeRecord[] } | { ok: false; oldestSeq: number };
 
 export class AdminService {
   private readonly now: () => number;
   private readonly walkPage: number;
+  readonly staleAfterSeconds: number;
+  private readonly audit: AdminAudit | undefined;
 
   constructor(
-    private readonly store: AdminQueries & ConnectionStore,
-    options: { now?: () => number; walkPage?: number } = {},
+    private readonly store: AdminQueries & ConnectionStore & AuditStore,
+    options: {
+      now?: () => number;
+      walkPage?: number;
+      /** STALE_SEGMENT_HOURS in seconds. */
+      staleAfterSeconds?: number;
+      /** Where disconnects are recorded, and whose counted refusals a read of the log flushes. */
+      audit?: AdminAudit;
+    } = {},
   ) {
     this.now = options.now ?? Date.now;
     this.walkPage = options.walkPage ?? WALK_PAGE;
+    this.staleAfterSeconds = options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS;
+    this.audit = options.audit;
   }
 
   /** Connections, segments, and the last 24 hours of deliveries: accepted vs rejected by reason. */
   async overview(): Promise<Overview> {
     const since = this.now() - DAY_MS;
     await this.flushRefusals();
-    const [connections, segments, stats] = await Promise.all([
+    const [connections, segments, stats, freshness] = await Promise.all([
       this.store.listConnections(),
       this.store.listSegments({}),
       this.store.deliveryStats(since),
+      this.store.segmentFreshness({
+        staleAfterSeconds: this.staleAfterSeconds,
+        top: 0,
+        now: new Date(this.now()),
+      }),
     ]);
     const byStatus = { applied: 0, duplicate: 0, ignored: 0, rejected: 0 };
     const rejectedByReason = new Map<string, number>();
@@ -79,6 +113,8 @@ export class AdminService {
       segments: {
         count: segments.length,
         members: segments.reduce((sum, segment) => sum + segment.memberCount, 0),
+        stale: freshness.stale,
+        staleAfterSeconds: this.staleAfterSeconds,
       },
       deliveries: {
         since,
@@ -100,14 +136,81 @@ export class AdminService {
     return this.store.getConnection(tenant);
   }
 
-  /** Disconnects (idempotently); undefined when there never was such a connection. */
-  async disconnect(tenant: string): Promise<ConnectionRecord | undefined> {
-    await this.store.disconnect(tenant, this.now());
+  /**
+   * Disconnects (idempotently); undefined when there never was such a connection. A disconnect
+   * that changed something is recorded in the audit log with who asked.
+   */
+  async disconnect(tenant: string, actor?: AdminActor): Promise<ConnectionRecord | undefined> {
+    const changed = await this.store.disconnect(tenant, this.now());
+    if (changed && this.audit) {
+      await this.audit.record('disconnect', {
+        client: actor?.client ?? null,
+        tenant,
+        detail: { via: actor?.via ?? null },
+      });
+    }
     return this.store.getConnection(tenant);
   }
 
   listSegments(tenant?: string): Promise<SegmentRecord[]> {
     return this.store.listSegments({ tenant });
+  }
+
+  /** Segments (of a tenant, or all) with their freshness, in listSegments' order. */
+  async listSegmentsWithFreshness(tenant?: string): Promise<SegmentWithFreshness[]> {
+    const [segments, freshness] = await Promise.all([
+      this.store.listSegments({ tenant }),
+      this.store.listSegmentFreshness({
+        staleAfterSeconds: this.staleAfterSeconds,
+        now: new Date(this.now()),
+        tenant,
+        limit: ALL_SEGMENTS,
+      }),
+    ]);
+    const byKey = new Map(freshness.map((f) => [`${f.segmentId}\0${f.tenant}`, f]));
+    return segments.map((segment) => ({
+      segment,
+      freshness: byKey.get(`${segment.segmentId}\0${segment.tenant}`) ?? null,
+    }));
+  }
+
+  /** Only the stale segments, stalest first (never completed first). */
+  async staleSegments(tenant?: string): Promise<SegmentWithFreshness[]> {
+    const [segments, freshness] = await Promise.all([
+      this.store.listSegments({ tenant }),
+      this.store.listSegmentFreshness({
+        staleAfterSeconds: this.staleAfterSeconds,
+        now: new Date(this.now()),
+        tenant,
+        staleOnly: true,
+        limit: ALL_SEGMENTS,
+      }),
+    ]);
+    const byKey = new Map(segments.map((s) => [`${s.segmentId}\0${s.tenant}`, s]));
+    return freshness.flatMap((f) => {
+      const segment = byKey.get(`${f.segmentId}\0${f.tenant}`);
+      return segment ? [{ segment, freshness: f }] : [];
+    });
+  }
+
+  async segmentFreshness(
+    tenant: string,
+    segmentId: number,
+  ): Promise<SegmentFreshnessRecord | null> {
+    const [found] = await this.store.listSegmentFreshness({
+      staleAfterSeconds: this.staleAfterSeconds,
+      now: new Date(this.now()),
+      tenant,
+      segmentId,
+      limit: 1,
+    });
+    return found ?? null;
+  }
+
+  /** The audit log, newest first; counted refusals held in memory are written first. */
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    await this.audit?.flush();
+    return this.store.listAudit(query);
   }
 
   getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined> {

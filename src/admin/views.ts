@@ -1,5 +1,7 @@
 // The admin API's JSON shapes: store records → snake_case views with ISO times; never a token.
 import type {
+  AuditRecord,
+  SegmentFreshnessRecord,
   ChangeRecord,
   ConnectionRecord,
   DeliveryRecord,
@@ -34,8 +36,32 @@ export function connectionView(connection: ConnectionRecord) {
   };
 }
 
-export function segmentView(segment: SegmentRecord) {
+/**
+ * Whether a segment's syncs keep arriving: its last completed sync task, how long ago, stale
+ * beyond STALE_SEGMENT_HOURS, and its newest task when that one lacks pages. A segment that never
+ * had a sync, or was drained since, is not tracked: not stale, nothing completed.
+ */
+export function freshnessView(freshness: SegmentFreshnessRecord | null) {
+  const task = freshness?.incompleteTask ?? null;
   return {
+    stale: freshness?.stale ?? false,
+    last_sync_completed_at: isoTime(freshness?.lastSyncCompletedAt ?? null),
+    age_seconds: freshness?.ageSeconds ?? null,
+    incomplete_task: task && {
+      sync_task_id: task.taskId,
+      total_pages: task.totalPages,
+      pages_received: task.pagesReceived,
+      missing_pages: task.missingPages,
+      missing_count: task.missingCount,
+      first_delivery_at: isoTime(task.firstDeliveryAt),
+      last_delivery_at: isoTime(task.lastDeliveryAt),
+    },
+  };
+}
+
+export function segmentView(segment: SegmentRecord, freshness: SegmentFreshnessRecord | null) {
+  return {
+    ...freshnessView(freshness),
     connection: connectionKey(segment.tenant),
     segment_id: segment.segmentId,
     name: segment.name,
@@ -118,5 +144,19 @@ export function refusalMinuteView(minute: RefusalMinute) {
       http_status: row.httpStatus,
       count: row.count,
     })),
+  };
+}
+
+/** One audit entry: addresses, fixed phrases and counts, never a credential. */
+export function auditView(entry: AuditRecord) {
+  return {
+    id: entry.id,
+    at: isoTime(entry.at),
+    event: entry.event,
+    client: entry.client,
+    connection: entry.tenant === null ? null : connectionKey(entry.tenant),
+    detail: entry.detail ?? {},
+    count: entry.count,
+    counted_minute: isoTime(entry.minute),
   };
 }

@@ -60,8 +60,29 @@ export async function main(
     write(`${where}: could not open the store: ${(error as Error).message}`);
     return 1;
   }
+  // The audit log records the run (counts only, never a key or a token); failing to write it
+  // is said, never allowed to hide the outcome.
+  const audit = (detail: Record<string, number | boolean>) =>
+    store
+      .recordAudit({
+        at: Date.now(),
+        event: 'token_key_rotation',
+        client: null,
+        tenant: null,
+        detail,
+      })
+      .catch((error: unknown) =>
+        write(`${where}: could not record this run in the audit log: ${(error as Error).message}`),
+      );
   try {
     const report = await resealAccessTokens(store, keys);
+    await audit({
+      resealed: report.resealed,
+      current: report.current,
+      unreadable: report.unreadable.length,
+      changed: report.changed,
+      failed: false,
+    });
     write(
       `${where}: re-sealed ${report.resealed}, already current ${report.current}, ` +
         `unreadable ${report.unreadable.length}` +
@@ -79,6 +100,7 @@ export async function main(
     }
     return report.unreadable.length > 0 ? 1 : 0;
   } catch (error) {
+    await audit({ failed: true });
     write(`${where}: re-sealing failed: ${(error as Error).message}`);
     return 1;
   } finally {

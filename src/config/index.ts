@@ -1,6 +1,6 @@
 // loadConfig: assembles one validated Config from env and `.env`, section by section; writes files only when asked.
 import { adminSettings, type AdminConfig } from './admin';
-import { nonEmpty, readEnvironment, type Environment } from './env';
+import { integer, nonEmpty, readEnvironment, type Environment } from './env';
 import { httpLimits, serverSettings, type HttpLimits, type ListenConfig } from './http';
 import { metricsSettings, type MetricsConfig } from './metrics';
 import { oauthSettings, type OAuthConfig, type SandboxConfig } from './oauth';
@@ -73,6 +73,11 @@ export type Config = {
   /** Prometheus metrics (src/metrics): off unless METRICS_TOKEN or METRICS_PORT is set. */
   metrics: MetricsConfig;
   /**
+   * A segment whose last completed sync task is older than this is stale (Heap syncs about every
+   * 4 hours, so a day without one means the integration is silently broken).
+   */
+  staleSegmentHours: number;
+  /**
    * Development secrets neither set nor generated yet (only without createMissingSecrets). What
    * needs one stays off, closed: no webhook is accepted without its secret, no admin token
    * matches '', no session or sandbox runs without theirs.
@@ -139,6 +144,7 @@ function assemble(env: Environment, cwd: string): ConfigResult {
   const { sqlite, postgres } = storeSettings(env, dataDir, problems);
   const retention = retentionSettings(env, problems);
   const metrics = metricsSettings(env, port, problems, warnings);
+  const staleSegmentHours = integer(env, 'STALE_SEGMENT_HOURS', 12, 1, 8760, problems);
   const proxy = proxySettings(env, production, port, problems, warnings);
   const { admin, sessionSecret } = adminSettings(
     env,
@@ -188,6 +194,7 @@ function assemble(env: Environment, cwd: string): ConfigResult {
       retention,
       oauthMaxPendingStates: oauth.oauthMaxPendingStates,
       metrics,
+      staleSegmentHours,
       missingSecrets: developmentSecrets.missing,
       warnings,
     },

@@ -6,6 +6,8 @@ export type RetentionConfig = {
   deliveriesDays: number;
   syncTasksDays: number;
   changesDays: number;
+  /** The admin audit log (AUDIT_RETENTION_DAYS). */
+  auditDays: number;
   intervalMinutes: number;
 };
 
@@ -14,6 +16,7 @@ export function retentionSettings(env: Environment, problems: string[]): Retenti
     deliveriesDays: integer(env, 'DELIVERIES_RETENTION_DAYS', 30, 0, 36_500, problems),
     syncTasksDays: integer(env, 'SYNC_TASK_RETENTION_DAYS', 30, 0, 36_500, problems),
     changesDays: integer(env, 'CHANGES_RETENTION_DAYS', 90, 0, 36_500, problems),
+    auditDays: integer(env, 'AUDIT_RETENTION_DAYS', 365, 0, 36_500, problems),
     intervalMinutes: integer(env, 'RETENTION_INTERVAL_MINUTES', 10, 1, 10_080, problems),
   };
 }

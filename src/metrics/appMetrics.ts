@@ -7,19 +7,9 @@ import {
   storeInstrumentation,
   type PoolStats,
   type RetentionTarget,
+  type SegmentFreshnessSummary,
 } from '../store/types';
 import type { ReceiveObservation, ReceiveObserver, ReceiveResult } from '../webhook/receive';
-
-/**
- * What the store's segment-freshness query answers (the admin API shares it): how many segments
- * have had a sync task, how many of them are stale, and the `top` stalest.
- */
-export interface SegmentFreshnessSummary {
-  segments: number;
-  stale: number;
-  /** The stalest segments; ageSeconds null = no sync task of it ever completed. */
-  oldest: Array<{ environmentId: string; segmentId: string; ageSeconds: number | null }>;
-}
 
 /** What the metrics read when scraped; each is optional (an embedder may have none of them). */
 export type MetricsSources = {

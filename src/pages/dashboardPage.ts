@@ -36,6 +36,7 @@ export function dashboardPage(options: DashboardPageOptions): string {
           <nav class="nav" id="nav" hidden>
             <a href="/#/" data-nav="overview">Overview</a>
             <a href="/#/deliveries" data-nav="deliveries">Deliveries</a>
+            <a href="/#/audit" data-nav="audit">Audit</a>
             <a href="/docs">API</a>
           </nav>
           <div class="topbar-actions">

@@ -19,6 +19,7 @@ import { createSandboxEmulator } from './sandbox';
 import { isStoreUnavailable } from '../store/errors';
 import { describeStore, openStore } from '../store';
 import { RetentionJob, retentionPolicy } from '../store/retention';
+import { AdminAudit } from '../admin/audit';
 import type { Store } from '../store/types';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -207,17 +208,20 @@ async function serve(
   const store = await openStoreOrExit(config, logger);
   server.off('request', starting);
   const sandbox = createSandboxEmulator(config);
+  const adminAudit = new AdminAudit(store, { logger });
   const adminAccess = new AdminAccess(config.admin, config.sessionSecret, {
     sessions: store,
     secureCookies: config.secureCookies,
+    audit: adminAudit,
   });
   const metrics = config.metrics.enabled ? createAppMetrics(logger) : undefined;
-  const app = createApp({ config, store, logger, sandbox, adminAccess, metrics });
+  const app = createApp({ config, store, logger, sandbox, adminAccess, adminAudit, metrics });
   adopt(app);
   server.on('request', app);
   const retention = new RetentionJob(store, retentionPolicy(config), logger, {
     intervalMs: config.retention.intervalMinutes * 60_000,
     observer: metrics?.retention,
+    audit: (entry) => store.recordAudit(entry),
   });
   retention.start();
   const metricsListener =
@@ -268,6 +272,7 @@ async function serve(
       metrics?.close();
       Promise.resolve(sandbox?.close())
         .then(() => retention.stop())
+        .then(() => adminAudit.close())
         .then(() => store.close())
         .then(() => {
           logger.info('stopped');

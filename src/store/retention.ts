@@ -1,6 +1,11 @@
 // The retention job: deletes what no longer matters from every growing table, in small batches, on a timer.
 import type { Logger } from 'pino';
-import { RETENTION_TARGETS, type RetentionTarget, type AdminQueries } from './types';
+import {
+  RETENTION_TARGETS,
+  type AdminQueries,
+  type AuditEntry,
+  type RetentionTarget,
+} from './types';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_RETENTION_BATCH = 1000;
@@ -19,6 +24,8 @@ export type RetentionPolicy = {
   syncTasksMaxAgeMs: number;
   /** Change-feed entries (the newest always stays); 0 keeps them forever. */
   changesMaxAgeMs: number;
+  /** The admin audit log; 0 or absent keeps it forever. */
+  auditMaxAgeMs?: number;
 };
 
 export type RetentionReport = Record<RetentionTarget, number>;
@@ -42,10 +49,18 @@ export type RetentionObserver = {
   finished?(run: { startedAt: number; seconds: number; ok: boolean }): void;
 };
 
+/** Records a run that deleted something, or failed, in the admin audit log. */
+export type RetentionAudit = (entry: AuditEntry) => Promise<void>;
+
 /** The policy the configuration asks for (days → ms; the tolerance window plus a margin). */
 export function retentionPolicy(config: {
   webhook: { toleranceOldMs: number; toleranceAheadMs: number };
-  retention: { deliveriesDays: number; syncTasksDays: number; changesDays: number };
+  retention: {
+    deliveriesDays: number;
+    syncTasksDays: number;
+    changesDays: number;
+    auditDays: number;
+  };
 }): RetentionPolicy {
   return {
     signatureMaxAgeMs:
@@ -53,6 +68,7 @@ export function retentionPolicy(config: {
     deliveriesMaxAgeMs: config.retention.deliveriesDays * DAY_MS,
     syncTasksMaxAgeMs: config.retention.syncTasksDays * DAY_MS,
     changesMaxAgeMs: config.retention.changesDays * DAY_MS,
+    auditMaxAgeMs: config.retention.auditDays * DAY_MS,
   };
 }
 
@@ -71,6 +87,7 @@ function cutoffs(
     sync_tasks: before(policy.syncTasksMaxAgeMs),
     changes: before(policy.changesMaxAgeMs),
     oauth_states: now,
+    audit_log: before(policy.auditMaxAgeMs ?? 0),
   };
 }
 
@@ -121,6 +138,8 @@ export class RetentionJob {
     private readonly options: RetentionOptions & {
       intervalMs: number;
       firstRunDelayMs?: number;
+      /** Where a run that deleted something, or failed, is recorded (the admin audit log). */
+      audit?: RetentionAudit;
     },
   ) {}
 
@@ -136,14 +155,19 @@ export class RetentionJob {
       ...this.options,
       stopped: () => this.stopping,
     })
-      .then((deleted) => {
+      .then(async (deleted) => {
         this.logger.info({ deleted, ms: Date.now() - started }, 'retention: deleted expired rows');
         this.finished(started, true);
+        // Runs that deleted nothing are not worth a row each (one every interval, for years).
+        if (Object.values(deleted).some((count) => count > 0)) {
+          await this.record({ ...deleted, failed: false });
+        }
         return deleted;
       })
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
         this.logger.warn({ err: error }, 'retention run failed; the next run retries');
         this.finished(started, false);
+        await this.record({ failed: true });
         return undefined;
       })
       .finally(() => {
@@ -154,6 +178,17 @@ export class RetentionJob {
 
   private finished(startedAt: number, ok: boolean): void {
     this.options.observer?.finished?.({ startedAt, seconds: (Date.now() - startedAt) / 1000, ok });
+  }
+
+  /** An audit failure is logged, never allowed to fail the run. */
+  private async record(detail: Record<string, number | boolean>): Promise<void> {
+    if (!this.options.audit) return;
+    const at = (this.options.now ?? Date.now)();
+    await this.options
+      .audit({ at, event: 'retention_run', client: null, tenant: null, detail })
+      .catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'could not record the retention run in the audit log');
+      });
   }
 
   async stop(): Promise<void> {

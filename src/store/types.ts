@@ -207,6 +207,7 @@ export const RETENTION_TARGETS = [
   'sync_tasks',
   'changes',
   'oauth_states',
+  'audit_log',
 ] as const;
 export type RetentionTarget = (typeof RETENTION_TARGETS)[number];
 
@@ -224,6 +225,113 @@ export type AdminSessionRecord = {
   expiresAt: number;
   revokedAt: number | null;
 };
+
+/** What the admin audit log records (src/admin/audit.ts). */
+export const AUDIT_EVENTS = [
+  'sign_in',
+  'sign_in_failed',
+  'sign_out',
+  'disconnect',
+  'token_key_rotation',
+  'retention_run',
+] as const;
+export type AuditEvent = (typeof AUDIT_EVENTS)[number];
+
+/** Small facts about an event: fixed phrases and counts, never a credential or a session id. */
+export type AuditDetail = Record<string, string | number | boolean | null>;
+
+/** One event to record. */
+export type AuditEntry = {
+  at: number;
+  event: AuditEvent;
+  /** The client address as Express derived it (TRUST_PROXY); null for the CLI and the jobs. */
+  client: string | null;
+  /** The connection concerned (a disconnect), as its id_token. */
+  tenant: string | null;
+  detail: AuditDetail | null;
+};
+
+/** Refused sign-ins of one minute and one detail, counted instead of recorded one by one. */
+export type AuditCount = {
+  event: AuditEvent;
+  /** Unix ms at the start of the minute. */
+  minute: number;
+  detail: AuditDetail;
+  count: number;
+};
+
+export type AuditRecord = AuditEntry & {
+  id: number;
+  /** 1, or how many attempts a counted row stands for. */
+  count: number;
+  /** Set on counted rows: the minute they count (then `at` is that minute's start). */
+  minute: number | null;
+};
+
+export type AuditQuery = {
+  limit: number;
+  /** Only entries with an id below this (paging newest → oldest). */
+  before?: number;
+  event?: AuditEvent;
+};
+
+/** When a segment last completed a sync task, and the newest task if it has not completed. */
+export type SegmentFreshnessRecord = {
+  tenant: string;
+  segmentId: number;
+  /** The Heap environment id of the tenant's connection (null: own environment or none). */
+  envId: string | null;
+  /** completed_at of its most recent completed sync task; null when none completed (retained). */
+  lastSyncCompletedAt: number | null;
+  /** Seconds since then (null: never completed). */
+  ageSeconds: number | null;
+  /** Last completed sync older than the threshold, or none completed. */
+  stale: boolean;
+  /** The segment's newest sync task, when it has not completed (pages missing). */
+  incompleteTask: {
+    taskId: string;
+    totalPages: number;
+    pagesReceived: number;
+    firstDeliveryAt: number;
+    lastDeliveryAt: number;
+    /** Page numbers (1-based) not received yet, the lowest first, at most MAX_MISSING_PAGES. */
+    missingPages: number[];
+    /** How many pages are missing in all (more than missingPages lists when it is capped). */
+    missingCount: number;
+  } | null;
+};
+
+/** How many segments are stale and which are stalest: the metrics' gauges (the admin API lists them one by one). */
+export interface SegmentFreshnessSummary {
+  /** Segments that have had a sync task (and were not drained since their last sync). */
+  segments: number;
+  /** Of those, last completed sync task older than staleAfterSeconds (or never completed). */
+  stale: number;
+  /**
+   * The `top` stalest; ageSeconds null = never completed. environmentId is the connection's Heap
+   * env_id (`own`, or a short hash without a connection), never the id_token: it becomes a label.
+   */
+  oldest: Array<{ environmentId: string; segmentId: string; ageSeconds: number | null }>;
+}
+
+export type FreshnessQuery = {
+  staleAfterSeconds: number;
+  now?: Date;
+  tenant?: string;
+  segmentId?: number;
+  /** Only the stale ones. */
+  staleOnly?: boolean;
+  limit: number;
+};
+
+/** The admin audit log: recorded, counted, listed (pruned by pruneBatch('audit_log')). */
+export interface AuditStore {
+  recordAudit(entry: AuditEntry): Promise<void>;
+  /** Adds to the per-minute count rows (one upsert per minute, event and detail). */
+  addAuditCounts(counts: AuditCount[]): Promise<void>;
+  /** Newest first; `before` is an id cursor. */
+  listAudit(query: AuditQuery): Promise<AuditRecord[]>;
+}
 
 /**
  * What receiving webhooks needs: applying a verified delivery exactly once, logging refusals.
@@ -362,11 +470,23 @@ export interface AdminQueries extends MembershipStore {
    * short statement, and says how many. accepted_signatures/deliveries by receipt time,
    * refusal_counts by minute, sync_pages by their task's last delivery, sync_tasks (once their
    * pages are gone) by last delivery, oauth_states by expiry (`cutoff` = now), changes from the
-   * oldest up to the first one at or after `cutoff`, always keeping the newest.
+   * oldest up to the first one at or after `cutoff`, always keeping the newest; audit_log by time.
    */
   pruneBatch(target: RetentionTarget, cutoff: number, limit: number): Promise<number>;
   /** The oldest seq still in the change feed (null when empty): older ones were pruned. */
   oldestChangeSeq(): Promise<number | null>;
+  /**
+   * Segments by how long ago they last completed a sync task, stalest first (never completed
+   * first); segments drained since their last sync are left out (Heap stopped syncing them on
+   * purpose). The same SQL as segmentFreshness.
+   */
+  listSegmentFreshness(query: FreshnessQuery): Promise<SegmentFreshnessRecord[]>;
+  /** How many segments there are and how many are stale, and the `top` stalest. */
+  segmentFreshness(opts: {
+    staleAfterSeconds: number;
+    top: number;
+    now?: Date;
+  }): Promise<SegmentFreshnessSummary>;
 }
 
 /** One readiness check's outcome; `reason` is a short fixed phrase, never a secret or an address. */
@@ -408,7 +528,8 @@ export function storeInstrumentation(store: object): StoreInstrumentation {
 }
 
 /** A whole backend: every part above, plus the SQLite worker's entry point and closing. */
-export interface Store extends DeliveryStore, ConnectionStore, AdminQueries, HealthProbe {
+export interface Store
+  extends DeliveryStore, ConnectionStore, AdminQueries, AuditStore, HealthProbe {
   /** Adds counts to refusal_counts (what a flush writes; the SQLite worker's entry point). */
   addRefusalCounts(counts: RefusalCount[]): Promise<void>;
   /** Flushes counted refusals, then closes. */

@@ -255,6 +255,94 @@ describeBrowser('dashboard in Chromium', () => {
     expect(replay.status).toBe(401);
   }, 180_000);
 
+  it('shows stale segments first with how long ago and the missing pages, and the audit log', async () => {
+    app = await startLiveApp({ ADMIN_TOKEN });
+    const hour = 3_600_000;
+    const apply = (
+      segmentId: number,
+      taskId: string,
+      page: number,
+      pages: number,
+      hoursAgo: number,
+    ) =>
+      app.store.applyDelivery({
+        meta: { receivedAt: Date.now() - hoursAgo * hour, path: '/webhook', bodySha256: null },
+        actionType: 'segment.users.sync',
+        signatureKey: `e2e-${segmentId}-${taskId}-${page}`,
+        work: {
+          kind: 'sync',
+          tenant: '',
+          segmentId,
+          segmentName: `Segment ${segmentId}`,
+          customerConfig: null,
+          taskId,
+          pageNumber: page,
+          totalPages: pages,
+          add: [`user-${segmentId}-${page}`],
+          remove: [],
+        },
+      });
+    // In the API's order (by segment id) the fresh one would come first.
+    await apply(1, 'fresh', 1, 1, 1);
+    await apply(2, 'old', 1, 1, 30);
+    for (const page of [1, 3, 5]) await apply(3, 'partial', page, 5, 2);
+
+    browser = await openBrowser();
+    const { page } = browser;
+    await page.goto(`${app.url}/`);
+    await page.fill('#admin-token', 'not-the-token');
+    await page.click('#sign-in button[type=submit]');
+    await expectText(page, '.error-text', 'That is not the admin token.');
+    await page.fill('#admin-token', ADMIN_TOKEN);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('[data-table="segments"]');
+
+    const rows = page.locator('[data-table="segments"] tbody tr');
+    expect(
+      await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.segment)),
+    ).toEqual(['3', '2', '1']);
+    expect(
+      await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.stale)),
+    ).toEqual(['true', 'true', 'false']);
+    const never = rows.nth(0);
+    expect(await never.textContent()).toContain('never completed');
+    expect(await never.locator('.missing-pages').getAttribute('data-missing-pages')).toBe('2,4');
+    expect(await never.locator('.missing-pages').textContent()).toBe(
+      'Task partial: 3 of 5 pages; missing 2, 4',
+    );
+    expect(await rows.nth(1).textContent()).toContain('30 h ago');
+    expect(await rows.nth(1).locator('.badge.bad').textContent()).toBe('Stale');
+    expect(await rows.nth(2).locator('.badge').count()).toBe(0);
+    expect(await page.getAttribute('[data-stale-count]', 'data-stale-count')).toBe('2');
+    await screenshot(page, 'stale-segments');
+
+    // The audit log: the refused sign-in and the sign-in, from this browser's address.
+    await page.click('#nav a[data-nav="audit"]');
+    await page.waitForSelector('[data-table="audit"]');
+    const entries = page.locator('[data-table="audit"] tbody tr');
+    expect(
+      await entries.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.event)),
+    ).toEqual(['sign_in', 'sign_in_failed']);
+    expect(await entries.nth(0).textContent()).toContain('127.0.0.1');
+    expect(await entries.nth(1).textContent()).toContain('invalid_credentials');
+    expect(await page.textContent('[data-table="audit"]')).not.toContain('not-the-token');
+    await screenshot(page, 'audit-log');
+
+    // Signing out is recorded too, and read back after signing in again.
+    await page.click('#sign-out');
+    await page.waitForSelector('#sign-in');
+    await page.fill('#admin-token', ADMIN_TOKEN);
+    await page.click('#sign-in button[type=submit]');
+    await page.waitForSelector('main[data-route="overview"] .tile');
+    await page.click('#nav a[data-nav="audit"]');
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('[data-table="audit"] tbody tr[data-event="sign_out"]').length ===
+        1,
+    );
+    expect(browser.errors).toEqual([]);
+  }, 90_000);
+
   it('renders Swagger UI at /docs under the security headers’ CSP, with no violation', async () => {
     app = await startLiveApp({ ADMIN_TOKEN });
     browser = await openBrowser();

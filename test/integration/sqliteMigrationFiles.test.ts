@@ -68,6 +68,7 @@ describe('SQLite migration files', () => {
       '001_init',
       '002_retention',
       '003_admin_sessions',
+      '004_audit_log',
     ]);
     expect(migrations[0].sql).toMatch(/CREATE TABLE IF NOT EXISTS segments/);
   });

@@ -30,6 +30,9 @@ function versionOneFile(): string {
   return file;
 }
 
+/** The newest migration's version: what every upgraded or new file ends at. */
+const LATEST = loadSqliteMigrations().at(-1)!.version;
+
 function schemaOf(file: string) {
   const db = new Database(file, { readonly: true });
   try {
@@ -58,7 +61,7 @@ describe('SQLite schema upgrades', () => {
     const store = await SqliteWorkerStore.open({ file });
     try {
       const schema = schemaOf(file);
-      expect(schema).toMatchObject({ version: 3, versionRows: 1 });
+      expect(schema).toMatchObject({ version: LATEST, versionRows: 1 });
       expect(schema.objects).toEqual(
         expect.arrayContaining([
           'refusal_counts',
@@ -66,6 +69,8 @@ describe('SQLite schema upgrades', () => {
           'oauth_states_by_expiry',
           'sync_tasks_by_last_delivery',
           'admin_sessions',
+          'audit_log',
+          'sync_tasks_by_completion',
         ]),
       );
       // The old rows are there, and the new tables and the retention job work on them.
@@ -77,19 +82,28 @@ describe('SQLite schema upgrades', () => {
       await store.flushRefusalCounts();
       expect(await store.listRefusalCounts({ limit: 1 })).toHaveLength(1);
       expect(await store.pruneBatch('accepted_signatures', 2000, 10)).toBe(1);
+      // The audit log (migration 004) works on the upgraded file.
+      await store.recordAudit({
+        at: 1,
+        event: 'sign_out',
+        client: null,
+        tenant: null,
+        detail: null,
+      });
+      expect(await store.listAudit({ limit: 1 })).toHaveLength(1);
     } finally {
       await store.close();
     }
     // Opening it again changes nothing.
     const again = new SqliteStore({ file });
     await again.close();
-    expect(schemaOf(file)).toMatchObject({ version: 3, versionRows: 1 });
+    expect(schemaOf(file)).toMatchObject({ version: LATEST, versionRows: 1 });
   });
 
   it('creates a new file at the latest version', async () => {
     const file = path.join(tempDir('hpa-upgrade-'), 'store.sqlite');
     await new SqliteStore({ file }).close();
-    expect(schemaOf(file)).toMatchObject({ version: 3, versionRows: 1 });
+    expect(schemaOf(file)).toMatchObject({ version: LATEST, versionRows: 1 });
   });
 
   it('refuses a file from a newer build', () => {

@@ -6,7 +6,13 @@ import { openSqliteStore } from '../../src/store/sqlite/index';
 import { StoreUnavailableError } from '../../src/store/errors';
 import { DAY_MS, runRetention, type RetentionPolicy } from '../../src/store/retention';
 import { MAX_REFUSAL_KEYS, OVERFLOW_REASON } from '../../src/store/refusalBuffer';
-import type { AcceptedDelivery, ChangeRecord, Store, SyncPage } from '../../src/store/types';
+import type {
+  AcceptedDelivery,
+  AuditEntry,
+  ChangeRecord,
+  Store,
+  SyncPage,
+} from '../../src/store/types';
 import { createDatabase, sharedPostgres } from '../support/postgres';
 import { tempDir } from '../support/testApp';
 
@@ -539,6 +545,8 @@ function contract(create: Backend['create'], open: Backend['open']) {
         // drain came later in seq order).
         changes: 0,
         oauth_states: 1,
+        // No audit limit in this policy: the audit log is kept.
+        audit_log: 0,
       });
 
       expect((await store.listDeliveries({ limit: 10 })).map((d) => d.taskId)).toEqual([
@@ -712,6 +720,200 @@ function contract(create: Backend['create'], open: Backend['open']) {
     expect(await store.getAdminSession('expired')).toBeUndefined();
     expect(await store.getAdminSession('live')).toBeDefined();
     expect(await store.revokeAdminSession('expired', now)).toBe(false);
+  });
+
+  describe('segment freshness', () => {
+    const now = Date.UTC(2026, 5, 1, 12, 0, 0);
+    const hoursAgo = (hours: number) => now - hours * 3_600_000;
+    const staleAfterSeconds = 12 * 3600;
+
+    /** One page of a task, delivered `hours` ago. */
+    const page = (
+      segmentId: number,
+      taskId: string,
+      pageNumber: number,
+      totalPages: number,
+      hours: number,
+      tenant = 'env-1',
+    ) =>
+      store.applyDelivery(
+        sync(
+          { tenant, segmentId, taskId, pageNumber, totalPages, add: [`u${pageNumber}`] },
+          undefined,
+          hoursAgo(hours),
+        ),
+      );
+
+    it('marks segments whose last completed sync is older than the threshold, lists the missing pages, and agrees with the summary', async () => {
+      // 1: completed 2 h ago (fresh). 2: completed 30 h ago (stale). 3: pages 1, 4 of 7 only,
+      // never completed (stale, missing 2, 3, 5, 6, 7). 4: completed 40 h ago, then drained
+      // (left out). 5: completed 20 h ago, and a newer task lacking page 2 (stale, incomplete).
+      await page(1, 'a', 1, 1, 2);
+      await page(2, 'b', 1, 2, 31);
+      await page(2, 'b', 2, 2, 30);
+      await page(3, 'c', 4, 7, 5);
+      await page(3, 'c', 1, 7, 3);
+      await page(4, 'd', 1, 1, 40);
+      await store.applyDelivery(drain('env-1', 4, undefined, hoursAgo(39)));
+      await page(5, 'e', 1, 1, 20);
+      await page(5, 'f', 1, 3, 1);
+      await page(5, 'f', 3, 3, 1);
+
+      const listed = await store.listSegmentFreshness({
+        staleAfterSeconds,
+        now: new Date(now),
+        limit: 100,
+      });
+      // Stalest first: never completed, then the oldest completion.
+      expect(listed.map((f) => [f.segmentId, f.stale, f.ageSeconds])).toEqual([
+        [3, true, null],
+        [2, true, 30 * 3600],
+        [5, true, 20 * 3600],
+        [1, false, 2 * 3600],
+      ]);
+      const [never, , unfinished, fresh] = listed;
+      expect(never.lastSyncCompletedAt).toBeNull();
+      expect(never.incompleteTask).toMatchObject({
+        taskId: 'c',
+        totalPages: 7,
+        pagesReceived: 2,
+        missingPages: [2, 3, 5, 6, 7],
+        missingCount: 5,
+      });
+      expect(unfinished.lastSyncCompletedAt).toBe(hoursAgo(20));
+      expect(unfinished.incompleteTask).toMatchObject({ taskId: 'f', missingPages: [2] });
+      expect(fresh.incompleteTask).toBeNull();
+
+      const staleOnly = await store.listSegmentFreshness({
+        staleAfterSeconds,
+        now: new Date(now),
+        staleOnly: true,
+        limit: 2,
+      });
+      expect(staleOnly.map((f) => f.segmentId)).toEqual([3, 2]);
+      const one = await store.listSegmentFreshness({
+        staleAfterSeconds,
+        now: new Date(now),
+        tenant: 'env-1',
+        segmentId: 1,
+        limit: 10,
+      });
+      expect(one.map((f) => f.segmentId)).toEqual([1]);
+
+      const summary = await store.segmentFreshness({
+        staleAfterSeconds,
+        top: 2,
+        now: new Date(now),
+      });
+      expect(summary).toEqual({
+        segments: 4,
+        stale: 3,
+        // No connection for env-1: a short hash stands for it, never the id_token.
+        oldest: [
+          { environmentId: expect.not.stringContaining('env-1'), segmentId: '3', ageSeconds: null },
+          { environmentId: expect.any(String), segmentId: '2', ageSeconds: 30 * 3600 },
+        ],
+      });
+      // A longer threshold: only the never-completed one is stale.
+      expect(
+        await store.segmentFreshness({ staleAfterSeconds: 48 * 3600, top: 0, now: new Date(now) }),
+      ).toEqual({ segments: 4, stale: 1, oldest: [] });
+    });
+
+    it('caps the missing-page list of a task with many pages, and counts them all', async () => {
+      await page(7, 'big', 500, 500, 1);
+      const [record] = await store.listSegmentFreshness({
+        staleAfterSeconds,
+        now: new Date(now),
+        limit: 10,
+      });
+      expect(record.incompleteTask?.missingPages).toEqual(
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
+      expect(record.incompleteTask?.missingCount).toBe(499);
+    });
+  });
+
+  describe('audit log', () => {
+    const entry = (
+      at: number,
+      event: AuditEntry['event'],
+      client: string | null = '192.0.2.1',
+    ) => ({
+      at,
+      event,
+      client,
+      tenant: null,
+      detail: { via: 'token' },
+    });
+
+    it('records entries, lists them newest first in pages and by event, and never more than asked', async () => {
+      await store.recordAudit(entry(1000, 'sign_in'));
+      await store.recordAudit({
+        ...entry(2000, 'disconnect'),
+        tenant: 'env-9',
+        detail: { via: 'bearer' },
+      });
+      await store.recordAudit(entry(3000, 'sign_out'));
+      const all = await store.listAudit({ limit: 10 });
+      expect(all.map((e) => [e.event, e.count, e.minute])).toEqual([
+        ['sign_out', 1, null],
+        ['disconnect', 1, null],
+        ['sign_in', 1, null],
+      ]);
+      expect(all[1]).toMatchObject({
+        at: 2000,
+        client: '192.0.2.1',
+        tenant: 'env-9',
+        detail: { via: 'bearer' },
+      });
+      const first = await store.listAudit({ limit: 2 });
+      const rest = await store.listAudit({ limit: 2, before: first[1].id });
+      expect([...first, ...rest].map((e) => e.id)).toEqual(all.map((e) => e.id));
+      expect(
+        (await store.listAudit({ limit: 10, event: 'disconnect' })).map((e) => e.tenant),
+      ).toEqual(['env-9']);
+    });
+
+    it('adds counted refusals of one minute and detail to one row', async () => {
+      const minute = Date.UTC(2026, 5, 1, 12, 0, 0);
+      const detail = { reason: 'too_many_attempts', via: 'token' };
+      await store.addAuditCounts([{ event: 'sign_in_failed', minute, detail, count: 400 }]);
+      // The same detail with its keys in another order is the same row.
+      await store.addAuditCounts([
+        {
+          event: 'sign_in_failed',
+          minute,
+          detail: { via: 'token', reason: 'too_many_attempts' },
+          count: 600,
+        },
+        { event: 'sign_in_failed', minute: minute + 60_000, detail, count: 1 },
+      ]);
+      const rows = await store.listAudit({ limit: 10 });
+      expect(rows.map((r) => [r.minute, r.count, r.client])).toEqual([
+        [minute + 60_000, 1, null],
+        [minute, 1000, null],
+      ]);
+      expect(rows[1]).toMatchObject({ at: minute, event: 'sign_in_failed', detail });
+    });
+
+    it('is pruned by retention after its own limit, and kept forever with 0', async () => {
+      const now = Date.UTC(2026, 5, 1, 12, 0, 0);
+      await store.recordAudit(entry(now - 400 * DAY_MS, 'sign_in'));
+      await store.recordAudit(entry(now - 10 * DAY_MS, 'sign_in'));
+      const policy = (auditMaxAgeMs: number): RetentionPolicy => ({
+        signatureMaxAgeMs: 10 * 60_000,
+        deliveriesMaxAgeMs: 0,
+        syncTasksMaxAgeMs: 0,
+        changesMaxAgeMs: 0,
+        auditMaxAgeMs,
+      });
+      expect((await runRetention(store, policy(0), { now: () => now })).audit_log).toBe(0);
+      expect((await runRetention(store, policy(365 * DAY_MS), { now: () => now })).audit_log).toBe(
+        1,
+      );
+      expect((await store.listAudit({ limit: 10 })).map((e) => e.at)).toEqual([now - 10 * DAY_MS]);
+    });
   });
 
   describe('membership API', () => {

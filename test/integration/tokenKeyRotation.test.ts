@@ -132,6 +132,13 @@ for (const backend of backends) {
       const first = await rotate(env);
       expect(first.out).toMatch(/re-sealed 3, already current 1, unreadable 0\n/);
       expect(first.code).toBe(0);
+      // The run is in the admin audit log: its counts, never a key or a token.
+      const [audited] = await store.listAudit({ limit: 10, event: 'token_key_rotation' });
+      expect(audited).toMatchObject({
+        client: null,
+        detail: { resealed: 3, current: 1, unreadable: 0, changed: 0, failed: false },
+      });
+      expect(JSON.stringify(audited)).not.toMatch(/token-of-|[0-9a-f]{64}/);
       for (const id of ['env-1', 'env-2', 'env-3', 'env-4']) {
         const sealed = (await store.getSealedAccessToken(id))!;
         expect([id, decryptToken(newKey, sealed, id)]).toEqual([id, `token-of-${id}`]);

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { AdminAccess } from '../../src/admin/access';
+import { AdminAudit } from '../../src/admin/audit';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config, type Environment } from '../../src/config/index';
 import { createLogger } from '../../src/server/logger';
@@ -57,11 +58,13 @@ export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
   const logger = createLogger('debug', sink);
   const store = await openStore(config, logger);
   const sandbox = createSandboxEmulator(config);
+  const adminAudit = new AdminAudit(store, { logger });
   const adminAccess = new AdminAccess(config.admin, config.sessionSecret, {
     sessions: store,
     secureCookies: config.secureCookies,
+    audit: adminAudit,
   });
-  server.on('request', createApp({ config, store, logger, sandbox, adminAccess }));
+  server.on('request', createApp({ config, store, logger, sandbox, adminAccess, adminAudit }));
   return {
     url: `http://127.0.0.1:${port}`,
     config,
@@ -75,6 +78,7 @@ export async function startLiveApp(env: Environment = {}): Promise<LiveApp> {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await adminAudit.close();
       await store.close();
     },
   };

@@ -104,7 +104,7 @@ describe('overview', () => {
       reason: 'invalid_signature',
     });
     const overview = await new AdminService(store, { now: () => now }).overview();
-    expect(overview.segments).toEqual({ count: 1, members: 2 });
+    expect(overview.segments).toEqual({ count: 1, members: 2, stale: 0, staleAfterSeconds: 43200 });
     expect(overview.deliveries).toMatchObject({
       accepted: 1,
       rejected: 1,

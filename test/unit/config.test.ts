@@ -120,7 +120,19 @@ describe('retention settings', () => {
       deliveriesDays: 30,
       syncTasksDays: 30,
       changesDays: 90,
+      auditDays: 365,
       intervalMinutes: 10,
+    });
+    expect(result.config.staleSegmentHours).toBe(12);
+    const day = loadConfig({ STALE_SEGMENT_HOURS: '24' }, tempDir());
+    expect(day.ok && day.config.staleSegmentHours).toBe(24);
+    const never = loadConfig({ STALE_SEGMENT_HOURS: '0', AUDIT_RETENTION_DAYS: 'x' }, tempDir());
+    expect(never).toEqual({
+      ok: false,
+      problems: [
+        expect.stringContaining('AUDIT_RETENTION_DAYS'),
+        expect.stringContaining('STALE_SEGMENT_HOURS'),
+      ],
     });
     expect(result.config.oauthMaxPendingStates).toBe(10_000);
   });
@@ -131,6 +143,7 @@ describe('retention settings', () => {
         DELIVERIES_RETENTION_DAYS: '0',
         SYNC_TASK_RETENTION_DAYS: '0',
         CHANGES_RETENTION_DAYS: '0',
+        AUDIT_RETENTION_DAYS: '0',
         RETENTION_INTERVAL_MINUTES: '1',
         OAUTH_MAX_PENDING_STATES: '50',
       },
@@ -141,6 +154,7 @@ describe('retention settings', () => {
       deliveriesDays: 0,
       syncTasksDays: 0,
       changesDays: 0,
+      auditDays: 0,
       intervalMinutes: 1,
     });
     expect(forever.config.oauthMaxPendingStates).toBe(50);

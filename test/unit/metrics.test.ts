@@ -1,13 +1,9 @@
 // AppMetrics without a network: segment freshness from a fake collector, retention progress, isolation between instances.
 import pino from 'pino';
-import {
-  AppMetrics,
-  FRESHNESS_TOP,
-  type SegmentFreshnessSummary,
-} from '../../src/metrics/appMetrics';
+import { AppMetrics, FRESHNESS_TOP } from '../../src/metrics/appMetrics';
 import { StoreUnavailableError } from '../../src/store/errors';
 import { RetentionJob, type RetentionPolicy } from '../../src/store/retention';
-import type { RetentionTarget } from '../../src/store/types';
+import type { RetentionTarget, SegmentFreshnessSummary } from '../../src/store/types';
 import { parseExposition, value, type Scrape } from '../support/scrape';
 
 const read = async (metrics: AppMetrics): Promise<Scrape> =>

@@ -69,11 +69,11 @@ describe('a terminal', () => {
     const progress = createProgress(out, 'migrate', 'migrations');
 
     progress.update(0, 2, 'applying 004_variants');
-    progress.update(1, 2, 'applying 005_audit_log');
+    progress.update(1, 2, 'applying 004_audit_log');
 
     expect(out.writes).toEqual([
       `${ERASE}migrate 0/2 migrations (0%) applying 004_variants`,
-      `${ERASE}migrate 1/2 migrations (50%) applying 005_audit_log`,
+      `${ERASE}migrate 1/2 migrations (50%) applying 004_audit_log`,
     ]);
   });
 

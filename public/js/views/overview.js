@@ -1,7 +1,15 @@
-// The overview: headline numbers, deliveries of the last 24 h (accepted vs rejected by reason), segments, connections, user lookup.
+// The overview: headline numbers, deliveries of the last 24 h (accepted vs rejected by reason), segments (stale ones first), connections, user lookup.
 import { api, apiPath, ApiError } from '../api.js';
 import { badge, card, emptyState, h, show, table, tile } from '../dom.js';
-import { ago, connectionName, number, segmentHref, segmentName, time } from '../format.js';
+import {
+  ago,
+  connectionName,
+  duration,
+  number,
+  segmentHref,
+  segmentName,
+  time,
+} from '../format.js';
 
 export async function renderOverview(view, ctx) {
   const [overview, { connections }, { segments }] = await Promise.all([
@@ -11,6 +19,7 @@ export async function renderOverview(view, ctx) {
   ]);
   const d = overview.deliveries_24h;
   const total = d.accepted + d.rejected;
+  const staleAfterHours = overview.segments.stale_after_hours;
 
   show(
     view,
@@ -32,7 +41,17 @@ export async function renderOverview(view, ctx) {
         number(overview.connections.active),
         `${number(overview.connections.disconnected)} disconnected`,
       ),
-      tile('Segments', number(overview.segments.count), 'across all connections'),
+      tile(
+        'Segments',
+        number(overview.segments.count),
+        overview.segments.stale > 0
+          ? h(
+              'span',
+              { class: 'bad', 'data-stale-count': String(overview.segments.stale) },
+              `${number(overview.segments.stale)} stale (no complete sync in ${staleAfterHours} h)`,
+            )
+          : 'across all connections',
+      ),
       tile('Members', number(overview.segments.members), 'memberships in all segments'),
       tile(
         'Deliveries, last 24 h',
@@ -49,13 +68,66 @@ export async function renderOverview(view, ctx) {
     h(
       'div',
       { class: 'grid two' },
-      h('div', null, segmentsCard(segments, connections, ctx), connectionsCard(connections, ctx)),
+      h(
+        'div',
+        null,
+        segmentsCard(segments, connections, ctx, staleAfterHours),
+        connectionsCard(connections, ctx),
+      ),
       h('div', null, deliveriesCard(d, total), lookupCard(connections, segments)),
     ),
   );
 }
 
-function segmentsCard(segments, connections, ctx) {
+/**
+ * Stale segments first (never completed, then the longest ago), so a silently broken integration
+ * is the first thing seen; the rest keep the API's order.
+ */
+function byStaleness(segments) {
+  const rank = (s) => (!s.stale ? 2 : s.age_seconds === null ? 0 : 1);
+  return [...segments].sort(
+    (a, b) => rank(a) - rank(b) || (rank(a) === 1 ? b.age_seconds - a.age_seconds : 0),
+  );
+}
+
+/** "Last complete sync" cell: how long ago, a Stale badge, and the pages an unfinished task lacks. */
+function freshnessCell(s, staleAfterHours) {
+  const task = s.incomplete_task;
+  const missing =
+    task &&
+    h(
+      'div',
+      { class: 'missing-pages', 'data-missing-pages': task.missing_pages.join(',') },
+      `Task ${task.sync_task_id}: ${task.pages_received} of ${task.total_pages} pages; missing ` +
+        task.missing_pages.join(', ') +
+        (task.missing_count > task.missing_pages.length
+          ? ` and ${number(task.missing_count - task.missing_pages.length)} more`
+          : ''),
+    );
+  // Not tracked (drained since its last sync): when its last page came is all there is to say.
+  const tracked = s.stale || s.last_sync_completed_at !== null;
+  const when = !tracked
+    ? h('span', { class: 'dim', title: time(s.last_sync_at) }, `last page ${ago(s.last_sync_at)}`)
+    : s.last_sync_completed_at === null
+      ? 'never completed'
+      : h('span', { title: time(s.last_sync_completed_at) }, `${duration(s.age_seconds)} ago`);
+  return h(
+    'div',
+    { class: 'freshness' },
+    s.stale
+      ? h(
+          'span',
+          { title: `No sync task completed in the last ${staleAfterHours} hours` },
+          badge('Stale', 'bad'),
+          ' ',
+        )
+      : null,
+    when,
+    missing,
+  );
+}
+
+function segmentsCard(segments, connections, ctx, staleAfterHours) {
   const body =
     segments.length === 0
       ? emptyState(
@@ -75,11 +147,15 @@ function segmentsCard(segments, connections, ctx) {
             { label: 'Segment' },
             { label: 'Connection' },
             { label: 'Members', num: true },
-            { label: 'Last sync' },
+            { label: 'Last complete sync' },
             { label: 'Last drain' },
           ],
-          segments.map((s) => ({
-            dataset: { segment: String(s.segment_id), connection: s.connection },
+          byStaleness(segments).map((s) => ({
+            dataset: {
+              segment: String(s.segment_id),
+              connection: s.connection,
+              stale: String(s.stale),
+            },
             onclick: () => ctx.navigate(segmentHref(s.connection, s.segment_id)),
             cells: [
               h(
@@ -97,7 +173,7 @@ function segmentsCard(segments, connections, ctx) {
                 { class: 'strong', 'data-members': String(s.member_count) },
                 number(s.member_count),
               ),
-              h('span', { title: time(s.last_sync_at) }, ago(s.last_sync_at)),
+              freshnessCell(s, staleAfterHours),
               h(
                 'span',
                 { class: 'dim', title: time(s.last_drain_at) },

@@ -28,6 +28,19 @@ import {
   type NewDeliveryRow,
 } from '../delivery';
 import { RefusalBuffer } from '../refusalBuffer';
+import { auditCountValues, auditEntryValues, toAuditRecord, type AuditRow } from '../audit';
+import {
+  FRESHNESS_COUNT_SQL,
+  FRESHNESS_LIST_SQL,
+  RECEIVED_PAGES_SQL,
+  freshnessParams,
+  hasIncompleteTask,
+  postgresPositional,
+  receivedPagesParams,
+  toFreshnessRecord,
+  toFreshnessSummary,
+  type FreshnessRow,
+} from '../freshness';
 import {
   applyMigrations,
   loadMigrations,
@@ -39,6 +52,13 @@ import {
   type AcceptedDelivery,
   type AdminSessionRecord,
   type ApplyOutcome,
+  type AuditCount,
+  type AuditEntry,
+  type AuditQuery,
+  type AuditRecord,
+  type FreshnessQuery,
+  type SegmentFreshnessRecord,
+  type SegmentFreshnessSummary,
   type ChangeRecord,
   type ConnectionInput,
   type ConnectionRecord,
@@ -149,6 +169,8 @@ const PRUNE: Record<RetentionTarget, string> = {
   oauth_states: `DELETE FROM oauth_states WHERE state_hash IN (
     SELECT state_hash FROM oauth_states WHERE expires_at <= $1
     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+  audit_log: `DELETE FROM audit_log WHERE id IN (
+    SELECT id FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 };
 
 export class PostgresStore implements Store, StoreInstrumentation {
@@ -256,6 +278,69 @@ export class PostgresStore implements Store, StoreInstrumentation {
     return this.run(async (query) => {
       const { rows } = await query<{ seq: number | null }>('SELECT min(seq) AS seq FROM changes');
       return rows[0].seq;
+    });
+  }
+
+  listSegmentFreshness(query: FreshnessQuery): Promise<SegmentFreshnessRecord[]> {
+    return this.run((run) => freshnessRecords(run, query, true));
+  }
+
+  segmentFreshness(opts: {
+    staleAfterSeconds: number;
+    top: number;
+    now?: Date;
+  }): Promise<SegmentFreshnessSummary> {
+    return this.run(async (run) => {
+      const { tenant, segmentId, cutoff } = freshnessParams(opts);
+      const count = postgresPositional(FRESHNESS_COUNT_SQL, { tenant, segmentId, cutoff });
+      const { rows } = await run<{ segments: number; stale: number }>(count.text, count.values);
+      const oldest =
+        opts.top > 0 ? await freshnessRecords(run, { ...opts, limit: opts.top }, false) : [];
+      return toFreshnessSummary(rows[0], oldest);
+    });
+  }
+
+  recordAudit(entry: AuditEntry): Promise<void> {
+    return this.run(async (query) => {
+      const values = auditEntryValues(entry);
+      await query(
+        `INSERT INTO audit_log (at, event, client, tenant, detail) VALUES ($1, $2, $3, $4, $5)`,
+        [values.at, values.event, values.client, values.tenant, values.detail],
+      );
+    });
+  }
+
+  addAuditCounts(counts: AuditCount[]): Promise<void> {
+    if (counts.length === 0) return Promise.resolve();
+    return this.run(async (query) => {
+      const rows = counts.map(auditCountValues);
+      await query(
+        `INSERT INTO audit_log (at, event, detail, count, minute)
+         SELECT minute, event, detail, count, minute
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])
+           AS c(event, minute, detail, count)
+         ON CONFLICT (event, minute, detail) WHERE minute IS NOT NULL
+         DO UPDATE SET count = audit_log.count + excluded.count`,
+        [
+          rows.map((r) => r.event),
+          rows.map((r) => r.minute),
+          rows.map((r) => r.detail),
+          rows.map((r) => r.count),
+        ],
+      );
+    });
+  }
+
+  listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    return this.run(async (run) => {
+      const where = new Conditions([query.limit]);
+      where.add('id < $', query.before);
+      where.add('event = $', query.event);
+      const { rows } = await run<AuditRow>(
+        `SELECT * FROM audit_log WHERE true ${where.sql()} ORDER BY id DESC LIMIT $1`,
+        where.values,
+      );
+      return rows.map(toAuditRecord);
     });
   }
 
@@ -854,6 +939,36 @@ async function insertDelivery(query: Query, row: NewDeliveryRow): Promise<void> 
     row.removed,
     row.linked,
   ]);
+}
+
+/** The freshness rows, and for each unfinished newest task the pages it lacks (`pages`). */
+async function freshnessRecords(
+  run: Query,
+  query: FreshnessQuery,
+  pages: boolean,
+): Promise<SegmentFreshnessRecord[]> {
+  if (hasNul(query.tenant)) return [];
+  const params = freshnessParams(query);
+  const { tenant, segmentId, cutoff, staleOnly, limit } = params;
+  const list = postgresPositional(FRESHNESS_LIST_SQL, {
+    tenant,
+    segmentId,
+    cutoff,
+    staleOnly,
+    limit,
+  });
+  const { rows } = await run<FreshnessRow>(list.text, list.values);
+  const records: SegmentFreshnessRecord[] = [];
+  for (const row of rows) {
+    let received: number[] = [];
+    if (pages && hasIncompleteTask(row)) {
+      const read = postgresPositional(RECEIVED_PAGES_SQL, receivedPagesParams(row));
+      const result = await run<{ page_number: number }>(read.text, read.values);
+      received = result.rows.map((page) => page.page_number);
+    }
+    records.push(toFreshnessRecord(row, params, received));
+  }
+  return records;
 }
 
 /** Optional `column = $n` filters appended to a query's fixed parameters. */

@@ -27,6 +27,19 @@ import {
   runNow,
   type DeliveryStatements,
 } from '../delivery';
+import { auditCountValues, auditEntryValues, toAuditRecord, type AuditRow } from '../audit';
+import {
+  FRESHNESS_COUNT_SQL,
+  FRESHNESS_LIST_SQL,
+  RECEIVED_PAGES_SQL,
+  freshnessParams,
+  hasIncompleteTask,
+  receivedPagesParams,
+  sqliteNamed,
+  toFreshnessRecord,
+  toFreshnessSummary,
+  type FreshnessRow,
+} from '../freshness';
 import { SqliteGroupCommit } from './groupCommit';
 import { migrateSqlite } from './migrations';
 import {
@@ -34,6 +47,13 @@ import {
   type AcceptedDelivery,
   type AdminSessionRecord,
   type ApplyOutcome,
+  type AuditCount,
+  type AuditEntry,
+  type AuditQuery,
+  type AuditRecord,
+  type FreshnessQuery,
+  type SegmentFreshnessRecord,
+  type SegmentFreshnessSummary,
   type HealthCheck,
   type ChangeRecord,
   type ConnectionInput,
@@ -303,6 +323,24 @@ function prepareStatements(db: Database.Database) {
     syncTask: db.prepare(
       'SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ? AND task_id = ?',
     ),
+    freshness: db.prepare(sqliteNamed(FRESHNESS_LIST_SQL)),
+    freshnessCount: db.prepare(sqliteNamed(FRESHNESS_COUNT_SQL)),
+    receivedPages: db.prepare(sqliteNamed(RECEIVED_PAGES_SQL)),
+    recordAudit: db.prepare(
+      `INSERT INTO audit_log (at, event, client, tenant, detail)
+       VALUES (@at, @event, @client, @tenant, @detail)`,
+    ),
+    addAuditCount: db.prepare(
+      `INSERT INTO audit_log (at, event, detail, count, minute)
+       VALUES (@minute, @event, @detail, @count, @minute)
+       ON CONFLICT (event, minute, detail) WHERE minute IS NOT NULL
+       DO UPDATE SET count = count + excluded.count`,
+    ),
+    listAudit: db.prepare(
+      `SELECT * FROM audit_log
+       WHERE (@before IS NULL OR id < @before) AND (@event IS NULL OR event = @event)
+       ORDER BY id DESC LIMIT @limit`,
+    ),
     // Two primary-key probes: the segment by (tenant, segment_id), the member by (sid, user_id).
     isMember: db.prepare(
       `SELECT 1 FROM segments s JOIN members m ON m.sid = s.sid
@@ -378,6 +416,10 @@ export class SqliteStore implements Store, StoreInstrumentation {
         `DELETE FROM oauth_states WHERE state_hash IN (
            SELECT state_hash FROM oauth_states WHERE expires_at <= @cutoff LIMIT @limit)`,
       ),
+      audit_log: db.prepare(
+        `DELETE FROM audit_log WHERE id IN (
+           SELECT id FROM audit_log WHERE at < @cutoff ORDER BY at LIMIT @limit)`,
+      ),
     } satisfies Record<RetentionTarget, Database.Statement>;
     this.delivery = sqliteDeliveryStatements(this.statements);
     this.writes = new SqliteGroupCommit(db, asStoreError, (batchSize) => {
@@ -437,6 +479,76 @@ export class SqliteStore implements Store, StoreInstrumentation {
 
   oldestChangeSeq(): Promise<number | null> {
     return this.run(() => (this.statements.oldestChange.get() as { seq: number | null }).seq);
+  }
+
+  listSegmentFreshness(query: FreshnessQuery): Promise<SegmentFreshnessRecord[]> {
+    return this.run(() => this.freshnessRecords(query));
+  }
+
+  segmentFreshness(opts: {
+    staleAfterSeconds: number;
+    top: number;
+    now?: Date;
+  }): Promise<SegmentFreshnessSummary> {
+    return this.run(() => {
+      const { tenant, segmentId, cutoff } = freshnessParams(opts);
+      const counts = this.statements.freshnessCount.get({ tenant, segmentId, cutoff }) as {
+        segments: number;
+        stale: number;
+      };
+      const oldest = opts.top > 0 ? this.freshnessRecords({ ...opts, limit: opts.top }, false) : [];
+      return toFreshnessSummary(counts, oldest);
+    });
+  }
+
+  /** The freshness rows, and for each unfinished newest task the pages it lacks (`pages`). */
+  private freshnessRecords(query: FreshnessQuery, pages = true): SegmentFreshnessRecord[] {
+    const params = freshnessParams(query);
+    const { tenant, segmentId, cutoff, staleOnly, limit } = params;
+    const rows = this.statements.freshness.all({
+      tenant,
+      segmentId,
+      cutoff,
+      staleOnly,
+      limit,
+    }) as FreshnessRow[];
+    return rows.map((row) =>
+      toFreshnessRecord(
+        row,
+        params,
+        pages && hasIncompleteTask(row)
+          ? (
+              this.statements.receivedPages.all(receivedPagesParams(row)) as {
+                page_number: number;
+              }[]
+            ).map((page) => page.page_number)
+          : [],
+      ),
+    );
+  }
+
+  recordAudit(entry: AuditEntry): Promise<void> {
+    return this.writes.run(() => {
+      this.statements.recordAudit.run(auditEntryValues(entry));
+    });
+  }
+
+  addAuditCounts(counts: AuditCount[]): Promise<void> {
+    return this.writes.run(() => {
+      for (const count of counts) this.statements.addAuditCount.run(auditCountValues(count));
+    });
+  }
+
+  listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    return this.run(() =>
+      (
+        this.statements.listAudit.all({
+          limit: query.limit,
+          before: query.before ?? null,
+          event: query.event ?? null,
+        }) as AuditRow[]
+      ).map(toAuditRecord),
+    );
   }
 
   getSegment(tenant: string, segmentId: number): Promise<SegmentRecord | undefined> {

@@ -38,6 +38,11 @@ export const STORE_METHODS = Object.keys({
   getAdminSession: true,
   touchAdminSession: true,
   revokeAdminSession: true,
+  listSegmentFreshness: true,
+  segmentFreshness: true,
+  recordAudit: true,
+  addAuditCounts: true,
+  listAudit: true,
   probe: true,
   close: true,
 } satisfies Record<StoreMethod, true>) as StoreMethod[];

@@ -104,6 +104,8 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
     this.call('revokeAdminSession', args);
   addRefusalCounts: Store['addRefusalCounts'] = (...args) => this.call('addRefusalCounts', args);
   pruneBatch: Store['pruneBatch'] = (...args) => this.call('pruneBatch', args);
+  recordAudit: Store['recordAudit'] = (...args) => this.call('recordAudit', args);
+  addAuditCounts: Store['addAuditCounts'] = (...args) => this.call('addAuditCounts', args);
 
   // Queries run here, on a read-only connection: a lookup costs a fraction of a millisecond,
   // less than two thread hops, and WAL lets it read the last commit while the worker writes.
@@ -126,6 +128,10 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
   listRefusalCounts: Store['listRefusalCounts'] = (...args) =>
     this.reader.listRefusalCounts(...args);
   oldestChangeSeq: Store['oldestChangeSeq'] = (...args) => this.reader.oldestChangeSeq(...args);
+  listSegmentFreshness: Store['listSegmentFreshness'] = (...args) =>
+    this.reader.listSegmentFreshness(...args);
+  segmentFreshness: Store['segmentFreshness'] = (...args) => this.reader.segmentFreshness(...args);
+  listAudit: Store['listAudit'] = (...args) => this.reader.listAudit(...args);
   getConnection: Store['getConnection'] = (...args) => this.reader.getConnection(...args);
   listConnections: Store['listConnections'] = (...args) => this.reader.listConnections(...args);
   getSealedAccessToken: Store['getSealedAccessToken'] = (...args) =>
