@@ -40,7 +40,10 @@ export type ApplyFigures = {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** The whole process's CPU (start-up and page building included): its share of the machine. */
   cpuMs: number;
+  /** CPU inside the timed window only: applyDelivery's cost, for CPU per page. */
+  timedCpuMs: number;
   peakRssKb: number;
 };
 
@@ -71,6 +74,7 @@ async function applyPages(
   const latencies: number[] = [];
   let pages = 0;
   let timedMs = 0;
+  let timedCpuMs = 0;
   const done = () =>
     input.count !== undefined
       ? pages >= input.count
@@ -88,9 +92,12 @@ async function applyPages(
         if (outcome.status !== 'applied') throw new Error(`page not applied: ${outcome.status}`);
       }
     };
+    const cpu0 = process.cpuUsage();
     const started = performance.now();
     await Promise.all(Array.from({ length: input.concurrency }, worker));
     timedMs += performance.now() - started;
+    const cpu = process.cpuUsage(cpu0);
+    timedCpuMs += (cpu.user + cpu.system) / 1000;
     pages += chunk.length;
   }
   latencies.sort((a, b) => a - b);
@@ -101,6 +108,7 @@ async function applyPages(
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     maxMs: latencies[latencies.length - 1],
+    timedCpuMs,
     ...own(),
   };
 }

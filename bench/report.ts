@@ -25,6 +25,15 @@ const num = (value: number | undefined, digits = 0) =>
         maximumFractionDigits: digits,
       });
 
+/** The same-work floor of a backend: C (raw better-sqlite3) or P (one PL/pgSQL call a delivery). */
+export function sameFloorName(backend: BackendLabel): string {
+  return backend === 'SQLite'
+    ? 'floor C: raw better-sqlite3, same work'
+    : 'floor P: one PL/pgSQL call a delivery, same work';
+}
+
+const sameLetter = (backend: BackendLabel) => (backend === 'SQLite' ? 'C' : 'P');
+
 /** A share of a floor, for a figure where more is better. */
 function share(server: number | undefined, floor: number | undefined): number {
   return server === undefined || !floor ? NaN : server / floor;
@@ -131,20 +140,27 @@ export function checkTargets(reports: ScenarioReport[], idle: IdleReport[]): Tar
 }
 
 const FIGURE_HEADER =
-  '| | pages/s | users/s | p50 ms | p99 ms | max ms | OK | non-2xx | errors | peak RSS MB | RSS at start MB | CPU: process / load generator / others / stolen (cores) |\n' +
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+  '| | pages/s | users/s | p50 ms | p99 ms | max ms | OK | non-2xx | errors | peak RSS MB | RSS at start MB | CPU ms/page | CPU: process / load generator / others / stolen (cores) |\n' +
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
 
 function figureRow(label: string, m: Measurement, lookup: boolean): string {
   const rate = lookup ? `${num(m.pagesPerSec)} lookups/s` : num(m.pagesPerSec, 1);
-  return `| ${label} | ${rate} | ${lookup ? '—' : num(m.usersPerSec)} | ${num(m.p50Ms, 2)} | ${num(m.p99Ms, 2)} | ${num(m.maxMs, 1)} | ${num(m.completed)} | ${m.non2xx} | ${m.errors} | ${num(m.peakRssMb)} | ${num(m.startRssMb, 1)} | ${num(m.cpu.target, 2)} / ${num(m.cpu.generator, 2)} / ${num(m.cpu.foreign, 2)} / ${num(m.cpu.stolen, 2)} |`;
+  return `| ${label} | ${rate} | ${lookup ? '—' : num(m.usersPerSec)} | ${num(m.p50Ms, 2)} | ${num(m.p99Ms, 2)} | ${num(m.maxMs, 1)} | ${num(m.completed)} | ${m.non2xx} | ${m.errors} | ${num(m.peakRssMb)} | ${num(m.startRssMb, 1)} | ${lookup ? '—' : num(m.cpuMsPerPage, 2)} | ${num(m.cpu.target, 2)} / ${num(m.cpu.generator, 2)} / ${num(m.cpu.foreign, 2)} / ${num(m.cpu.stolen, 2)} |`;
 }
+
+/** Server figure over floor figure, as "1.23×" (for times: lower is better). */
+const times = (server: number | undefined, floor: number | undefined, digits: number) =>
+  `${num((server ?? NaN) / (floor ?? NaN), digits)}×`;
 
 function ratiosLine(report: ScenarioReport): string {
   const run = report.run as ScenarioRun;
+  const letter = sameLetter(report.backend);
   if (report.scenario === 'huge') {
     return (
-      `Ratios (time, lower is better): server / floor A = ${num((run.server.maxMs ?? NaN) / (run.floorA.maxMs ?? NaN), 1)}×, ` +
-      `server / floor B = ${num((run.server.maxMs ?? NaN) / (run.floorB.maxMs ?? NaN), 2)}× (slowest page each).`
+      `Ratios (time, lower is better): server / floor A = ${times(run.server.maxMs, run.floorA.maxMs, 1)}, ` +
+      `server / floor B = ${times(run.server.maxMs, run.floorB.maxMs, 2)}, ` +
+      `server / floor ${letter} = ${times(run.server.maxMs, run.floorSame?.maxMs, 2)} (slowest page each); ` +
+      `CPU per page: server / floor ${letter} = ${times(run.server.cpuMsPerPage, run.floorSame?.cpuMsPerPage, 2)}.`
     );
   }
   if (report.scenario === 'lookup') {
@@ -159,7 +175,11 @@ function ratiosLine(report: ScenarioReport): string {
   }
   return (
     `Ratios: server / floor A = ${pct(share(run.server.pagesPerSec, run.floorA.pagesPerSec))}, ` +
-    `server / floor B = ${pct(share(run.server.pagesPerSec, run.floorB.pagesPerSec))} (pages/s; users/s is the same ratio).`
+    `server / floor B = ${pct(share(run.server.pagesPerSec, run.floorB.pagesPerSec))}, ` +
+    `server / floor ${letter} = ${pct(share(run.server.pagesPerSec, run.floorSame?.pagesPerSec))} ` +
+    `(pages/s; users/s is the same ratio); p99 server / floor ${letter} = ` +
+    `${times(run.server.p99Ms, run.floorSame?.p99Ms, 1)}; CPU per page server / floor ${letter} = ` +
+    `${times(run.server.cpuMsPerPage, run.floorSame?.cpuMsPerPage, 2)}.`
   );
 }
 
@@ -254,7 +274,9 @@ export function renderMarkdown(input: ReportInput): string {
         figureRow('floor A: bare node:http', run.floorA, false),
       );
     }
-    lines.push(figureRow('floor B: store only', run.floorB, lookup), '');
+    lines.push(figureRow('floor B: store only', run.floorB, lookup));
+    if (run.floorSame) lines.push(figureRow(sameFloorName(report.backend), run.floorSame, lookup));
+    lines.push('');
     lines.push(ratiosLine(report), '');
     for (const note of run.notes) lines.push(`- ${note}`);
     for (const problem of run.problems) lines.push(`- **Problem:** ${problem}`);
@@ -276,13 +298,16 @@ export function renderSummary(
       lines.push(`${head} skipped: ${report.skipped}`);
       continue;
     }
-    const { server, floorA, floorB } = report.run;
-    const cpuPerPage = (m: Measurement) => num((m.cpu.target * 1000) / (m.pagesPerSec ?? NaN), 2);
+    const { server, floorA, floorB, floorSame } = report.run;
+    const cpuPerPage = (m: Measurement) => num(m.cpuMsPerPage, 2);
+    const same = floorSame
+      ? `floor ${sameLetter(report.backend)} ${num(floorSame.pagesPerSec, 1)}/s cpu ${cpuPerPage(floorSame)} ms/page | `
+      : '';
     lines.push(
       `${head} ${num(server.pagesPerSec, 1)}/s p50 ${num(server.p50Ms, 2)} ms p99 ${num(server.p99Ms, 2)} ms ` +
         `max ${num(server.maxMs, 1)} ms non-2xx ${server.non2xx} peak ${num(server.peakRssMb)} MB ` +
         `cpu ${cpuPerPage(server)} ms/page | floor A ${num(floorA.pagesPerSec, 1)}/s | ` +
-        `floor B ${num(floorB.pagesPerSec, 1)}/s cpu ${cpuPerPage(floorB)} ms/page | ` +
+        `floor B ${num(floorB.pagesPerSec, 1)}/s cpu ${cpuPerPage(floorB)} ms/page | ${same}` +
         `others ${num(server.cpu.foreign, 2)}/${num(floorB.cpu.foreign, 2)} cores | ` +
         `stolen ${num(server.cpu.stolen, 2)}/${num(floorB.cpu.stolen, 2)} cores`,
     );
