@@ -183,6 +183,50 @@ function ratiosLine(report: ScenarioReport): string {
   );
 }
 
+/**
+ * Every ingest and huge server figure against its three floors in one table: pages/s as a share
+ * of each floor (more is better) for small and large, the slowest page's time as a multiple of
+ * each floor's (less is better) for huge; then CPU per page, the server's and its same-work
+ * floor's. Lookup has no same-work floor and keeps its own ratios line.
+ */
+export function ratioTable(reports: ScenarioReport[]): string[] {
+  const rows = reports.filter((r) => r.run && r.scenario !== 'lookup');
+  if (rows.length === 0) return [];
+  const lines = [
+    '## Ratios to the floors',
+    '',
+    "A: bare node:http (HTTP ceiling); B: the store's own apply without HTTP; C (SQLite) / P " +
+      '(PostgreSQL): the same work straight on the database (see Configuration).',
+    '',
+    '| Backend | Scenario | Compared on | Server | ÷ floor A | ÷ floor B | ÷ floor C/P | p99 ÷ floor C/P | Server CPU ms/page | Floor C/P CPU ms/page | CPU ÷ floor C/P |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const report of rows) {
+    const { server, floorA, floorB, floorSame } = report.run as ScenarioRun;
+    const letter = sameLetter(report.backend);
+    const huge = report.scenario === 'huge';
+    const ratio = (floor: Measurement | undefined) =>
+      huge
+        ? times(server.maxMs, floor?.maxMs, 2)
+        : pct(share(server.pagesPerSec, floor?.pagesPerSec));
+    lines.push(
+      `| ${report.backend} | ${report.scenario} | ` +
+        `${huge ? 'slowest page, ms (less is better)' : 'pages/s (more is better)'} | ` +
+        `${huge ? num(server.maxMs) : num(server.pagesPerSec, 1)} | ${ratio(floorA)} | ${ratio(floorB)} | ` +
+        `${floorSame ? `${ratio(floorSame)} (${letter})` : '—'} | ` +
+        `${huge ? '—' : times(server.p99Ms, floorSame?.p99Ms, 1)} | ${num(server.cpuMsPerPage, 2)} | ` +
+        `${num(floorSame?.cpuMsPerPage, 2)} | ${times(server.cpuMsPerPage, floorSame?.cpuMsPerPage, 2)} |`,
+    );
+  }
+  lines.push(
+    '',
+    'CPU ms/page: user + system CPU of the process (every thread, from /proc) over the measured ' +
+      "window, per page applied; a floor counts its timed work only. PostgreSQL's own CPU is in " +
+      'neither (it is "others" in the CPU column).',
+  );
+  return lines;
+}
+
 export type ReportInput = {
   quick: boolean;
   command: string;
@@ -235,6 +279,7 @@ export function renderMarkdown(input: ReportInput): string {
       lines.push(`| ${check.target} | ${check.measured} | ${check.pass ? 'pass' : '**FAIL**'} |`);
     }
   }
+  lines.push('', ...ratioTable(input.reports));
   lines.push('', '## Figures', '', '### Idle', '');
   for (const { backend, figures, skipped } of input.idle) {
     lines.push(

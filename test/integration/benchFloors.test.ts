@@ -6,6 +6,8 @@ import pg from 'pg';
 import { applyFloorPostgres, createFloorPostgres, FLOOR_P_TABLES } from '../../bench/floorPostgres';
 import { FLOOR_C_TABLES, FloorSqlite } from '../../bench/floorSqlite';
 import { cpuMsPerPage } from '../../bench/machine';
+import { ratioTable, type ScenarioReport } from '../../bench/report';
+import type { Measurement } from '../../bench/run';
 import { statCpuMs } from '../../bench/processes';
 import { acceptedPage, type Workload } from '../../bench/workload';
 import { openPostgresStore } from '../../src/store/postgres';
@@ -86,6 +88,82 @@ describe('bench CPU per page', () => {
     expect(cpuMsPerPage(1230, 410)).toBe(3);
     expect(cpuMsPerPage(1230, 0)).toBeNaN();
     expect(cpuMsPerPage(NaN, 10)).toBeNaN();
+  });
+});
+
+const measured = (figures: Partial<Measurement>): Measurement => ({
+  completed: 1,
+  non2xx: 0,
+  errors: 0,
+  seconds: 1,
+  cpu: { target: 0, generator: 0, foreign: 0, stolen: 0, targetMs: 0 },
+  ...figures,
+});
+
+describe('bench ratio table', () => {
+  it('gives every server figure as a share of floors A, B and the same-work floor', () => {
+    const reports: ScenarioReport[] = [
+      {
+        backend: 'SQLite',
+        scenario: 'small',
+        run: {
+          server: measured({ pagesPerSec: 500, p99Ms: 12, cpuMsPerPage: 3 }),
+          floorA: measured({ pagesPerSec: 1000 }),
+          floorB: measured({ pagesPerSec: 625 }),
+          floorSame: measured({ pagesPerSec: 2000, p99Ms: 4, cpuMsPerPage: 0.6 }),
+          problems: [],
+          notes: [],
+        },
+      },
+      {
+        backend: 'PostgreSQL',
+        scenario: 'huge',
+        run: {
+          server: measured({ maxMs: 900, cpuMsPerPage: 300 }),
+          floorA: measured({ maxMs: 100 }),
+          floorB: measured({ maxMs: 600 }),
+          floorSame: measured({ maxMs: 450, cpuMsPerPage: 50 }),
+          problems: [],
+          notes: [],
+        },
+      },
+      { backend: 'PostgreSQL', scenario: 'small', skipped: 'no cluster' },
+    ];
+    const rows = ratioTable(reports).filter((line) => /^\| (SQLite|PostgreSQL) /.test(line));
+    const cells = rows.map((row) =>
+      row
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    );
+    expect(cells).toEqual([
+      [
+        'SQLite',
+        'small',
+        'pages/s (more is better)',
+        '500.0',
+        '50 %',
+        '80 %',
+        '25 % (C)',
+        '3.0×',
+        '3.00',
+        '0.60',
+        '5.00×',
+      ],
+      [
+        'PostgreSQL',
+        'huge',
+        'slowest page, ms (less is better)',
+        '900',
+        '9.00×',
+        '1.50×',
+        '2.00× (P)',
+        '—',
+        '300.00',
+        '50.00',
+        '6.00×',
+      ],
+    ]);
   });
 });
 
