@@ -147,8 +147,9 @@ export class FloorSqlite {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
     };
-    // One statement per user rather than json_each: measured here, a prepared statement in a
-    // loop was the faster of the two (no JSON to encode or to scan), so the floor uses it.
+    // One statement per user rather than json_each (the store's way): with the small scenario's
+    // churn, members alone (no fsync), the loop took 0.30-0.33 ms a page against 0.38-0.46 for
+    // json_each; with the large one they were even (4.5-5.2 ms both), so the floor uses the loop.
   }
 
   /** Applies these pages in one transaction; every one must be a new sync page. */
