@@ -2,11 +2,20 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { percentile } from './load';
-import type { ApplyFigures } from './floorStore';
-import { acceptedPage, type Workload } from './workload';
+import type { ApplyFigures, LookupFigures } from './floorStore';
+import {
+  acceptedPage,
+  BENCH_ID_TOKEN,
+  lookupUsers,
+  type LookupPopulation,
+  type Workload,
+} from './workload';
 import type { AcceptedDelivery } from '../src/store/types';
 
-export type FloorPostgresInput = {
+export type FloorPostgresInput = FloorPostgresApply | FloorPostgresLookup;
+
+export type FloorPostgresApply = {
+  mode: 'apply';
   /** A fresh, empty database (the bench's throwaway cluster, one database per run). */
   databaseUrl: string;
   workload: Workload;
@@ -14,6 +23,15 @@ export type FloorPostgresInput = {
   concurrency: number;
   durationSeconds?: number;
   count?: number;
+};
+
+/** The lookup scenario's floor P: the store's own user → segments query, raw, on its database. */
+export type FloorPostgresLookup = {
+  mode: 'lookup';
+  /** The database the lookup scenario filled. */
+  databaseUrl: string;
+  population: LookupPopulation;
+  queries: number;
 };
 
 /**
@@ -176,7 +194,47 @@ const cpuNowMs = () => {
  * connections, as the server runs with that many HTTP connections. Pages are built outside the
  * stopwatch, in chunks, as floor B's are.
  */
-export async function runFloorPostgres(input: FloorPostgresInput): Promise<ApplyFigures> {
+/**
+ * The SQL the store runs for a lookup (src/store/postgres/store.ts, segmentsOfUser), prepared, one
+ * at a time on one connection, for the same users as floor B's: the database and driver alone.
+ */
+export async function runFloorPostgresLookup(input: FloorPostgresLookup): Promise<LookupFigures> {
+  const client = new pg.Client({ connectionString: input.databaseUrl });
+  await client.connect();
+  try {
+    const users = lookupUsers(input.population, input.queries);
+    const latencies: number[] = [];
+    const cpu0 = cpuNowMs();
+    const started = performance.now();
+    for (const userId of users) {
+      const t0 = performance.now();
+      const { rowCount } = await client.query({
+        name: 'floor-p-lookup',
+        text: `SELECT s.segment_id, s.name, m.added_at FROM members m JOIN segments s ON s.sid = m.sid
+               WHERE m.user_id = $1 AND s.tenant = $2 ORDER BY s.segment_id`,
+        values: [userId, BENCH_ID_TOKEN],
+      });
+      latencies.push(performance.now() - t0);
+      if (!rowCount) throw new Error(`floor P: no segment for ${userId}`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const timedCpuMs = cpuNowMs() - cpu0;
+    latencies.sort((a, b) => a - b);
+    return {
+      queries: users.length,
+      seconds,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      timedCpuMs,
+      cpuMs: cpuNowMs(),
+      peakRssKb: process.resourceUsage().maxRSS,
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+export async function runFloorPostgres(input: FloorPostgresApply): Promise<ApplyFigures> {
   const concurrency = Math.max(1, input.concurrency);
   const pool = new pg.Pool({ connectionString: input.databaseUrl, max: concurrency });
   try {
@@ -227,7 +285,8 @@ export async function runFloorPostgres(input: FloorPostgresInput): Promise<Apply
 }
 
 if (require.main === module) {
-  runFloorPostgres(JSON.parse(process.argv[2]) as FloorPostgresInput).then(
+  const input = JSON.parse(process.argv[2]) as FloorPostgresInput;
+  (input.mode === 'apply' ? runFloorPostgres(input) : runFloorPostgresLookup(input)).then(
     (figures) => process.stdout.write(`${JSON.stringify(figures)}\n`),
     (error: unknown) => {
       process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);

@@ -2,11 +2,20 @@
 import Database from 'better-sqlite3';
 import { performance } from 'node:perf_hooks';
 import { percentile } from './load';
-import type { ApplyFigures } from './floorStore';
-import { acceptedPage, type Workload } from './workload';
+import type { ApplyFigures, LookupFigures } from './floorStore';
+import {
+  acceptedPage,
+  BENCH_ID_TOKEN,
+  lookupUsers,
+  type LookupPopulation,
+  type Workload,
+} from './workload';
 import type { AcceptedDelivery, SyncPage } from '../src/store/types';
 
-export type FloorSqliteInput = {
+export type FloorSqliteInput = FloorSqliteApply | FloorSqliteLookup;
+
+export type FloorSqliteApply = {
+  mode: 'apply';
   file: string;
   workload: Workload;
   /** Pages per transaction: as many as the server scenario has connections (ideal group commit). */
@@ -16,6 +25,54 @@ export type FloorSqliteInput = {
   /** …or exactly this many pages. */
   count?: number;
 };
+
+/** The lookup scenario's floor C: the store's own user → segments query, raw, on its file. */
+export type FloorSqliteLookup = {
+  mode: 'lookup';
+  /** The store file the lookup scenario filled (opened read-only). */
+  file: string;
+  population: LookupPopulation;
+  queries: number;
+};
+
+/**
+ * The SQL the store runs for a lookup (src/store/sqlite/store.ts, segmentsOfUser), so floor C
+ * times the engine and driver alone: no store method, no promise, no row mapping.
+ */
+const LOOKUP_SQL = `SELECT s.segment_id, s.name, m.added_at FROM members m CROSS JOIN segments s ON s.sid = m.sid
+  WHERE m.user_id = ? AND s.tenant = ? ORDER BY s.segment_id`;
+
+/** Random lookups one at a time (the same users as floor B's), each timed. */
+export function runFloorSqliteLookup(input: FloorSqliteLookup): LookupFigures {
+  const db = new Database(input.file, { readonly: true, fileMustExist: true });
+  try {
+    const statement = db.prepare(LOOKUP_SQL);
+    const users = lookupUsers(input.population, input.queries);
+    const latencies: number[] = [];
+    const cpu0 = cpuNowMs();
+    const started = performance.now();
+    for (const userId of users) {
+      const t0 = performance.now();
+      const rows = statement.all(userId, BENCH_ID_TOKEN);
+      latencies.push(performance.now() - t0);
+      if (rows.length === 0) throw new Error(`floor C: no segment for ${userId}`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const timedCpuMs = cpuNowMs() - cpu0;
+    latencies.sort((a, b) => a - b);
+    return {
+      queries: users.length,
+      seconds,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      timedCpuMs,
+      cpuMs: cpuNowMs(),
+      peakRssKb: process.resourceUsage().maxRSS,
+    };
+  } finally {
+    db.close();
+  }
+}
 
 /**
  * A lean schema holding what the store writes for one applied sync page, one row or index entry
@@ -226,7 +283,7 @@ const cpuNowMs = () => {
  * outside the stopwatch (and outside the CPU count), as floor B's are; every page of a batch is
  * answered at its commit, so the batch's time is each of its pages' latency.
  */
-export function runFloorSqlite(input: FloorSqliteInput): ApplyFigures {
+export function runFloorSqlite(input: FloorSqliteApply): ApplyFigures {
   const floor = new FloorSqlite(input.file);
   try {
     const batch = Math.max(1, input.concurrency);
@@ -275,7 +332,8 @@ export function runFloorSqlite(input: FloorSqliteInput): ApplyFigures {
 if (require.main === module) {
   try {
     const input = JSON.parse(process.argv[2]) as FloorSqliteInput;
-    process.stdout.write(`${JSON.stringify(runFloorSqlite(input))}\n`);
+    const figures = input.mode === 'apply' ? runFloorSqlite(input) : runFloorSqliteLookup(input);
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
   } catch (error) {
     process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
     process.exit(1);

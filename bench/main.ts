@@ -179,6 +179,9 @@ async function main(): Promise<number> {
         'writes what the store writes (replay key, page claim, segment upsert, removes, adds, segment ' +
         'count, sync task, deliveries row) and takes `seq` from a one-row feed head updated last and ' +
         'held to commit, so the change feed stays gap-free in commit order as in the store.',
+      "For lookup, floors C and P run the store's own user → segments SQL straight through " +
+        'better-sqlite3 (read-only, on the store file the scenario filled) or pg (one connection, a ' +
+        'prepared statement), one query at a time, for the same users as floor B.',
       'Floors B, C and P run right before and right after the server (B outermost) and are reported ' +
         "as one figure each. CPU ms/page: the process's user + system CPU (/proc, every thread) over " +
         "the measured window per page applied; for a floor, only its timed work. PostgreSQL's own " +

@@ -26,7 +26,12 @@ const num = (value: number | undefined, digits = 0) =>
       });
 
 /** The same-work floor of a backend: C (raw better-sqlite3) or P (one PL/pgSQL call a delivery). */
-export function sameFloorName(backend: BackendLabel): string {
+export function sameFloorName(backend: BackendLabel, scenario: ScenarioName): string {
+  if (scenario === 'lookup') {
+    return backend === 'SQLite'
+      ? "floor C: the store's query on raw better-sqlite3"
+      : "floor P: the store's query on raw pg";
+  }
   return backend === 'SQLite'
     ? 'floor C: raw better-sqlite3, same work'
     : 'floor P: one PL/pgSQL call a delivery, same work';
@@ -170,7 +175,8 @@ function ratiosLine(report: ScenarioReport): string {
       `Ratios: p99 at the paced rate ${num(run.server.p99Ms, 2)} ms against floor A's ${num(run.floorA.p99Ms, 2)} ms ` +
       `(${num((run.server.p99Ms ?? NaN) / (run.floorA.p99Ms ?? NaN), 1)}×); with every connection busy the server ` +
       `answers ${pct(share(saturated.pagesPerSec, floorSaturated.pagesPerSec))} of floor A's lookups/s; ` +
-      `floor B's store call alone: p99 ${num(run.floorB.p99Ms, 3)} ms.`
+      `floor B's store call alone: p99 ${num(run.floorB.p99Ms, 3)} ms; ` +
+      `floor ${letter}'s raw query alone: p99 ${num(run.floorSame?.p99Ms, 3)} ms.`
     );
   }
   return (
@@ -184,19 +190,19 @@ function ratiosLine(report: ScenarioReport): string {
 }
 
 /**
- * Every ingest and huge server figure against its three floors in one table: pages/s as a share
- * of each floor (more is better) for small and large, the slowest page's time as a multiple of
- * each floor's (less is better) for huge; then CPU per page, the server's and its same-work
- * floor's. Lookup has no same-work floor and keeps its own ratios line.
+ * Every server figure against its three floors in one table: pages/s as a share of each floor
+ * (more is better) for small and large, the slowest page's time (huge) or the paced p99 (lookup)
+ * as a multiple of each floor's (less is better); then CPU per page (per lookup), the server's
+ * and its same-work floor's.
  */
 export function ratioTable(reports: ScenarioReport[]): string[] {
-  const rows = reports.filter((r) => r.run && r.scenario !== 'lookup');
+  const rows = reports.filter((r) => r.run);
   if (rows.length === 0) return [];
   const lines = [
     '## Ratios to the floors',
     '',
-    "A: bare node:http (HTTP ceiling); B: the store's own apply without HTTP; C (SQLite) / P " +
-      '(PostgreSQL): the same work straight on the database (see Configuration).',
+    "A: bare node:http (HTTP ceiling); B: the store's own apply (lookup: query) without HTTP; " +
+      'C (SQLite) / P (PostgreSQL): the same work straight on the database (see Configuration).',
     '',
     '| Backend | Scenario | Compared on | Server | ÷ floor A | ÷ floor B | ÷ floor C/P | p99 ÷ floor C/P | Server CPU ms/page | Floor C/P CPU ms/page | CPU ÷ floor C/P |',
     '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -205,16 +211,28 @@ export function ratioTable(reports: ScenarioReport[]): string[] {
     const { server, floorA, floorB, floorSame } = report.run as ScenarioRun;
     const letter = sameLetter(report.backend);
     const huge = report.scenario === 'huge';
+    const lookup = report.scenario === 'lookup';
     const ratio = (floor: Measurement | undefined) =>
       huge
         ? times(server.maxMs, floor?.maxMs, 2)
-        : pct(share(server.pagesPerSec, floor?.pagesPerSec));
+        : lookup
+          ? times(server.p99Ms, floor?.p99Ms, 1)
+          : pct(share(server.pagesPerSec, floor?.pagesPerSec));
+    const comparedOn = huge
+      ? 'slowest page, ms (less is better)'
+      : lookup
+        ? 'p99 ms at the paced rate (less is better); CPU per lookup'
+        : 'pages/s (more is better)';
+    const figure = huge
+      ? num(server.maxMs)
+      : lookup
+        ? num(server.p99Ms, 2)
+        : num(server.pagesPerSec, 1);
     lines.push(
-      `| ${report.backend} | ${report.scenario} | ` +
-        `${huge ? 'slowest page, ms (less is better)' : 'pages/s (more is better)'} | ` +
-        `${huge ? num(server.maxMs) : num(server.pagesPerSec, 1)} | ${ratio(floorA)} | ${ratio(floorB)} | ` +
+      `| ${report.backend} | ${report.scenario} | ${comparedOn} | ` +
+        `${figure} | ${ratio(floorA)} | ${ratio(floorB)} | ` +
         `${floorSame ? `${ratio(floorSame)} (${letter})` : '—'} | ` +
-        `${huge ? '—' : times(server.p99Ms, floorSame?.p99Ms, 1)} | ${num(server.cpuMsPerPage, 2)} | ` +
+        `${huge || lookup ? '—' : times(server.p99Ms, floorSame?.p99Ms, 1)} | ${num(server.cpuMsPerPage, 2)} | ` +
         `${num(floorSame?.cpuMsPerPage, 2)} | ${times(server.cpuMsPerPage, floorSame?.cpuMsPerPage, 2)} |`,
     );
   }
@@ -320,7 +338,9 @@ export function renderMarkdown(input: ReportInput): string {
       );
     }
     lines.push(figureRow('floor B: store only', run.floorB, lookup));
-    if (run.floorSame) lines.push(figureRow(sameFloorName(report.backend), run.floorSame, lookup));
+    if (run.floorSame) {
+      lines.push(figureRow(sameFloorName(report.backend, report.scenario), run.floorSame, lookup));
+    }
     lines.push('');
     lines.push(ratiosLine(report), '');
     for (const note of run.notes) lines.push(`- ${note}`);

@@ -3,7 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openBenchStore, placeEnv, warmSqliteFile, type Place } from './backends';
+import { openBenchStore, placeDatabase, placeEnv, warmSqliteFile, type Place } from './backends';
 import type { FloorPostgresInput } from './floorPostgres';
 import type { FloorSqliteInput } from './floorSqlite';
 import type { ApplyFigures, FloorStoreInput, LookupFigures } from './floorStore';
@@ -73,7 +73,8 @@ export type ScenarioRun = {
   floorB: Measurement;
   /**
    * The same work straight on the database: floor C (raw better-sqlite3, ideal group commit) on
-   * SQLite, floor P (one PL/pgSQL call per delivery) on PostgreSQL. Not run for lookup.
+   * SQLite, floor P (one PL/pgSQL call per delivery) on PostgreSQL. For lookup, the store's own
+   * query run raw (better-sqlite3 or pg) on the scenario's data, one at a time.
    */
   floorSame?: Measurement;
   /** Anything that means the harness or the server misbehaved (not a missed target). */
@@ -160,8 +161,8 @@ async function measureFloorSame(
 ): Promise<Measurement> {
   const place = await context.freshPlace(name);
   const input: FloorSqliteInput | FloorPostgresInput = place.databaseUrl
-    ? { ...work, databaseUrl: place.databaseUrl }
-    : { ...work, file: path.join(place.dataDir, 'floor-c.db') };
+    ? { mode: 'apply', ...work, databaseUrl: place.databaseUrl }
+    : { mode: 'apply', ...work, file: path.join(place.dataDir, 'floor-c.db') };
   const entry = place.databaseUrl ? FLOOR_POSTGRES_ENTRY : FLOOR_SQLITE_ENTRY;
   return fromFloorB(await measureFloorB<ApplyFigures>(input, entry));
 }
@@ -598,17 +599,40 @@ export async function runLookup(
     population,
     queries: scenario.floorQueries,
   });
-  const floorB: Measurement = {
-    pagesPerSec: b.figures.queries / b.figures.seconds,
-    p50Ms: b.figures.p50Ms,
-    p99Ms: b.figures.p99Ms,
-    completed: b.figures.queries,
+  const fromLookups = (m: { figures: LookupFigures; cpu: CpuShares }): Measurement => ({
+    pagesPerSec: m.figures.queries / m.figures.seconds,
+    p50Ms: m.figures.p50Ms,
+    p99Ms: m.figures.p99Ms,
+    completed: m.figures.queries,
     non2xx: 0,
     errors: 0,
-    seconds: b.figures.seconds,
-    peakRssMb: kbToMb(b.figures.peakRssKb),
-    cpu: b.cpu,
-  };
+    seconds: m.figures.seconds,
+    peakRssMb: kbToMb(m.figures.peakRssKb),
+    cpu: m.cpu,
+    cpuMsPerPage:
+      m.figures.timedCpuMs === undefined
+        ? undefined
+        : cpuMsPerPage(m.figures.timedCpuMs, m.figures.queries),
+  });
+  const floorB = fromLookups(b);
+  // Floor C or P: the store's own lookup SQL, raw, on the same data, for the same users.
+  const database = placeDatabase(place);
+  const floorSame = fromLookups(
+    'file' in database
+      ? await measureFloorB<LookupFigures>(
+          { mode: 'lookup', file: database.file, population, queries: scenario.floorQueries },
+          FLOOR_SQLITE_ENTRY,
+        )
+      : await measureFloorB<LookupFigures>(
+          {
+            mode: 'lookup',
+            databaseUrl: database.databaseUrl,
+            population,
+            queries: scenario.floorQueries,
+          },
+          FLOOR_POSTGRES_ENTRY,
+        ),
+  );
 
   let seed = 7;
   const randomUser = () => {
@@ -694,6 +718,7 @@ export async function runLookup(
     floorA: a.paced,
     floorASaturated: a.saturated,
     floorB,
+    floorSame,
     problems,
     notes,
   };

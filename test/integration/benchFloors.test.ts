@@ -4,12 +4,12 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { applyFloorPostgres, createFloorPostgres, FLOOR_P_TABLES } from '../../bench/floorPostgres';
-import { FLOOR_C_TABLES, FloorSqlite } from '../../bench/floorSqlite';
+import { FLOOR_C_TABLES, FloorSqlite, runFloorSqliteLookup } from '../../bench/floorSqlite';
 import { cpuMsPerPage } from '../../bench/machine';
 import { ratioTable, type ScenarioReport } from '../../bench/report';
 import type { Measurement } from '../../bench/run';
 import { statCpuMs } from '../../bench/processes';
-import { acceptedPage, type Workload } from '../../bench/workload';
+import { acceptedPage, populationPage, populationPages, type Workload } from '../../bench/workload';
 import { openPostgresStore } from '../../src/store/postgres';
 import { SqliteStore } from '../../src/store/sqlite/store';
 import type { AcceptedDelivery } from '../../src/store/types';
@@ -127,6 +127,18 @@ describe('bench ratio table', () => {
           notes: [],
         },
       },
+      {
+        backend: 'SQLite',
+        scenario: 'lookup',
+        run: {
+          server: measured({ p99Ms: 2.5, cpuMsPerPage: 0.4 }),
+          floorA: measured({ p99Ms: 1 }),
+          floorB: measured({ p99Ms: 0.1 }),
+          floorSame: measured({ p99Ms: 0.05, cpuMsPerPage: 0.02 }),
+          problems: [],
+          notes: [],
+        },
+      },
       { backend: 'PostgreSQL', scenario: 'small', skipped: 'no cluster' },
     ];
     const rows = ratioTable(reports).filter((line) => /^\| (SQLite|PostgreSQL) /.test(line));
@@ -162,6 +174,19 @@ describe('bench ratio table', () => {
         '300.00',
         '50.00',
         '6.00×',
+      ],
+      [
+        'SQLite',
+        'lookup',
+        'p99 ms at the paced rate (less is better); CPU per lookup',
+        '2.50',
+        '2.5×',
+        '25.0×',
+        '50.0× (C)',
+        '—',
+        '0.40',
+        '0.02',
+        '20.00×',
       ],
     ]);
   });
@@ -201,6 +226,25 @@ describe('floor C (raw better-sqlite3) does the SQLite store’s work per page',
       floor.close();
       storeDb.close();
     }
+  });
+
+  it("runs the store's lookup query raw on a store file, finding every user it asks for", async () => {
+    const file = path.join(tempDir('hpa-floor-c-'), 'store.sqlite');
+    const population = { segments: 3, membersPerSegment: 40, users: 60, pageSize: 25 };
+    const store = new SqliteStore({ file });
+    for (let i = 0; i < populationPages(population); i++) {
+      await store.applyDelivery(populationPage(population, i));
+    }
+    await store.close();
+    const figures = runFloorSqliteLookup({ mode: 'lookup', file, population, queries: 200 });
+    expect(figures.queries).toBe(200);
+    expect(figures.p99Ms).toBeGreaterThan(0);
+    // A store without those users: floor C says so rather than timing empty answers.
+    const empty = path.join(tempDir('hpa-floor-c-'), 'store.sqlite');
+    await new SqliteStore({ file: empty }).close();
+    expect(() =>
+      runFloorSqliteLookup({ mode: 'lookup', file: empty, population, queries: 1 }),
+    ).toThrow(/no segment/);
   });
 
   it('refuses a page it has applied before, as a floor that skipped the claim could not', () => {
