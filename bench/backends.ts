@@ -34,6 +34,14 @@ export function warmSqliteFile(place: Place): number | undefined {
   return total / 1e6;
 }
 
+/** The SQLite file of an SQLite place, or its database URL on PostgreSQL: what floors C and P open. */
+export function placeDatabase(place: Place): { file: string } | { databaseUrl: string } {
+  const { config } = benchConfig(place);
+  return config.postgres
+    ? { databaseUrl: place.databaseUrl as string }
+    : { file: config.sqlite.file };
+}
+
 /** The environment that points a server (or floor B) at `place`. */
 export function placeEnv(place: Place): Record<string, string> {
   return place.databaseUrl

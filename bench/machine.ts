@@ -66,7 +66,17 @@ export type CpuShares = {
   foreign: number;
   /** CPU the hypervisor gave to other virtual machines while ours wanted it (steal time). */
   stolen: number;
+  /** The measured processes' CPU time in ms (not a share): the numerator of CPU per page. */
+  targetMs: number;
 };
+
+/**
+ * CPU milliseconds per page: a process's CPU time over the measured window divided by the pages
+ * it applied then (NaN when it applied none, so no figure is made up).
+ */
+export function cpuMsPerPage(cpuMs: number, pages: number): number {
+  return pages > 0 && Number.isFinite(cpuMs) ? cpuMs / pages : NaN;
+}
 
 /**
  * Starts a CPU stopwatch over the machine (/proc/stat), this process and `pids`. `stop` takes the
@@ -95,6 +105,7 @@ export function cpuMeter(pids: number[]): { stop: (exitedTargetMs?: number) => C
         generator: generator / wall,
         foreign: foreign / wall,
         stolen: stolen / wall,
+        targetMs: target,
       };
     },
   };

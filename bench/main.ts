@@ -166,6 +166,26 @@ async function main(): Promise<number> {
         'durable configuration; pages are parsed outside the timing. For huge, each page alone; for ' +
         'lookup, `Store.segmentsOfUser` one call at a time. For SQLite the store runs on the calling ' +
         "thread: the engine alone, without the server's worker thread.",
+      'Floor C (SQLite, same work): raw better-sqlite3 in its own process, a lean schema of its own ' +
+        '(bench/floorSqlite.ts), WAL, `synchronous=FULL`, ideal group commit: the pages of as many ' +
+        'connections as the scenario has share one BEGIN IMMEDIATE … COMMIT, no savepoint. Per page: ' +
+        'the replay key, the page claim, one DELETE per removed and one INSERT OR IGNORE per added ' +
+        'member (the members rows and the user → segments index), the segment count UPDATE, the sync ' +
+        'task upsert, the deliveries-log row and a change-feed row with the user lists as JSON (the ' +
+        "segment row is inserted the first time only). Each page's latency is its batch's time.",
+      'Floor P (PostgreSQL, same work): one call per delivery of a PL/pgSQL function in a lean schema ' +
+        'of its own (bench/floorPostgres.ts) in a fresh database of the same cluster, autocommit, a ' +
+        'pool of as many connections as the scenario has, that many calls in flight. The function ' +
+        'writes what the store writes (replay key, page claim, segment upsert, removes, adds, segment ' +
+        'count, sync task, deliveries row) and takes `seq` from a one-row feed head updated last and ' +
+        'held to commit, so the change feed stays gap-free in commit order as in the store.',
+      "For lookup, floors C and P run the store's own user → segments SQL straight through " +
+        'better-sqlite3 (read-only, on the store file the scenario filled) or pg (one connection, a ' +
+        'prepared statement), one query at a time, for the same users as floor B.',
+      'Floors B, C and P run right before and right after the server (B outermost) and are reported ' +
+        "as one figure each. CPU ms/page: the process's user + system CPU (/proc, every thread) over " +
+        "the measured window per page applied; for a floor, only its timed work. PostgreSQL's own " +
+        'processes are not in it (they are "others").',
       'Steal time (the hypervisor running other virtual machines on our CPUs) is measured for every ' +
         'run. Lookup latency is judged on an open-loop paced window (requests sent on schedule, ' +
         'answered or not); a window with more than 0.003 cores of steal (30 ms in 10 s) is measured ' +

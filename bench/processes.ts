@@ -93,13 +93,20 @@ export function procStatus(pid: number): ProcStatus | undefined {
 /** /proc counts CPU time in clock ticks: USER_HZ, 100 a second on Linux. */
 export const MS_PER_CLOCK_TICK = 10;
 
+/**
+ * CPU time (user + system, every thread of the process) in ms from a /proc/<pid>/stat line. The
+ * fields are counted after the parenthesised command name, which may itself hold spaces or ')'.
+ */
+export function statCpuMs(stat: string): number {
+  // utime and stime are the 14th and 15th fields; the 3rd (state) is the first after the name.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * MS_PER_CLOCK_TICK;
+}
+
 /** CPU time (user + system) a live process has used, in ms; 0 once it is gone. */
 export function cpuMsOf(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * MS_PER_CLOCK_TICK;
+    return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return 0;
   }

@@ -25,6 +25,20 @@ const num = (value: number | undefined, digits = 0) =>
         maximumFractionDigits: digits,
       });
 
+/** The same-work floor of a backend: C (raw better-sqlite3) or P (one PL/pgSQL call a delivery). */
+export function sameFloorName(backend: BackendLabel, scenario: ScenarioName): string {
+  if (scenario === 'lookup') {
+    return backend === 'SQLite'
+      ? "floor C: the store's query on raw better-sqlite3"
+      : "floor P: the store's query on raw pg";
+  }
+  return backend === 'SQLite'
+    ? 'floor C: raw better-sqlite3, same work'
+    : 'floor P: one PL/pgSQL call a delivery, same work';
+}
+
+const sameLetter = (backend: BackendLabel) => (backend === 'SQLite' ? 'C' : 'P');
+
 /** A share of a floor, for a figure where more is better. */
 function share(server: number | undefined, floor: number | undefined): number {
   return server === undefined || !floor ? NaN : server / floor;
@@ -131,20 +145,27 @@ export function checkTargets(reports: ScenarioReport[], idle: IdleReport[]): Tar
 }
 
 const FIGURE_HEADER =
-  '| | pages/s | users/s | p50 ms | p99 ms | max ms | OK | non-2xx | errors | peak RSS MB | RSS at start MB | CPU: process / load generator / others / stolen (cores) |\n' +
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+  '| | pages/s | users/s | p50 ms | p99 ms | max ms | OK | non-2xx | errors | peak RSS MB | RSS at start MB | CPU ms/page | CPU: process / load generator / others / stolen (cores) |\n' +
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
 
 function figureRow(label: string, m: Measurement, lookup: boolean): string {
   const rate = lookup ? `${num(m.pagesPerSec)} lookups/s` : num(m.pagesPerSec, 1);
-  return `| ${label} | ${rate} | ${lookup ? '—' : num(m.usersPerSec)} | ${num(m.p50Ms, 2)} | ${num(m.p99Ms, 2)} | ${num(m.maxMs, 1)} | ${num(m.completed)} | ${m.non2xx} | ${m.errors} | ${num(m.peakRssMb)} | ${num(m.startRssMb, 1)} | ${num(m.cpu.target, 2)} / ${num(m.cpu.generator, 2)} / ${num(m.cpu.foreign, 2)} / ${num(m.cpu.stolen, 2)} |`;
+  return `| ${label} | ${rate} | ${lookup ? '—' : num(m.usersPerSec)} | ${num(m.p50Ms, 2)} | ${num(m.p99Ms, 2)} | ${num(m.maxMs, 1)} | ${num(m.completed)} | ${m.non2xx} | ${m.errors} | ${num(m.peakRssMb)} | ${num(m.startRssMb, 1)} | ${lookup ? '—' : num(m.cpuMsPerPage, 2)} | ${num(m.cpu.target, 2)} / ${num(m.cpu.generator, 2)} / ${num(m.cpu.foreign, 2)} / ${num(m.cpu.stolen, 2)} |`;
 }
+
+/** Server figure over floor figure, as "1.23×" (for times: lower is better). */
+const times = (server: number | undefined, floor: number | undefined, digits: number) =>
+  `${num((server ?? NaN) / (floor ?? NaN), digits)}×`;
 
 function ratiosLine(report: ScenarioReport): string {
   const run = report.run as ScenarioRun;
+  const letter = sameLetter(report.backend);
   if (report.scenario === 'huge') {
     return (
-      `Ratios (time, lower is better): server / floor A = ${num((run.server.maxMs ?? NaN) / (run.floorA.maxMs ?? NaN), 1)}×, ` +
-      `server / floor B = ${num((run.server.maxMs ?? NaN) / (run.floorB.maxMs ?? NaN), 2)}× (slowest page each).`
+      `Ratios (time, lower is better): server / floor A = ${times(run.server.maxMs, run.floorA.maxMs, 1)}, ` +
+      `server / floor B = ${times(run.server.maxMs, run.floorB.maxMs, 2)}, ` +
+      `server / floor ${letter} = ${times(run.server.maxMs, run.floorSame?.maxMs, 2)} (slowest page each); ` +
+      `CPU per page: server / floor ${letter} = ${times(run.server.cpuMsPerPage, run.floorSame?.cpuMsPerPage, 2)}.`
     );
   }
   if (report.scenario === 'lookup') {
@@ -154,13 +175,74 @@ function ratiosLine(report: ScenarioReport): string {
       `Ratios: p99 at the paced rate ${num(run.server.p99Ms, 2)} ms against floor A's ${num(run.floorA.p99Ms, 2)} ms ` +
       `(${num((run.server.p99Ms ?? NaN) / (run.floorA.p99Ms ?? NaN), 1)}×); with every connection busy the server ` +
       `answers ${pct(share(saturated.pagesPerSec, floorSaturated.pagesPerSec))} of floor A's lookups/s; ` +
-      `floor B's store call alone: p99 ${num(run.floorB.p99Ms, 3)} ms.`
+      `floor B's store call alone: p99 ${num(run.floorB.p99Ms, 3)} ms; ` +
+      `floor ${letter}'s raw query alone: p99 ${num(run.floorSame?.p99Ms, 3)} ms.`
     );
   }
   return (
     `Ratios: server / floor A = ${pct(share(run.server.pagesPerSec, run.floorA.pagesPerSec))}, ` +
-    `server / floor B = ${pct(share(run.server.pagesPerSec, run.floorB.pagesPerSec))} (pages/s; users/s is the same ratio).`
+    `server / floor B = ${pct(share(run.server.pagesPerSec, run.floorB.pagesPerSec))}, ` +
+    `server / floor ${letter} = ${pct(share(run.server.pagesPerSec, run.floorSame?.pagesPerSec))} ` +
+    `(pages/s; users/s is the same ratio); p99 server / floor ${letter} = ` +
+    `${times(run.server.p99Ms, run.floorSame?.p99Ms, 1)}; CPU per page server / floor ${letter} = ` +
+    `${times(run.server.cpuMsPerPage, run.floorSame?.cpuMsPerPage, 2)}.`
   );
+}
+
+/**
+ * Every server figure against its three floors in one table: pages/s as a share of each floor
+ * (more is better) for small and large, the slowest page's time (huge) or the paced p99 (lookup)
+ * as a multiple of each floor's (less is better); then CPU per page (per lookup), the server's
+ * and its same-work floor's.
+ */
+export function ratioTable(reports: ScenarioReport[]): string[] {
+  const rows = reports.filter((r) => r.run);
+  if (rows.length === 0) return [];
+  const lines = [
+    '## Ratios to the floors',
+    '',
+    "A: bare node:http (HTTP ceiling); B: the store's own apply (lookup: query) without HTTP; " +
+      'C (SQLite) / P (PostgreSQL): the same work straight on the database (see Configuration).',
+    '',
+    '| Backend | Scenario | Compared on | Server | ÷ floor A | ÷ floor B | ÷ floor C/P | p99 ÷ floor C/P | Server CPU ms/page | Floor C/P CPU ms/page | CPU ÷ floor C/P |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const report of rows) {
+    const { server, floorA, floorB, floorSame } = report.run as ScenarioRun;
+    const letter = sameLetter(report.backend);
+    const huge = report.scenario === 'huge';
+    const lookup = report.scenario === 'lookup';
+    const ratio = (floor: Measurement | undefined) =>
+      huge
+        ? times(server.maxMs, floor?.maxMs, 2)
+        : lookup
+          ? times(server.p99Ms, floor?.p99Ms, 1)
+          : pct(share(server.pagesPerSec, floor?.pagesPerSec));
+    const comparedOn = huge
+      ? 'slowest page, ms (less is better)'
+      : lookup
+        ? 'p99 ms at the paced rate (less is better); CPU per lookup'
+        : 'pages/s (more is better)';
+    const figure = huge
+      ? num(server.maxMs)
+      : lookup
+        ? num(server.p99Ms, 2)
+        : num(server.pagesPerSec, 1);
+    lines.push(
+      `| ${report.backend} | ${report.scenario} | ${comparedOn} | ` +
+        `${figure} | ${ratio(floorA)} | ${ratio(floorB)} | ` +
+        `${floorSame ? `${ratio(floorSame)} (${letter})` : '—'} | ` +
+        `${huge || lookup ? '—' : times(server.p99Ms, floorSame?.p99Ms, 1)} | ${num(server.cpuMsPerPage, 2)} | ` +
+        `${num(floorSame?.cpuMsPerPage, 2)} | ${times(server.cpuMsPerPage, floorSame?.cpuMsPerPage, 2)} |`,
+    );
+  }
+  lines.push(
+    '',
+    'CPU ms/page: user + system CPU of the process (every thread, from /proc) over the measured ' +
+      "window, per page applied; a floor counts its timed work only. PostgreSQL's own CPU is in " +
+      'neither (it is "others" in the CPU column).',
+  );
+  return lines;
 }
 
 export type ReportInput = {
@@ -215,6 +297,7 @@ export function renderMarkdown(input: ReportInput): string {
       lines.push(`| ${check.target} | ${check.measured} | ${check.pass ? 'pass' : '**FAIL**'} |`);
     }
   }
+  lines.push('', ...ratioTable(input.reports));
   lines.push('', '## Figures', '', '### Idle', '');
   for (const { backend, figures, skipped } of input.idle) {
     lines.push(
@@ -254,7 +337,11 @@ export function renderMarkdown(input: ReportInput): string {
         figureRow('floor A: bare node:http', run.floorA, false),
       );
     }
-    lines.push(figureRow('floor B: store only', run.floorB, lookup), '');
+    lines.push(figureRow('floor B: store only', run.floorB, lookup));
+    if (run.floorSame) {
+      lines.push(figureRow(sameFloorName(report.backend, report.scenario), run.floorSame, lookup));
+    }
+    lines.push('');
     lines.push(ratiosLine(report), '');
     for (const note of run.notes) lines.push(`- ${note}`);
     for (const problem of run.problems) lines.push(`- **Problem:** ${problem}`);
@@ -276,13 +363,16 @@ export function renderSummary(
       lines.push(`${head} skipped: ${report.skipped}`);
       continue;
     }
-    const { server, floorA, floorB } = report.run;
-    const cpuPerPage = (m: Measurement) => num((m.cpu.target * 1000) / (m.pagesPerSec ?? NaN), 2);
+    const { server, floorA, floorB, floorSame } = report.run;
+    const cpuPerPage = (m: Measurement) => num(m.cpuMsPerPage, 2);
+    const same = floorSame
+      ? `floor ${sameLetter(report.backend)} ${num(floorSame.pagesPerSec, 1)}/s cpu ${cpuPerPage(floorSame)} ms/page | `
+      : '';
     lines.push(
       `${head} ${num(server.pagesPerSec, 1)}/s p50 ${num(server.p50Ms, 2)} ms p99 ${num(server.p99Ms, 2)} ms ` +
         `max ${num(server.maxMs, 1)} ms non-2xx ${server.non2xx} peak ${num(server.peakRssMb)} MB ` +
         `cpu ${cpuPerPage(server)} ms/page | floor A ${num(floorA.pagesPerSec, 1)}/s | ` +
-        `floor B ${num(floorB.pagesPerSec, 1)}/s cpu ${cpuPerPage(floorB)} ms/page | ` +
+        `floor B ${num(floorB.pagesPerSec, 1)}/s cpu ${cpuPerPage(floorB)} ms/page | ${same}` +
         `others ${num(server.cpu.foreign, 2)}/${num(floorB.cpu.foreign, 2)} cores | ` +
         `stolen ${num(server.cpu.stolen, 2)}/${num(floorB.cpu.stolen, 2)} cores`,
     );

@@ -1,20 +1,30 @@
-// Runs one scenario: floor B, floor A and the real server, one after another on this machine.
+// Runs one scenario: floors A, B and C (SQLite) or P (PostgreSQL), and the real server, one after another.
 import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openBenchStore, placeEnv, warmSqliteFile, type Place } from './backends';
+import { openBenchStore, placeDatabase, placeEnv, warmSqliteFile, type Place } from './backends';
+import type { FloorPostgresInput } from './floorPostgres';
+import type { FloorSqliteInput } from './floorSqlite';
 import type { ApplyFigures, FloorStoreInput, LookupFigures } from './floorStore';
 import { runLoad, runPaced, type LoadResult, type NextRequest } from './load';
-import { cpuMeter, type CpuShares } from './machine';
+import { cpuMeter, cpuMsPerPage, type CpuShares } from './machine';
 import { procStatus, runJsonChild, startListening, type Listening } from './processes';
 import type { HugeScenario, IngestScenario, LookupScenario } from './scenarios';
 import { connectionKey } from '../src/admin/urlKeys';
-import { BENCH_ID_TOKEN, lookupUserId, signedPage, type SignedPage } from './workload';
+import {
+  BENCH_ID_TOKEN,
+  lookupUserId,
+  signedPage,
+  type SignedPage,
+  type Workload,
+} from './workload';
 
 const SERVER_ENTRY = path.join(__dirname, '..', 'src', 'server', 'main.js');
 const FLOOR_HTTP_ENTRY = path.join(__dirname, 'floorHttp.js');
 const FLOOR_STORE_ENTRY = path.join(__dirname, 'floorStore.js');
+const FLOOR_SQLITE_ENTRY = path.join(__dirname, 'floorSqlite.js');
+const FLOOR_POSTGRES_ENTRY = path.join(__dirname, 'floorPostgres.js');
 /** Pages sent to floor A are cycled from this many: it stores nothing, so repeats cost the same. */
 const FLOOR_A_DISTINCT_PAGES = 2000;
 
@@ -47,6 +57,11 @@ export type Measurement = {
   /** VmRSS once start-up has settled (1.5 s), before any request. */
   startRssMb?: number;
   cpu: CpuShares;
+  /**
+   * The measured process's CPU (user + system, all its threads) over the measured window per
+   * page it applied; a floor counts only its timed work. PostgreSQL's own CPU is not in it.
+   */
+  cpuMsPerPage?: number;
 };
 
 export type ScenarioRun = {
@@ -56,6 +71,12 @@ export type ScenarioRun = {
   floorASaturated?: Measurement;
   floorA: Measurement;
   floorB: Measurement;
+  /**
+   * The same work straight on the database: floor C (raw better-sqlite3, ideal group commit) on
+   * SQLite, floor P (one PL/pgSQL call per delivery) on PostgreSQL. For lookup, the store's own
+   * query run raw (better-sqlite3 or pg) on the scenario's data, one at a time.
+   */
+  floorSame?: Measurement;
   /** Anything that means the harness or the server misbehaved (not a missed target). */
   problems: string[];
   notes: string[];
@@ -121,16 +142,35 @@ async function measureFloorA<T>(
 
 /** Runs floor B's child process; it reports its own CPU and peak RSS before exiting. */
 async function measureFloorB<T extends { cpuMs: number }>(
-  input: FloorStoreInput,
+  input: FloorStoreInput | FloorSqliteInput | FloorPostgresInput,
+  entry = FLOOR_STORE_ENTRY,
 ): Promise<{ figures: T; cpu: CpuShares }> {
   const meter = cpuMeter([]);
-  const figures = await runJsonChild<T>(FLOOR_STORE_ENTRY, input);
+  const figures = await runJsonChild<T>(entry, input);
   return { figures, cpu: meter.stop(figures.cpuMs) };
+}
+
+/**
+ * Runs floor C (on SQLite, a file in a fresh data directory) or floor P (on PostgreSQL, a fresh
+ * database on the bench's cluster) in its own process, for `count` pages or `durationSeconds`.
+ */
+async function measureFloorSame(
+  context: RunContext,
+  name: string,
+  work: { workload: Workload; concurrency: number; durationSeconds?: number; count?: number },
+): Promise<Measurement> {
+  const place = await context.freshPlace(name);
+  const input: FloorSqliteInput | FloorPostgresInput = place.databaseUrl
+    ? { mode: 'apply', ...work, databaseUrl: place.databaseUrl }
+    : { mode: 'apply', ...work, file: path.join(place.dataDir, 'floor-c.db') };
+  const entry = place.databaseUrl ? FLOOR_POSTGRES_ENTRY : FLOOR_SQLITE_ENTRY;
+  return fromFloorB(await measureFloorB<ApplyFigures>(input, entry));
 }
 
 function fromLoad(measured: Measured<LoadResult>, usersPerRequest: number): Measurement {
   const load = measured.result;
   return {
+    cpuMsPerPage: cpuMsPerPage(measured.cpu.targetMs, load.ok),
     pagesPerSec: load.ok / load.seconds,
     usersPerSec: (load.ok * usersPerRequest) / load.seconds,
     p50Ms: load.p50Ms,
@@ -149,6 +189,7 @@ function fromLoad(measured: Measured<LoadResult>, usersPerRequest: number): Meas
 function fromFloorB(b: { figures: ApplyFigures; cpu: CpuShares }): Measurement {
   const { figures } = b;
   return {
+    cpuMsPerPage: cpuMsPerPage(figures.timedCpuMs, figures.pages),
     pagesPerSec: figures.pages / figures.seconds,
     usersPerSec: figures.users / figures.seconds,
     p50Ms: figures.p50Ms,
@@ -178,6 +219,11 @@ function bracketed(before: Measurement, after: Measurement): Measurement {
       : (a * before.seconds + b * after.seconds) / seconds;
   };
   return {
+    cpuMsPerPage: cpuMsPerPage(
+      (before.cpuMsPerPage ?? NaN) * before.completed +
+        (after.cpuMsPerPage ?? NaN) * after.completed,
+      before.completed + after.completed,
+    ),
     pagesPerSec: (before.completed + after.completed) / seconds,
     usersPerSec: weigh((m) => m.usersPerSec),
     p50Ms: weigh((m) => m.p50Ms),
@@ -193,11 +239,15 @@ function bracketed(before: Measurement, after: Measurement): Measurement {
       generator: weigh((m) => m.cpu.generator) ?? NaN,
       foreign: weigh((m) => m.cpu.foreign) ?? NaN,
       stolen: weigh((m) => m.cpu.stolen) ?? NaN,
+      targetMs: before.cpu.targetMs + after.cpu.targetMs,
     },
   };
 }
 
 const rate = (m: Measurement) => (m.pagesPerSec ?? NaN).toFixed(1);
+
+/** Which same-work floor a place's backend has: C on SQLite, P on PostgreSQL. */
+const sameLetter = (place: Place) => (place.databaseUrl ? 'P' : 'C');
 
 /** A pool of signed pages made just before a run, then made on the fly if the run outlasts it. */
 function pagePool(scenario: IngestScenario, secret: string, size: number) {
@@ -323,6 +373,14 @@ export async function runIngest(
       }),
     );
 
+  const floorSame = (when: string) =>
+    measureFloorSame(context, `${scenario.name}-floor-same-${when}`, {
+      workload,
+      concurrency: connections,
+      durationSeconds: scenario.durationSeconds,
+      count: scenario.amount,
+    });
+
   const floorAPages = Array.from({ length: FLOOR_A_DISTINCT_PAGES }, (_, i) =>
     signedPage(workload, i, context.secret),
   );
@@ -336,6 +394,7 @@ export async function runIngest(
   loadProblems('floor A', a.result, problems);
 
   const floorBBefore = await floorB();
+  const floorSameBefore = await floorSame('before');
   // Enough pages for the server to run as fast as floor B with a margin; more are made on the fly.
   const poolSize =
     scenario.amount ??
@@ -356,12 +415,15 @@ export async function runIngest(
         `while the host stole ${s.cpu.stolen.toFixed(3)} cores (limit ${STOLEN_LIMIT_THROUGHPUT})`,
     );
   }
+  const floorSameAfter = await floorSame('after');
   const floorBAfter = await floorB();
   loadProblems('server', s.result, problems);
   await checkApplied(place, s.result.ok, problems);
   const notes = [
     ...discarded,
     `floor B ran right before and right after the server: ${rate(floorBBefore)} and ${rate(floorBAfter)} pages/s`,
+    `floor ${sameLetter(place)} ran right before and right after the server (inside floor B's bracket): ` +
+      `${rate(floorSameBefore)} and ${rate(floorSameAfter)} pages/s`,
     `oldest signature used was ${Math.round(pool.oldestSignatureMs() / 1000)} s old`,
   ];
   if (pool.madeDuringRun() > 0) {
@@ -371,6 +433,7 @@ export async function runIngest(
     server: fromLoad(s, workload.usersPerPage),
     floorA: fromLoad(a, workload.usersPerPage),
     floorB: bracketed(floorBBefore, floorBAfter),
+    floorSame: bracketed(floorSameBefore, floorSameAfter),
     problems,
     notes,
   };
@@ -425,6 +488,7 @@ function fromTimings(measured: Measured<Timed>, users: number): Measurement {
   const { ms, non2xx } = measured.result;
   const seconds = ms.reduce((sum, value) => sum + value, 0) / 1000;
   return {
+    cpuMsPerPage: cpuMsPerPage(measured.cpu.targetMs, ms.length - non2xx),
     pagesPerSec: ms.length / seconds,
     usersPerSec: (ms.length * users) / seconds,
     p50Ms: [...ms].sort((x, y) => x - y)[Math.floor(ms.length / 2)],
@@ -452,13 +516,21 @@ export async function runHuge(context: RunContext, scenario: HugeScenario): Prom
         count: scenario.pages,
       }),
     );
+  const floorSame = (when: string) =>
+    measureFloorSame(context, `huge-floor-same-${when}`, {
+      workload: scenario.workload,
+      concurrency: 1,
+      count: scenario.pages,
+    });
   const a = await measureFloorA(context, (floor) => postEach(floor.url, scenario, context.secret));
 
   const floorBBefore = await floorB();
+  const floorSameBefore = await floorSame('before');
   const place = await context.freshPlace('huge-server');
   const s = await measureServer(context, place, (server) =>
     postEach(server.url, scenario, context.secret),
   );
+  const floorSameAfter = await floorSame('after');
   const floorBAfter = await floorB();
   if (s.result.non2xx > 0) problems.push(`server: ${s.result.non2xx} non-2xx answers`);
   for (const body of s.result.bodies) {
@@ -470,9 +542,11 @@ export async function runHuge(context: RunContext, scenario: HugeScenario): Prom
     server: fromTimings(s, users),
     floorA: fromTimings(a, users),
     floorB: bracketed(floorBBefore, floorBAfter),
+    floorSame: bracketed(floorSameBefore, floorSameAfter),
     problems,
     notes: [
       `floor B ran right before and right after the server: slowest page ${Math.round(floorBBefore.maxMs ?? NaN)} and ${Math.round(floorBAfter.maxMs ?? NaN)} ms`,
+      `floor ${sameLetter(place)} likewise (inside floor B's bracket): slowest page ${Math.round(floorSameBefore.maxMs ?? NaN)} and ${Math.round(floorSameAfter.maxMs ?? NaN)} ms`,
       `each page sent on its own, one after another, signed just before: ${s.result.ms.map(Math.round).join(', ')} ms`,
     ],
   };
@@ -525,17 +599,40 @@ export async function runLookup(
     population,
     queries: scenario.floorQueries,
   });
-  const floorB: Measurement = {
-    pagesPerSec: b.figures.queries / b.figures.seconds,
-    p50Ms: b.figures.p50Ms,
-    p99Ms: b.figures.p99Ms,
-    completed: b.figures.queries,
+  const fromLookups = (m: { figures: LookupFigures; cpu: CpuShares }): Measurement => ({
+    pagesPerSec: m.figures.queries / m.figures.seconds,
+    p50Ms: m.figures.p50Ms,
+    p99Ms: m.figures.p99Ms,
+    completed: m.figures.queries,
     non2xx: 0,
     errors: 0,
-    seconds: b.figures.seconds,
-    peakRssMb: kbToMb(b.figures.peakRssKb),
-    cpu: b.cpu,
-  };
+    seconds: m.figures.seconds,
+    peakRssMb: kbToMb(m.figures.peakRssKb),
+    cpu: m.cpu,
+    cpuMsPerPage:
+      m.figures.timedCpuMs === undefined
+        ? undefined
+        : cpuMsPerPage(m.figures.timedCpuMs, m.figures.queries),
+  });
+  const floorB = fromLookups(b);
+  // Floor C or P: the store's own lookup SQL, raw, on the same data, for the same users.
+  const database = placeDatabase(place);
+  const floorSame = fromLookups(
+    'file' in database
+      ? await measureFloorB<LookupFigures>(
+          { mode: 'lookup', file: database.file, population, queries: scenario.floorQueries },
+          FLOOR_SQLITE_ENTRY,
+        )
+      : await measureFloorB<LookupFigures>(
+          {
+            mode: 'lookup',
+            databaseUrl: database.databaseUrl,
+            population,
+            queries: scenario.floorQueries,
+          },
+          FLOOR_POSTGRES_ENTRY,
+        ),
+  );
 
   let seed = 7;
   const randomUser = () => {
@@ -621,6 +718,7 @@ export async function runLookup(
     floorA: a.paced,
     floorASaturated: a.saturated,
     floorB,
+    floorSame,
     problems,
     notes,
   };

@@ -113,6 +113,18 @@ export function lookupUserId(n: number): string {
   return `member${n}@bench.example`;
 }
 
+/**
+ * The users the floors look up, one a query: the same pseudo-random sequence (fixed seed) for
+ * floors B, C and P, so their runs ask for the same users.
+ */
+export function lookupUsers(population: LookupPopulation, queries: number): string[] {
+  let seed = 42;
+  return Array.from({ length: queries }, () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return lookupUserId(Math.floor((seed / 2 ** 31) * population.users));
+  });
+}
+
 export function populationPages(population: LookupPopulation): number {
   return population.segments * Math.ceil(population.membersPerSegment / population.pageSize);
 }
