@@ -1,5 +1,4 @@
 // `heap-partner-api backup` as a real process beside a serving server under delivery load, and its refusals.
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,30 +6,17 @@ import { SQLITE_FILE } from '../../src/config/store';
 import { SqliteStore } from '../../src/store/sqlite/store';
 import { OWN_ENVIRONMENT } from '../../src/store/types';
 import { deliver, inParallel } from '../support/load';
-import { repoRoot, startServer, type ServerProcess } from '../support/serverProcess';
+import { startServer, type ServerProcess } from '../support/serverProcess';
 import { syncBody, tempDir } from '../support/testApp';
+import { runCli } from '../support/runProcess';
 
-const cliPath = path.join(repoRoot, 'bin', 'heap-partner-api.js');
 const SECRET = 'backup-under-load-secret';
 /** ANSI escape (ESC): progress drawing, which must never reach output that is not a terminal. */
 const ESC = '\x1b';
 
-type Run = { code: number | null; stdout: string; stderr: string };
-
 /** Runs the built CLI with exactly `env` (plus PATH), as a cron job or an operator would. */
 function cli(args: string[], env: Record<string, string>, cwd = tempDir('hpa-backup-cwd-')) {
-  return new Promise<Run>((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, env, cwd);
 }
 
 /** A migrated store file with one segment of `users` members, as a stopped server leaves it. */

@@ -1,5 +1,4 @@
 // Proof that the checker finds real faults: each fixture receiver with one classic fault is reported by the right checks, and by nothing else.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runChecks, type CheckStatus, type Scorecard } from '../../src/checker';
@@ -8,8 +7,8 @@ import {
   type Fault,
   type FaultyReceiver,
 } from '../fixtures/receivers/faultyReceiver';
-import { repoRoot } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
+import { runCli } from '../support/runProcess';
 
 const SECRET = 'fixture-webhook-secret';
 // Short enough that the stalled big page costs little; long enough for 100,000 users in memory.
@@ -152,28 +151,14 @@ describe('what a failure tells the partner', () => {
 });
 
 describe('heap-partner-api check (the built CLI)', () => {
-  const cliPath = path.join(repoRoot, 'bin', 'heap-partner-api.js');
   const receivers: FaultyReceiver[] = [];
   afterAll(async () => {
     for (const receiver of receivers) await receiver.close();
   });
 
-  function cli(args: string[], env: Record<string, string> = {}) {
+  async function cli(args: string[], env: Record<string, string> = {}) {
     const cwd = tempDir('hpa-check-cli-');
-    return new Promise<{ code: number | null; stdout: string; stderr: string; cwd: string }>(
-      (resolve, reject) => {
-        const child = spawn(process.execPath, [cliPath, 'check', ...args], {
-          cwd,
-          env: { PATH: process.env.PATH ?? '', ...env },
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr, cwd }));
-      },
-    );
+    return { ...(await runCli(['check', ...args], env, cwd)), cwd };
   }
 
   test('a failing check: exit 1, the scorecard says what was sent, what came back, why and how to fix; --junit writes the report', async () => {

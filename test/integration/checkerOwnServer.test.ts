@@ -1,11 +1,11 @@
 // Our own receiver scores 100 % in the checker, plain and state-aware, on SQLite and on PostgreSQL; and `check` against a fresh `serve` passes.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { formatText, runChecks, type Scorecard } from '../../src/checker';
 import { describeEachStore } from '../support/backends';
 import { startLiveApp, type LiveApp } from '../support/liveApp';
 import { repoRoot, startServer, type ServerProcess } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
+import { runCli } from '../support/runProcess';
 
 const ADMIN_TOKEN = 'checker-own-server-admin-token';
 
@@ -87,21 +87,7 @@ describe('npm start, then npm run check -- <url>', () => {
   });
 
   test('prints an all-pass scorecard and exits 0, finding the secret the server generated', async () => {
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(
-          process.execPath,
-          [path.join(repoRoot, 'bin', 'heap-partner-api.js'), 'check', `${server.url}/webhook`],
-          { cwd, env: { PATH: process.env.PATH ?? '' } },
-        );
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      },
-    );
+    const run = await runCli(['check', `${server.url}/webhook`], {}, cwd);
 
     expect(run.stdout).not.toMatch(/^ {2}(FAIL|WARN) /m);
     expect(run.stdout).toMatch(/^OK: \d+ passed, 0 failed, 0 warned, \d+ skipped; score 100%/m);

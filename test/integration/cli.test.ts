@@ -1,5 +1,4 @@
 // The real bin/generateTestHeapHeaders.js, spawned as a child process against a live server on loopback.
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -10,6 +9,7 @@ import { createApp } from '../../src/app';
 import { loadConfig, type Environment } from '../../src/config/index';
 import { createLogger } from '../../src/server/logger';
 import { SqliteStore } from '../../src/store/sqlite/store';
+import { runProcess, type ProcessRun as Run } from '../support/runProcess';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const cliPath = path.join(repoRoot, 'bin', 'generateTestHeapHeaders.js');
@@ -55,19 +55,7 @@ async function startServer(env: Environment, cwd: string): Promise<Running> {
   };
 }
 
-type Run = { code: number | null; stdout: string; stderr: string };
-
-function run(command: string, args: string[], options: { cwd: string; env: Environment }) {
-  return new Promise<Run>((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runProcess;
 
 let scratch: string;
 let server: Running;

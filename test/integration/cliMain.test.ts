@@ -1,32 +1,19 @@
 // The built heap-partner-api CLI, spawned as a child process: its commands, their help, serve + send, migrate, mistakes.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { loadMigrations } from '../../src/store/postgres/migrations';
 import { createDatabase } from '../support/postgres';
 import { describePostgres } from '../support/describePostgres';
 import { repoRoot, startServer, type ServerProcess } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
+import { runCli, type ProcessRun } from '../support/runProcess';
 
 const cliPath = path.join(repoRoot, 'bin', 'heap-partner-api.js');
 const COMMANDS = ['serve', 'send', 'check', 'migrate', 'backup', 'rotate-token-key', 'emulator'];
 const SECRET = 'cli-main-secret';
 
-type Run = { code: number | null; stdout: string; stderr: string };
-
 /** Runs the CLI in an empty directory with exactly `env` (plus PATH): no .env, no data of ours. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      cwd: tempDir('hpa-cli-main-cwd-'),
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
+  return runCli(args, env);
 }
 
 describe('help', () => {

@@ -1,5 +1,4 @@
 // Progress of backup, big sends and migrate: drawn on a terminal (a real pty, or a stand-in stream), absent elsewhere.
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { main as backup } from '../../src/cli/backup';
@@ -12,6 +11,7 @@ import { describePostgres } from '../support/describePostgres';
 import { listenLocally } from '../support/heapDelivery';
 import { repoRoot } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
+import { runCli, runProcess } from '../support/runProcess';
 
 const cliPath = path.join(repoRoot, 'bin', 'heap-partner-api.js');
 const ERASE = '\r\x1b[2K';
@@ -35,19 +35,12 @@ function inPipe(args: string[], env: Record<string, string>): Promise<Run> {
   return run(process.execPath, [cliPath, ...args], env);
 }
 
-function run(file: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd: tempDir('hpa-progress-cwd-'),
-      env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
+async function run(file: string, args: string[], env: Record<string, string>): Promise<Run> {
+  const { code, output } = await runProcess(file, args, {
+    cwd: tempDir('hpa-progress-cwd-'),
+    env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...env },
   });
+  return { code, output };
 }
 
 describe('send of a sync in many pages', () => {
@@ -155,18 +148,7 @@ describe('backup', () => {
     const dataDir = await store();
     const file = path.join(tempDir('hpa-progress-out-'), 'b.sqlite');
 
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve) => {
-        const child = spawn(process.execPath, [cliPath, 'backup', file], {
-          env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir },
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      },
-    );
+    const result = await runCli(['backup', file], { DATA_DIR: dataDir });
 
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');

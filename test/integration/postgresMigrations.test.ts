@@ -1,5 +1,5 @@
 // PostgreSQL migrations: once under concurrency, verified or applied at start-up, npm run migrate, no secrets shown.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import pg from 'pg';
 import { PostgresStore, runMigrations } from '../../src/store/postgres/store';
@@ -12,6 +12,7 @@ import { createDatabase, freePort } from '../support/postgres';
 import { describePostgres } from '../support/describePostgres';
 import { repoRoot, serverEntry, startServer, type ServerProcess } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
+import { runNode } from '../support/runProcess';
 
 const migrateCli = path.join(repoRoot, 'dist', 'src', 'cli', 'migrate.js');
 const PASSWORD = 'pw-that-must-not-show';
@@ -19,17 +20,10 @@ const PASSWORD = 'pw-that-must-not-show';
 /** The URL with a password in it (the test cluster trusts loopback, so any password works). */
 const withPassword = (url: string) => url.replace('postgres@', `postgres:${PASSWORD}@`);
 
-function runCli(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; output: string }>((resolve) => {
-    const child = spawn(process.execPath, [migrateCli, ...args], {
-      cwd: tempDir('hpa-migrate-cwd-'),
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
+/** The exit code and everything printed, stdout and stderr together. */
+async function runMigrate(args: string[], env: Record<string, string>) {
+  const { code, output } = await runNode(migrateCli, args, env);
+  return { code, output };
 }
 
 async function sql<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
@@ -125,12 +119,15 @@ describePostgres('PostgreSQL migrations', (baseUrl) => {
   it('npm run migrate: --check lists pending, then applies, never printing the password', async () => {
     const url = withPassword(await createDatabase(baseUrl));
     const env = { DATABASE_URL: url };
-    const check = await runCli(['--check'], env);
+    const check = await runMigrate(['--check'], env);
     expect(check).toEqual({ code: 1, output: expect.stringMatching(/pending 001_init/) });
-    const apply = await runCli([], env);
+    const apply = await runMigrate([], env);
     expect(apply).toEqual({ code: 0, output: expect.stringMatching(/applied 001_init/) });
-    expect(await runCli([], env)).toEqual({ code: 0, output: expect.stringMatching(/up to date/) });
-    expect(await runCli(['--check'], env)).toEqual({
+    expect(await runMigrate([], env)).toEqual({
+      code: 0,
+      output: expect.stringMatching(/up to date/),
+    });
+    expect(await runMigrate(['--check'], env)).toEqual({
       code: 0,
       output: expect.stringMatching(/up to date/),
     });
@@ -141,15 +138,15 @@ describePostgres('PostgreSQL migrations', (baseUrl) => {
   });
 
   it('npm run migrate: exit 2 without DATABASE_URL or with a bad one, 1 when unreachable', async () => {
-    expect(await runCli([], {})).toEqual({
+    expect(await runMigrate([], {})).toEqual({
       code: 2,
       output: expect.stringMatching(/DATABASE_URL is not set/),
     });
-    const bad = await runCli([], { DATABASE_URL: `mysql://root:${PASSWORD}@db/x` });
+    const bad = await runMigrate([], { DATABASE_URL: `mysql://root:${PASSWORD}@db/x` });
     expect(bad.code).toBe(2);
     expect(bad.output).toContain('DATABASE_URL must be a postgres:// or postgresql:// URL');
     expect(bad.output).not.toContain(PASSWORD);
-    const down = await runCli([], {
+    const down = await runMigrate([], {
       DATABASE_URL: `postgres://postgres:${PASSWORD}@127.0.0.1:1/x`,
       DATABASE_CONNECT_TIMEOUT_MS: '1000',
     });

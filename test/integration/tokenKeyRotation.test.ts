@@ -1,5 +1,4 @@
 // Rotating TOKEN_ENCRYPTION_KEY: tokens read with the previous key are re-sealed, and the built CLI re-seals them all.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { decryptToken, encryptToken } from '../../src/oauth/tokenCipher';
 import { createDatabase, sharedPostgres } from '../support/postgres';
 import { repoRoot } from '../support/serverProcess';
 import { tempDir } from '../support/testApp';
+import { runNode } from '../support/runProcess';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'rotateTokenKey.js');
 
@@ -59,19 +59,9 @@ async function connect(store: Store, idToken: string, key: Buffer, token = `toke
   });
 }
 
-function rotate(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli], {
-      cwd: tempDir('hpa-rotate-cwd-'),
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, out }));
-  });
+async function rotate(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const run = await runNode(cli, [], env);
+  return { code: run.code, out: run.output };
 }
 
 for (const backend of backends) {
