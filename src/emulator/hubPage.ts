@@ -288,7 +288,7 @@ function checkBlock(run: CheckRunRecord): SafeHtml {
     ${
       shown.length === 0
         ? ''
-        : html`<table>
+        : html`<table class="scorecard">
             <tr>
               <th>Result</th>
               <th>Check</th>

@@ -59,6 +59,10 @@ fieldset { border: 1px solid var(--line); border-radius: 6px; margin: 8px 0; pad
 legend { color: var(--muted); font-size: 13px; }
 label.inline { display: inline-flex; align-items: center; gap: 4px; margin: 4px 12px 4px 0; }
 label.inline input { display: inline; width: auto; margin: 0; }
+table.scorecard { table-layout: fixed; }
+table.scorecard th:first-child { width: 84px; }
+table.scorecard .badge { white-space: nowrap; }
+table.scorecard td { overflow-wrap: anywhere; }
 `);
 
 /** A whole document around `body`, with the product's look. */
