@@ -30,6 +30,7 @@ const WORKLOAD: Workload = {
   churn: true,
   lagTasks: 1,
   segmentBase: 40,
+  ids: 'random',
 };
 const PAGES = 30;
 
