@@ -187,6 +187,22 @@ async function main(): Promise<number> {
         'connection, latencies of every 2xx answer in full precision. Pages are unique (no duplicates), ' +
         'built and signed just before each run, so every signature is well within the default 300 s ' +
         'tolerance, which is left as it is.',
+      'User ids (issue 15): e-mail-like and random by default (bench/ids.ts): ' +
+        '`<1–7 random base-36 chars><7 base-36 chars>.<word>@<one of 50 domains>`, the 7 characters a ' +
+        'bijection of the user number, so ids are unique, spread over the whole key space as ' +
+        "customers' identities are, and the same from a seed in every process. small-sequential keeps " +
+        'the old `u<n>.<name>@bench.example` ids (every insert at the end of the indexes) for comparison.',
+      'grown: a child process loads the store through `Store.applyDelivery` in pages of 10,000 users ' +
+        '(two in flight), segment by segment (the first sync of each); then a fresh server takes re-sync ' +
+        'pages over HTTP (autocannon, one run, answers put in the window of the moment they came). Each ' +
+        'page removes half its users from the real members of its segment and adds the other half from ' +
+        "the tenant's users not in it (bench/grown.ts keeps a member list and bitmap per segment, so " +
+        'removes always name members); tasks of 5 pages go to a random segment. RSS, database + WAL ' +
+        '(the SQLite file and its -wal; on PostgreSQL pg_database_size plus the WAL directory) and the ' +
+        "1-minute load average are read at each window's end; bytes per membership divides database + " +
+        'WAL by the memberships the generator holds then (the change feed, deliveries log and replay ' +
+        'keys are in the bytes). Floors B and C/P load their own store with the same pages and apply ' +
+        'the same re-sync pages (the same generator) for as many windows of apply time.',
       'Floor A (HTTP ceiling): a bare `node:http` server that reads the body, verifies the Heap-Hash ' +
         '(src/signature) and `JSON.parse`s it, under the same load (pages cycled from 2,000 pre-signed ones).',
       'Floor B (storage ceiling): `Store.applyDelivery` of the same pages in a loop in its own process, ' +
