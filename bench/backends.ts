@@ -6,6 +6,8 @@ import { loadConfig, type Config } from '../src/config/index';
 import { createLogger } from '../src/server/logger';
 import { openStore } from '../src/store';
 import type { Store } from '../src/store/types';
+import { sqliteBytes } from './grownFloor';
+import { postgresBytes } from './postgresBytes';
 import { findPostgresBin, startCluster, type Cluster } from '../test/support/postgres';
 
 export type Backend = { kind: 'sqlite' } | { kind: 'postgres'; serverUrl: string };
@@ -40,6 +42,12 @@ export function placeDatabase(place: Place): { file: string } | { databaseUrl: s
   return config.postgres
     ? { databaseUrl: place.databaseUrl as string }
     : { file: config.sqlite.file };
+}
+
+/** The store's database plus WAL: the SQLite file and its -wal, or PostgreSQL's database and WAL. */
+export async function placeStoreBytes(place: Place): Promise<number> {
+  const database = placeDatabase(place);
+  return 'file' in database ? sqliteBytes(database.file) : postgresBytes(database.databaseUrl);
 }
 
 /** The environment that points a server (or floor B) at `place`. */

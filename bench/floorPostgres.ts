@@ -10,9 +10,14 @@ import {
   type LookupPopulation,
   type Workload,
 } from './workload';
+import { runGrownFloor, type GrownRunInput } from './grownFloor';
+import { postgresBytes } from './postgresBytes';
 import type { AcceptedDelivery } from '../src/store/types';
 
-export type FloorPostgresInput = FloorPostgresApply | FloorPostgresLookup;
+export type FloorPostgresInput = FloorPostgresApply | FloorPostgresLookup | FloorPostgresGrown;
+
+/** Floor P of the grown scenario: the same load and re-sync pages, in a database of its own. */
+export type FloorPostgresGrown = { mode: 'grown'; databaseUrl: string } & GrownRunInput;
 
 export type FloorPostgresApply = {
   mode: 'apply';
@@ -284,9 +289,44 @@ export async function runFloorPostgres(input: FloorPostgresApply): Promise<Apply
   }
 }
 
+/** The grown scenario on floor P: load pages two in flight, then re-syncs `concurrency` in flight. */
+export async function runFloorPostgresGrown(input: FloorPostgresGrown) {
+  const concurrency = Math.max(1, input.concurrency);
+  const pool = new pg.Pool({ connectionString: input.databaseUrl, max: concurrency });
+  try {
+    await createFloorPostgres(pool);
+    return await runGrownFloor('floor P', input, {
+      applyLoadPage: (delivery) => applyFloorPostgres(pool, delivery),
+      loadInFlight: 2,
+      applyChunk: async (chunk) => {
+        const latencies: number[] = [];
+        let next = 0;
+        const worker = async () => {
+          while (next < chunk.length) {
+            const delivery = chunk[next++];
+            const t0 = performance.now();
+            await applyFloorPostgres(pool, delivery);
+            latencies.push(performance.now() - t0);
+          }
+        };
+        await Promise.all(Array.from({ length: concurrency }, worker));
+        return latencies;
+      },
+      storeBytes: () => postgresBytes(input.databaseUrl),
+    });
+  } finally {
+    await pool.end();
+  }
+}
+
 if (require.main === module) {
   const input = JSON.parse(process.argv[2]) as FloorPostgresInput;
-  (input.mode === 'apply' ? runFloorPostgres(input) : runFloorPostgresLookup(input)).then(
+  (input.mode === 'apply'
+    ? runFloorPostgres(input)
+    : input.mode === 'grown'
+      ? runFloorPostgresGrown(input)
+      : runFloorPostgresLookup(input)
+  ).then(
     (figures) => process.stdout.write(`${JSON.stringify(figures)}\n`),
     (error: unknown) => {
       process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);

@@ -11,8 +11,12 @@ import {
   type Workload,
 } from './workload';
 import type { AcceptedDelivery, SyncPage } from '../src/store/types';
+import { runGrownFloor, sqliteBytes, type GrownRunInput } from './grownFloor';
 
-export type FloorSqliteInput = FloorSqliteApply | FloorSqliteLookup;
+export type FloorSqliteInput = FloorSqliteApply | FloorSqliteLookup | FloorSqliteGrown;
+
+/** Floor C of the grown scenario: the same load and re-sync pages, on a file of its own. */
+export type FloorSqliteGrown = { mode: 'grown'; file: string } & GrownRunInput;
 
 export type FloorSqliteApply = {
   mode: 'apply';
@@ -329,13 +333,50 @@ export function runFloorSqlite(input: FloorSqliteApply): ApplyFigures {
   }
 }
 
-if (require.main === module) {
+/**
+ * The grown scenario on floor C: each load page its own transaction (as the store commits a lone
+ * page), then re-sync pages in batches of `concurrency` a transaction (ideal group commit).
+ */
+export async function runFloorSqliteGrown(input: FloorSqliteGrown) {
+  const floor = new FloorSqlite(input.file);
   try {
-    const input = JSON.parse(process.argv[2]) as FloorSqliteInput;
-    const figures = input.mode === 'apply' ? runFloorSqlite(input) : runFloorSqliteLookup(input);
-    process.stdout.write(`${JSON.stringify(figures)}\n`);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
+    return await runGrownFloor('floor C', input, {
+      applyLoadPage: (delivery) => Promise.resolve(floor.applyBatch([delivery])),
+      loadInFlight: 1,
+      applyChunk: (chunk) => {
+        const batch = Math.max(1, input.concurrency);
+        const latencies: number[] = [];
+        for (let first = 0; first < chunk.length; first += batch) {
+          const t0 = performance.now();
+          const group = chunk.slice(first, first + batch);
+          floor.applyBatch(group);
+          const ms = performance.now() - t0;
+          for (let k = 0; k < group.length; k++) latencies.push(ms);
+        }
+        return Promise.resolve(latencies);
+      },
+      storeBytes: () => Promise.resolve(sqliteBytes(input.file)),
+    });
+  } finally {
+    floor.close();
   }
+}
+
+if (require.main === module) {
+  const input = JSON.parse(process.argv[2]) as FloorSqliteInput;
+  Promise.resolve()
+    .then((): unknown =>
+      input.mode === 'apply'
+        ? runFloorSqlite(input)
+        : input.mode === 'grown'
+          ? runFloorSqliteGrown(input)
+          : runFloorSqliteLookup(input),
+    )
+    .then(
+      (figures) => process.stdout.write(`${JSON.stringify(figures)}\n`),
+      (error: unknown) => {
+        process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+        process.exit(1);
+      },
+    );
 }

@@ -1,6 +1,6 @@
 // Floor B, the storage ceiling: the store's own applyDelivery for the bench pages, no HTTP.
 import { performance } from 'node:perf_hooks';
-import { openBenchStore, type Place } from './backends';
+import { openBenchStore, placeStoreBytes, type Place } from './backends';
 import { percentile } from './load';
 import {
   acceptedPage,
@@ -11,7 +11,9 @@ import {
   type LookupPopulation,
   type Workload,
 } from './workload';
-import type { Store } from '../src/store/types';
+import type { AcceptedDelivery, Store } from '../src/store/types';
+import { GrownWorkload, type GrownShape } from './grown';
+import { loadGrown, runGrownFloor, type GrownRunInput } from './grownFloor';
 
 export type FloorStoreInput =
   | {
@@ -26,6 +28,10 @@ export type FloorStoreInput =
       count?: number;
     }
   | { mode: 'populate'; place: Place; population: LookupPopulation }
+  /** The grown scenario's store for the server: the load only. */
+  | { mode: 'grown-load'; place: Place; shape: GrownShape }
+  /** Floor B of the grown scenario: the load, then re-sync windows. */
+  | ({ mode: 'grown'; place: Place } & GrownRunInput)
   | {
       mode: 'lookup';
       place: Place;
@@ -156,6 +162,37 @@ async function lookups(
   };
 }
 
+/** Applies one page through the store; anything but applied is a broken harness. */
+async function applyOne(store: Store, delivery: AcceptedDelivery): Promise<void> {
+  const outcome = await store.applyDelivery(delivery);
+  if (outcome.status !== 'applied') throw new Error(`page not applied: ${outcome.status}`);
+}
+
+/** Pages of 10,000 users in flight at once while loading a grown store. */
+const GROWN_LOAD_IN_FLIGHT = 2;
+
+async function grown(store: Store, input: Extract<FloorStoreInput, { mode: 'grown' }>) {
+  return runGrownFloor('floor B', input, {
+    applyLoadPage: (delivery) => applyOne(store, delivery),
+    loadInFlight: GROWN_LOAD_IN_FLIGHT,
+    applyChunk: async (chunk) => {
+      const latencies: number[] = [];
+      let next = 0;
+      const worker = async () => {
+        while (next < chunk.length) {
+          const delivery = chunk[next++];
+          const started = performance.now();
+          await applyOne(store, delivery);
+          latencies.push(performance.now() - started);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, input.concurrency) }, worker));
+      return latencies;
+    },
+    storeBytes: () => placeStoreBytes(input.place),
+  });
+}
+
 async function main(): Promise<void> {
   const input = JSON.parse(process.argv[2]) as FloorStoreInput;
   const store = await openBenchStore(input.place);
@@ -165,7 +202,16 @@ async function main(): Promise<void> {
         ? await applyPages(store, input)
         : input.mode === 'populate'
           ? await populate(store, input.population)
-          : await lookups(store, input.population, input.queries);
+          : input.mode === 'grown-load'
+            ? await loadGrown(
+                'server store',
+                new GrownWorkload(input.shape),
+                (delivery) => applyOne(store, delivery),
+                GROWN_LOAD_IN_FLIGHT,
+              )
+            : input.mode === 'grown'
+              ? await grown(store, input)
+              : await lookups(store, input.population, input.queries);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await store.close();

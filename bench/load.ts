@@ -165,3 +165,93 @@ export function runPaced(options: PacedOptions): Promise<LoadResult> {
     tick();
   });
 }
+
+export type WindowedLoadOptions = {
+  url: string;
+  connections: number;
+  windows: number;
+  windowSeconds: number;
+  next: NextRequest;
+  /** Called at the end of each window (by wall clock), for the figures sampled then. */
+  atWindowEnd: (index: number) => void;
+};
+
+export type WindowLoad = {
+  seconds: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  latencies: number[];
+};
+
+/**
+ * One closed-loop run (as runLoad) of windows × windowSeconds, its answers put in the window of
+ * the wall-clock moment they came (windowIndex): no gap between windows, and a page in flight at a
+ * boundary counts in the window that answered it. The last window also holds the answers that
+ * came after the run's end (the ones in flight when autocannon stopped sending).
+ */
+export function runWindowedLoad(options: WindowedLoadOptions): Promise<WindowLoad[]> {
+  const windows: WindowLoad[] = Array.from({ length: options.windows }, () => ({
+    seconds: options.windowSeconds,
+    ok: 0,
+    non2xx: 0,
+    errors: 0,
+    latencies: [],
+  }));
+  let startedAt = performance.now();
+  let lastAnswerAt = startedAt;
+  const timers: NodeJS.Timeout[] = [];
+  const at = (now: number) =>
+    windows[windowIndex(now - startedAt, options.windowSeconds, options.windows)];
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.url,
+        connections: options.connections,
+        pipelining: 1,
+        duration: options.windows * options.windowSeconds,
+        timeout: 30,
+        requests: [
+          { method: 'POST', setupRequest: (request) => ({ ...request, ...options.next() }) },
+        ],
+      },
+      (error) => {
+        for (const timer of timers) clearTimeout(timer);
+        if (error) {
+          reject(error);
+          return;
+        }
+        const last = windows[windows.length - 1];
+        last.seconds = Math.max(
+          last.seconds,
+          (lastAnswerAt - startedAt) / 1000 - (windows.length - 1) * options.windowSeconds,
+        );
+        // The last window's figures are sampled once every answer is in.
+        options.atWindowEnd(windows.length - 1);
+        resolve(windows);
+      },
+    );
+    instance.on('start', () => {
+      startedAt = performance.now();
+      for (let i = 0; i < options.windows - 1; i++) {
+        timers.push(
+          setTimeout(() => options.atWindowEnd(i), (i + 1) * options.windowSeconds * 1000),
+        );
+      }
+    });
+    instance.on('response', (_client, statusCode: number, _bytes, responseTime: number) => {
+      lastAnswerAt = performance.now();
+      const window = at(lastAnswerAt);
+      if (statusCode >= 200 && statusCode < 300) {
+        window.ok++;
+        window.latencies.push(responseTime);
+      } else window.non2xx++;
+    });
+    instance.on('reqError', () => at(performance.now()).errors++);
+  });
+}
+
+/** The index of the window an event `elapsedMs` after the start falls in (the last one holds the tail). */
+export function windowIndex(elapsedMs: number, windowSeconds: number, windows: number): number {
+  return Math.min(windows - 1, Math.max(0, Math.floor(elapsedMs / (windowSeconds * 1000))));
+}

@@ -1,6 +1,6 @@
 // npm run bench [-- --quick]: every scenario on SQLite (and PostgreSQL when available), then RESULTS.md.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import prettier from 'prettier';
@@ -18,9 +18,11 @@ import {
 } from './report';
 import {
   measureIdle,
+  runGrown,
   runHuge,
   runIngest,
   runLookup,
+  type GrownRun,
   type RunContext,
   type ScenarioRun,
 } from './run';
@@ -34,11 +36,14 @@ async function runScenario(
   context: RunContext,
   scenarios: Scenarios,
   name: ScenarioName,
-): Promise<{ run: ScenarioRun }> {
+): Promise<{ run?: ScenarioRun; grown?: GrownRun }> {
   switch (name) {
     case 'small':
+    case 'small-sequential':
     case 'large':
       return { run: await runIngest(context, scenarios[name]) };
+    case 'grown':
+      return { grown: await runGrown(context, scenarios.grown) };
     case 'huge':
       return { run: await runHuge(context, scenarios.huge) };
     case 'lookup':
@@ -49,15 +54,27 @@ async function runScenario(
 async function main(): Promise<number> {
   const argv = await yargs(hideBin(process.argv))
     .scriptName('npm run bench --')
-    .usage('$0 [--quick] [--only small,huge]')
+    .usage('$0 [--quick] [--only small,huge] [--scenario grown --backend sqlite]')
     .option('quick', {
       type: 'boolean',
       default: false,
       describe: 'CI smoke mode: tiny scenarios, a few seconds; fails only if the harness breaks',
     })
     .option('only', {
+      alias: 'scenario',
       type: 'string',
-      describe: `Comma-separated scenarios to run (${SCENARIO_NAMES.join(', ')})`,
+      describe:
+        `Comma-separated scenarios to run (${SCENARIO_NAMES.join(', ')}); the results go to ` +
+        'bench/out/ unless --out says otherwise, so RESULTS.md keeps the whole suite',
+    })
+    .option('backend', {
+      choices: ['both', 'sqlite', 'postgres'] as const,
+      default: 'both' as const,
+      describe: 'Which store to run the scenarios on (postgres: as --postgres would find it)',
+    })
+    .option('idle', {
+      type: 'boolean',
+      describe: 'Measure the idle server (default: with the whole suite, not with --only)',
     })
     .option('out', { type: 'string', describe: 'Where to write the results (markdown)' })
     .option('cpu-prof', {
@@ -90,22 +107,24 @@ async function main(): Promise<number> {
   if (argv.cpuProf) mkdirSync(profileDir, { recursive: true });
   const loadAverage = os.loadavg();
   const facts = machineFacts(workDir);
-  const postgres = await choosePostgres(argv.postgres);
-  const backends: { label: BackendLabel; backend?: Backend; skipped?: string }[] = [
-    { label: 'SQLite', backend: { kind: 'sqlite' } },
-    {
+  const postgres = await choosePostgres(argv.postgres && argv.backend !== 'sqlite');
+  const measureIdleToo = argv.idle ?? !argv.only;
+  const backends: { label: BackendLabel; backend?: Backend; skipped?: string }[] = [];
+  if (argv.backend !== 'postgres') backends.push({ label: 'SQLite', backend: { kind: 'sqlite' } });
+  if (argv.backend !== 'sqlite') {
+    backends.push({
       label: 'PostgreSQL',
       backend: postgres.backend,
       skipped: postgres.backend ? undefined : postgres.skipped,
-    },
-  ];
+    });
+  }
 
   const reports: ScenarioReport[] = [];
   const idle: IdleReport[] = [];
   try {
     for (const { label, backend, skipped } of backends) {
       if (!backend) {
-        idle.push({ backend: label, skipped });
+        if (measureIdleToo) idle.push({ backend: label, skipped });
         for (const scenario of selected) reports.push({ backend: label, scenario, skipped });
         continue;
       }
@@ -118,11 +137,13 @@ async function main(): Promise<number> {
         settleMs: quick ? 200 : 1500,
       };
       try {
-        process.stderr.write(`bench: ${label} idle…\n`);
-        idle.push({
-          backend: label,
-          figures: await measureIdle(context, quick ? 0 : IDLE_SECONDS),
-        });
+        if (measureIdleToo) {
+          process.stderr.write(`bench: ${label} idle…\n`);
+          idle.push({
+            backend: label,
+            figures: await measureIdle(context, quick ? 0 : IDLE_SECONDS),
+          });
+        }
         for (const scenario of selected) {
           process.stderr.write(`bench: ${label} ${scenario}…\n`);
           reports.push({
@@ -140,9 +161,16 @@ async function main(): Promise<number> {
     if (!argv.keep) rmSync(workDir, { recursive: true, force: true });
   }
 
-  const command = `npm run bench${quick ? ' -- --quick' : ''}`;
+  const flags = [
+    quick ? '--quick' : '',
+    argv.only ? `--only ${argv.only}` : '',
+    argv.backend !== 'both' ? `--backend ${argv.backend}` : '',
+  ].filter(Boolean);
+  const command = `npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
+  const baselineFile = path.join(BENCH_DIR, 'BASELINE.md');
   const markdown = renderMarkdown({
     quick,
+    baseline: existsSync(baselineFile) ? readFileSync(baselineFile, 'utf8') : undefined,
     command,
     facts,
     loadAverage,
@@ -159,6 +187,22 @@ async function main(): Promise<number> {
         'connection, latencies of every 2xx answer in full precision. Pages are unique (no duplicates), ' +
         'built and signed just before each run, so every signature is well within the default 300 s ' +
         'tolerance, which is left as it is.',
+      'User ids (issue 15): e-mail-like and random by default (bench/ids.ts): ' +
+        '`<1–7 random base-36 chars><7 base-36 chars>.<word>@<one of 50 domains>`, the 7 characters a ' +
+        'bijection of the user number, so ids are unique, spread over the whole key space as ' +
+        "customers' identities are, and the same from a seed in every process. small-sequential keeps " +
+        'the old `u<n>.<name>@bench.example` ids (every insert at the end of the indexes) for comparison.',
+      'grown: a child process loads the store through `Store.applyDelivery` in pages of 10,000 users ' +
+        '(two in flight), segment by segment (the first sync of each); then a fresh server takes re-sync ' +
+        'pages over HTTP (autocannon, one run, answers put in the window of the moment they came). Each ' +
+        'page removes half its users from the real members of its segment and adds the other half from ' +
+        "the tenant's users not in it (bench/grown.ts keeps a member list and bitmap per segment, so " +
+        'removes always name members); tasks of 5 pages go to a random segment. RSS, database + WAL ' +
+        '(the SQLite file and its -wal; on PostgreSQL pg_database_size plus the WAL directory) and the ' +
+        "1-minute load average are read at each window's end; bytes per membership divides database + " +
+        'WAL by the memberships the generator holds then (the change feed, deliveries log and replay ' +
+        'keys are in the bytes). Floors B and C/P load their own store with the same pages and apply ' +
+        'the same re-sync pages (the same generator) for as many windows of apply time.',
       'Floor A (HTTP ceiling): a bare `node:http` server that reads the body, verifies the Heap-Hash ' +
         '(src/signature) and `JSON.parse`s it, under the same load (pages cycled from 2,000 pre-signed ones).',
       'Floor B (storage ceiling): `Store.applyDelivery` of the same pages in a loop in its own process, ' +
@@ -200,7 +244,17 @@ async function main(): Promise<number> {
         `until V8's memory reducer returned what start-up used transiently (at most ${quick ? 0 : IDLE_SECONDS} s).`,
     ],
   });
-  const out = argv.out ?? path.join(BENCH_DIR, quick ? 'out/RESULTS.quick.md' : 'RESULTS.md');
+  const partial = argv.only || argv.backend !== 'both';
+  const out =
+    argv.out ??
+    path.join(
+      BENCH_DIR,
+      quick
+        ? 'out/RESULTS.quick.md'
+        : partial
+          ? `out/RESULTS.${selected.join('+')}.${argv.backend}.md`
+          : 'RESULTS.md',
+    );
   mkdirSync(path.dirname(out), { recursive: true });
   // Formatted as the repository's other files are, so `npm test`'s Prettier check passes.
   writeFileSync(
@@ -212,7 +266,9 @@ async function main(): Promise<number> {
   );
 
   const problems = reports.flatMap((r) =>
-    (r.run?.problems ?? []).map((p) => `${r.backend} ${r.scenario}: ${p}`),
+    [...(r.run?.problems ?? []), ...(r.grown?.problems ?? [])].map(
+      (p) => `${r.backend} ${r.scenario}: ${p}`,
+    ),
   );
   if (problems.length > 0) {
     process.stderr.write(

@@ -1,6 +1,7 @@
 // Ratios to the floors, the issue's targets, and RESULTS.md / the console summary built from them.
 import type { MachineFacts } from './machine';
-import type { IdleFigures, Measurement, ScenarioRun } from './run';
+import { median, trend, type GrownFigures, type WindowFigures } from './grown';
+import type { GrownRun, IdleFigures, Measurement, ScenarioRun } from './run';
 import { TARGETS, type ScenarioName, type Scenarios } from './scenarios';
 
 export type BackendLabel = 'SQLite' | 'PostgreSQL';
@@ -10,6 +11,8 @@ export type ScenarioReport = {
   scenario: ScenarioName;
   skipped?: string;
   run?: ScenarioRun;
+  /** The grown scenario reports windows instead (it has no floor A and no targets yet). */
+  grown?: GrownRun;
 };
 
 export type TargetCheck = { target: string; measured: string; pass: boolean };
@@ -47,11 +50,30 @@ function share(server: number | undefined, floor: number | undefined): number {
 export function describeScenario(name: ScenarioName, scenarios: Scenarios): string {
   switch (name) {
     case 'small':
+    case 'small-sequential':
     case 'large': {
       const s = scenarios[name];
       const half = s.workload.usersPerPage / 2;
       const length = s.amount ? `${s.amount} pages` : `${s.durationSeconds} s`;
-      return `${s.workload.usersPerPage.toLocaleString('en-US')} users per page (${half} adds, ${half} removes of earlier members), ${s.connections} connections, ${length}`;
+      const ids =
+        s.workload.ids === 'random'
+          ? 'e-mail-like random ids'
+          : 'sequential ids (`u<n>.<name>@bench.example`, every insert at the end of the indexes)';
+      return `${s.workload.usersPerPage.toLocaleString('en-US')} users per page (${half} adds, ${half} removes of members added ${s.workload.lagTasks} tasks earlier, strangers before that), ${ids}, ${s.connections} connections, ${length}`;
+    }
+    case 'grown': {
+      const { shape, connections, windows, windowSeconds } = scenarios.grown;
+      const segments = shape.tenants * shape.segmentsPerTenant;
+      const expected = (shape.tenants * shape.usersPerTenant * (1 + shape.maxSegmentsPerUser)) / 2;
+      return (
+        `a grown store: ${shape.tenants} tenants × ${shape.segmentsPerTenant} segments (${segments}), ` +
+        `${shape.usersPerTenant.toLocaleString('en-US')} users a tenant, each in 1–${shape.maxSegmentsPerUser} ` +
+        `of its tenant's segments (about ${Math.round(expected).toLocaleString('en-US')} memberships), ` +
+        `e-mail-like random ids, loaded in pages of ${shape.loadPageSize.toLocaleString('en-US')} users; ` +
+        `then re-syncs of ${shape.usersPerPage} users a page (half real members removed, half ` +
+        `non-members added), tasks of ${shape.pagesPerTask} pages on a random segment, ` +
+        `${connections} connections, ${windows} windows of ${windowSeconds} s`
+      );
     }
     case 'huge': {
       const s = scenarios.huge;
@@ -254,6 +276,8 @@ export type ReportInput = {
   reports: ScenarioReport[];
   idle: IdleReport[];
   configuration: string[];
+  /** Figures kept from earlier runs (bench/BASELINE.md), markdown with its own heading. */
+  baseline?: string;
 };
 
 export function renderMarkdown(input: ReportInput): string {
@@ -298,6 +322,7 @@ export function renderMarkdown(input: ReportInput): string {
     }
   }
   lines.push('', ...ratioTable(input.reports));
+  if (input.baseline) lines.push('', input.baseline.trim());
   lines.push('', '## Figures', '', '### Idle', '');
   for (const { backend, figures, skipped } of input.idle) {
     lines.push(
@@ -314,6 +339,10 @@ export function renderMarkdown(input: ReportInput): string {
       describeScenario(report.scenario, input.scenarios) + '.',
       '',
     );
+    if (report.grown) {
+      lines.push(...grownLines(report.backend, report.grown), '');
+      continue;
+    }
     const run = report.run;
     if (!run) {
       lines.push(`Skipped: ${report.skipped}.`, '');
@@ -359,6 +388,15 @@ export function renderSummary(
   const lines: string[] = [];
   for (const report of reports) {
     const head = `${report.backend} ${report.scenario}`.padEnd(18);
+    if (report.grown) {
+      const { server, floorB, floorSame } = report.grown;
+      lines.push(
+        `${head} ${grownSummary('server', server)}`,
+        `  ${grownSummary('floor B', floorB)}`,
+        `  ${grownSummary(`floor ${sameLetter(report.backend)}`, floorSame)}`,
+      );
+      continue;
+    }
     if (!report.run) {
       lines.push(`${head} skipped: ${report.skipped}`);
       continue;
@@ -384,4 +422,48 @@ export function renderSummary(
       lines.push(`${check.pass ? 'pass' : 'FAIL'}  ${check.target}: ${check.measured}`);
     }
   return lines.join('\n');
+}
+
+const WINDOW_HEADER =
+  '| | window | pages/s | users/s | p50 ms | p99 ms | non-2xx | errors | RSS MB | database + WAL MB | bytes/membership | memberships | load avg (1 min) |\n' +
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+
+function windowRow(label: string, index: number, w: WindowFigures): string {
+  return `| ${label} | ${index + 1} | ${num(w.pagesPerSec, 1)} | ${num(w.usersPerSec)} | ${num(w.p50Ms, 2)} | ${num(w.p99Ms, 2)} | ${w.non2xx} | ${w.errors} | ${num(w.rssMb)} | ${num(w.storeMb)} | ${num(w.bytesPerMembership, 1)} | ${num(w.memberships)} | ${num(w.loadAverage, 2)} |`;
+}
+
+/** Medians over the windows and the first-vs-last trend, in one line. */
+export function grownSummary(who: string, figures: GrownFigures): string {
+  const windows = figures.windows;
+  const t = trend(windows);
+  const sign = (value: number) => (value >= 0 ? `+${num(value)}` : num(value));
+  return (
+    `${who}: load ${num(figures.loadedMemberships)} memberships in ${num(figures.loadSeconds, 1)} s; ` +
+    `median of ${windows.length} windows ${num(median(windows.map((w) => w.pagesPerSec)), 1)} pages/s, ` +
+    `${num(median(windows.map((w) => w.usersPerSec)))} users/s, p99 ${num(median(windows.map((w) => w.p99Ms)), 2)} ms, ` +
+    `${num(median(windows.map((w) => w.bytesPerMembership)), 1)} bytes/membership` +
+    (t
+      ? `; last/first window: users/s ${num(t.usersPerSec, 2)}×, p99 ${num(t.p99, 2)}×, RSS ${sign(t.rssMb)} MB, store ${sign(t.storeMb)} MB`
+      : '')
+  );
+}
+
+/** The grown scenario's section: every window of the server and of its floors. */
+export function grownLines(backend: BackendLabel, run: GrownRun): string[] {
+  const same = `floor ${sameLetter(backend)}`;
+  const lines = [WINDOW_HEADER];
+  run.server.windows.forEach((w, i) => lines.push(windowRow('server', i, w)));
+  run.floorB.windows.forEach((w, i) => lines.push(windowRow('floor B: store only', i, w)));
+  run.floorSame.windows.forEach((w, i) =>
+    lines.push(windowRow(sameFloorName(backend, 'grown'), i, w)),
+  );
+  lines.push(
+    '',
+    `- ${grownSummary('server', run.server)}`,
+    `- ${grownSummary('floor B', run.floorB)}`,
+    `- ${grownSummary(same, run.floorSame)}`,
+  );
+  for (const note of run.notes) lines.push(`- ${note}`);
+  for (const problem of run.problems) lines.push(`- **Problem:** ${problem}`);
+  return lines;
 }

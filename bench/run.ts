@@ -3,14 +3,24 @@ import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openBenchStore, placeDatabase, placeEnv, warmSqliteFile, type Place } from './backends';
+import {
+  openBenchStore,
+  placeDatabase,
+  placeEnv,
+  placeStoreBytes,
+  warmSqliteFile,
+  type Place,
+} from './backends';
 import type { FloorPostgresInput } from './floorPostgres';
 import type { FloorSqliteInput } from './floorSqlite';
 import type { ApplyFigures, FloorStoreInput, LookupFigures } from './floorStore';
-import { runLoad, runPaced, type LoadResult, type NextRequest } from './load';
+import os from 'node:os';
+import { runLoad, runPaced, runWindowedLoad, type LoadResult, type NextRequest } from './load';
+import { GrownWorkload, grownBody, windowFigures, type GrownFigures } from './grown';
+import { signHeapHash } from '../src/webhook/signature';
 import { cpuMeter, cpuMsPerPage, type CpuShares } from './machine';
 import { procStatus, runJsonChild, startListening, type Listening } from './processes';
-import type { HugeScenario, IngestScenario, LookupScenario } from './scenarios';
+import type { GrownScenario, HugeScenario, IngestScenario, LookupScenario } from './scenarios';
 import { connectionKey } from '../src/admin/urlKeys';
 import {
   BENCH_ID_TOKEN,
@@ -722,4 +732,125 @@ export async function runLookup(
     problems,
     notes,
   };
+}
+
+/** The grown scenario's figures: the server's windows and its floors' (B, and C or P). */
+export type GrownRun = {
+  server: GrownFigures;
+  floorB: GrownFigures;
+  floorSame: GrownFigures;
+  problems: string[];
+  notes: string[];
+};
+
+/**
+ * The grown scenario: a child process loads the server's store through Store.applyDelivery in
+ * big pages, then a fresh server takes re-sync pages with real churn over HTTP for `windows`
+ * windows; floors B and C (or P) each load their own store with the same pages and apply the
+ * same re-sync pages for as many windows of apply time.
+ */
+export async function runGrown(context: RunContext, scenario: GrownScenario): Promise<GrownRun> {
+  const problems: string[] = [];
+  const { shape, connections, windows, windowSeconds } = scenario;
+  const place = await context.freshPlace('grown-server');
+  process.stderr.write('bench: grown: loading the server store…\n');
+  const loaded = await runJsonChild<Omit<GrownFigures, 'windows'>>(FLOOR_STORE_ENTRY, {
+    mode: 'grown-load',
+    place,
+    shape,
+  } satisfies FloorStoreInput);
+  const warmedMb = warmSqliteFile(place);
+  const workload = new GrownWorkload(shape);
+  let index = 0;
+  const next: NextRequest = () => {
+    const body = grownBody(workload.nextSteadyPage());
+    index++;
+    return {
+      path: '/webhook',
+      headers: {
+        'content-type': 'application/json',
+        'heap-hash': signHeapHash(context.secret, body),
+      },
+      body,
+    };
+  };
+  process.stderr.write(`bench: grown: server, ${windows} windows of ${windowSeconds} s…\n`);
+  const sampled: Promise<{ rssMb: number; bytes: number; memberships: number; load: number }>[] =
+    [];
+  const s = await measureServer(context, place, async (server) => {
+    const loads = await runWindowedLoad({
+      url: server.url,
+      connections,
+      windows,
+      windowSeconds,
+      next,
+      atWindowEnd: (i) => {
+        const rss = rssMb(server.pid, 'rssKb');
+        const memberships = workload.memberships;
+        const load = os.loadavg()[0];
+        sampled[i] = placeStoreBytes(place).then((bytes) => ({
+          rssMb: rss,
+          bytes,
+          memberships,
+          load,
+        }));
+        process.stderr.write(`bench: grown: server window ${i + 1}/${windows} done\n`);
+      },
+    });
+    const samples = await Promise.all(sampled);
+    const figures = loads.map((w, i) =>
+      windowFigures({
+        seconds: w.seconds,
+        pages: w.ok,
+        users: w.ok * shape.usersPerPage,
+        latencies: w.latencies,
+        non2xx: w.non2xx,
+        errors: w.errors,
+        rssMb: samples[i].rssMb,
+        storeBytes: samples[i].bytes,
+        memberships: samples[i].memberships,
+        loadAverage: samples[i].load,
+      }),
+    );
+    return { figures, ok: loads.reduce((sum, w) => sum + w.ok, 0) };
+  });
+  const non2xx = s.result.figures.reduce((sum, w) => sum + w.non2xx, 0);
+  const errors = s.result.figures.reduce((sum, w) => sum + w.errors, 0);
+  if (non2xx > 0) problems.push(`server: ${non2xx} non-2xx answers`);
+  if (errors > 0) problems.push(`server: ${errors} request errors`);
+  await checkApplied(place, loaded.loadPages + s.result.ok, problems);
+
+  const input = { shape, windows, windowSeconds, concurrency: connections };
+  process.stderr.write('bench: grown: floor B (its own load, then windows)…\n');
+  const floorB = await runJsonChild<GrownFigures>(FLOOR_STORE_ENTRY, {
+    mode: 'grown',
+    place: await context.freshPlace('grown-floor-b'),
+    ...input,
+  } satisfies FloorStoreInput);
+  const samePlace = await context.freshPlace('grown-floor-same');
+  process.stderr.write(
+    `bench: grown: floor ${sameLetter(samePlace)} (its own load, then windows)…\n`,
+  );
+  const floorSame = samePlace.databaseUrl
+    ? await runJsonChild<GrownFigures>(FLOOR_POSTGRES_ENTRY, {
+        mode: 'grown',
+        databaseUrl: samePlace.databaseUrl,
+        ...input,
+      } satisfies FloorPostgresInput)
+    : await runJsonChild<GrownFigures>(FLOOR_SQLITE_ENTRY, {
+        mode: 'grown',
+        file: path.join(samePlace.dataDir, 'floor-c.db'),
+        ...input,
+      } satisfies FloorSqliteInput);
+  const notes = [
+    `the server's store was loaded through Store.applyDelivery (its own process, ${shape.loadPageSize.toLocaleString('en-US')}-user pages, 2 in flight) with ${loaded.loadedMemberships.toLocaleString('en-US')} memberships in ${loaded.loadPages} pages in ${loaded.loadSeconds.toFixed(1)} s; floor B loaded its own in ${floorB.loadSeconds.toFixed(1)} s, floor ${sameLetter(samePlace)} in ${floorSame.loadSeconds.toFixed(1)} s`,
+    `${index.toLocaleString('en-US')} re-sync pages were sent to the server, each built and signed as it was sent`,
+    'floors B and C/P ran after the server, each on its own freshly loaded store; their windows are windows of apply time (pages are built outside the clock)',
+  ];
+  if (warmedMb !== undefined) {
+    notes.push(
+      `the ${warmedMb.toFixed(0)} MB SQLite file was read once right before the server started (into the OS page cache, as for a server in service)`,
+    );
+  }
+  return { server: { ...loaded, windows: s.result.figures }, floorB, floorSame, problems, notes };
 }

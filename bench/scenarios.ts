@@ -1,8 +1,9 @@
 // The bench scenarios (issue 6) at full size and at CI smoke size (--quick), and their targets.
+import type { GrownShape } from './grown';
 import type { LookupPopulation, Workload } from './workload';
 
 export type IngestScenario = {
-  name: 'small' | 'large';
+  name: 'small' | 'small-sequential' | 'large';
   workload: Workload;
   connections: number;
   durationSeconds: number;
@@ -28,14 +29,36 @@ export type LookupScenario = {
   floorQueries: number;
 };
 
+/**
+ * A grown store (issue 15): the load in big pages through the store, then re-syncs of
+ * `shape.usersPerPage` users with real churn, `connections` at a time, measured in `windows`
+ * windows of `windowSeconds`.
+ */
+export type GrownScenario = {
+  name: 'grown';
+  shape: GrownShape;
+  connections: number;
+  windows: number;
+  windowSeconds: number;
+};
+
 export type Scenarios = {
   small: IngestScenario;
+  'small-sequential': IngestScenario;
   large: IngestScenario;
   huge: HugeScenario;
   lookup: LookupScenario;
+  grown: GrownScenario;
 };
 
-export const SCENARIO_NAMES = ['small', 'large', 'huge', 'lookup'] as const;
+export const SCENARIO_NAMES = [
+  'small',
+  'small-sequential',
+  'large',
+  'huge',
+  'lookup',
+  'grown',
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 const smallWorkload: Workload = {
@@ -46,6 +69,15 @@ const smallWorkload: Workload = {
   churn: true,
   lagTasks: 4,
   segmentBase: 100,
+  ids: 'random',
+};
+
+/** The small scenario with the old sequential ids, which flatter every store (issue 15). */
+const smallSequentialWorkload: Workload = {
+  ...smallWorkload,
+  name: 'small-sequential',
+  segmentBase: 150,
+  ids: 'sequential',
 };
 
 const largeWorkload: Workload = {
@@ -56,6 +88,7 @@ const largeWorkload: Workload = {
   churn: true,
   lagTasks: 2,
   segmentBase: 200,
+  ids: 'random',
 };
 
 /** A first sync of a big segment: one page, every user new. Each page is its own segment. */
@@ -67,10 +100,32 @@ const hugeWorkload = (users: number): Workload => ({
   churn: false,
   lagTasks: 1,
   segmentBase: 300,
+  ids: 'random',
 });
+
+/**
+ * 20 tenants × 10 segments, 85,000 users a tenant each in 1–5 of its segments (3 on average):
+ * about 5.1 M memberships, about 25,500 a segment.
+ */
+const grownShape: GrownShape = {
+  seed: 15,
+  tenants: 20,
+  segmentsPerTenant: 10,
+  usersPerTenant: 85_000,
+  maxSegmentsPerUser: 5,
+  loadPageSize: 10_000,
+  usersPerPage: 100,
+  pagesPerTask: 5,
+};
 
 export const FULL: Scenarios = {
   small: { name: 'small', workload: smallWorkload, connections: 10, durationSeconds: 15 },
+  'small-sequential': {
+    name: 'small-sequential',
+    workload: smallSequentialWorkload,
+    connections: 10,
+    durationSeconds: 15,
+  },
   large: { name: 'large', workload: largeWorkload, connections: 4, durationSeconds: 15 },
   huge: { name: 'huge', workload: hugeWorkload(100_000), pages: 3 },
   lookup: {
@@ -83,11 +138,13 @@ export const FULL: Scenarios = {
     durationSeconds: 10,
     floorQueries: 20_000,
   },
+  grown: { name: 'grown', shape: grownShape, connections: 10, windows: 6, windowSeconds: 30 },
 };
 
 /** Small enough for CI: proves every path of the harness works, measures nothing worth quoting. */
 export const QUICK: Scenarios = {
   small: { ...FULL.small, durationSeconds: 0, amount: 200 },
+  'small-sequential': { ...FULL['small-sequential'], durationSeconds: 0, amount: 200 },
   large: { ...FULL.large, durationSeconds: 0, amount: 16 },
   huge: { name: 'huge', workload: hugeWorkload(10_000), pages: 1 },
   lookup: {
@@ -99,6 +156,13 @@ export const QUICK: Scenarios = {
     durationSeconds: 0,
     amount: 200,
     floorQueries: 200,
+  },
+  // About 50,000 memberships (4 tenants × 5 segments × 4,200 users), two 2-second windows.
+  grown: {
+    ...FULL.grown,
+    shape: { ...grownShape, tenants: 4, segmentsPerTenant: 5, usersPerTenant: 4200 },
+    windows: 2,
+    windowSeconds: 2,
   },
 };
 

@@ -5,6 +5,7 @@ import { toAcceptedDelivery } from '../src/webhook/apply';
 import { signHeapHash } from '../src/webhook/signature';
 import type { AcceptedDelivery } from '../src/store/types';
 import { buildSyncPage } from '../src/webhook/outgoing';
+import { emailId } from './ids';
 
 /** The customer environment every bench delivery belongs to. */
 export const BENCH_ID_TOKEN = 'bench-environment';
@@ -22,8 +23,14 @@ export type Workload = {
   segments: number;
   churn: boolean;
   lagTasks: number;
-  /** Keeps the task and segment ids of different workloads apart. */
+  /** Keeps the task and segment ids of different workloads apart (and seeds the random ids). */
   segmentBase: number;
+  /**
+   * 'random': e-mail-like ids spread over the key space (bench/ids.ts), as customers' identities
+   * are; 'sequential': `u<n>.<name>@bench.example`, every insert at the right-hand end of the
+   * indexes (flattering, kept as a labelled scenario for comparison).
+   */
+  ids: 'random' | 'sequential';
 };
 
 function addsPerPage(workload: Workload): number {
@@ -33,7 +40,18 @@ function addsPerPage(workload: Workload): number {
 function usersAddedBy(workload: Workload, index: number): string[] {
   const count = addsPerPage(workload);
   const first = index * count;
-  return Array.from({ length: count }, (_, k) => `u${first + k}.${workload.name}@bench.example`);
+  return Array.from({ length: count }, (_, k) =>
+    workload.ids === 'random'
+      ? emailId(workload.segmentBase, 0, first + k)
+      : `u${first + k}.${workload.name}@bench.example`,
+  );
+}
+
+/** Users removed before the lag has passed: nobody's members yet (namespace 1: never added). */
+function stranger(workload: Workload, index: number, k: number, removes: number): string {
+  return workload.ids === 'random'
+    ? emailId(workload.segmentBase, 1, index * removes + k)
+    : `gone${index}-${k}@bench.example`;
 }
 
 /** The JSON body of page `index`, exactly as Heap would send it. */
@@ -47,7 +65,7 @@ export function pageBody(workload: Workload, index: number): Buffer {
       ? []
       : index >= lag
         ? usersAddedBy(workload, index - lag).slice(0, removes)
-        : Array.from({ length: removes }, (_, k) => `gone${index}-${k}@bench.example`);
+        : Array.from({ length: removes }, (_, k) => stranger(workload, index, k, removes));
   const segmentId = workload.segmentBase + (task % workload.segments);
   return Buffer.from(
     JSON.stringify(
