@@ -1,5 +1,5 @@
 // The storage backends a bench scenario runs on: where each run's data lives, opened as the server opens it.
-import { closeSync, mkdtempSync, openSync, readSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config/index';
@@ -159,4 +159,16 @@ export async function choosePostgres(wanted: boolean): Promise<PostgresChoice> {
       'a throwaway cluster on this machine, started as the tests start theirs, default settings',
     ),
   };
+}
+
+/** The pid of a throwaway cluster's postmaster (the first line of its postmaster.pid). */
+export function postmasterPid(cluster: Cluster): number | undefined {
+  try {
+    const pid = Number(
+      readFileSync(path.join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }

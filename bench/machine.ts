@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import Database from 'better-sqlite3';
-import { cpuMsOf, MS_PER_CLOCK_TICK } from './processes';
+import { cpuMsOf, MS_PER_CLOCK_TICK, treeCpuMsOf } from './processes';
 
 export type MachineFacts = {
   date: string;
@@ -62,13 +62,29 @@ export type CpuShares = {
   target: number;
   /** This process: the load generator. */
   generator: number;
+  /** The database server's processes (PostgreSQL's cluster, when the bench started it; else 0). */
+  database: number;
   /** Everything else on the machine: other developers' work on this shared box. */
   foreign: number;
   /** CPU the hypervisor gave to other virtual machines while ours wanted it (steal time). */
   stolen: number;
   /** The measured processes' CPU time in ms (not a share): the numerator of CPU per page. */
   targetMs: number;
+  /** The database server's CPU time in ms over the same window (NaN when not metered). */
+  databaseMs: number;
 };
+
+/** The postmaster of the cluster the bench started, whose tree cpuMeter meters as the database. */
+let databaseRootPid: number | undefined;
+
+/**
+ * Meters a database server's CPU from now on (the postmaster's pid: PostgreSQL's backends are its
+ * children), or stops (undefined: SQLite runs inside the measured process, an external server
+ * cannot be seen).
+ */
+export function meterDatabase(rootPid: number | undefined): void {
+  databaseRootPid = rootPid;
+}
 
 /**
  * CPU milliseconds per page: a process's CPU time over the measured window divided by the pages
@@ -84,6 +100,8 @@ export function cpuMsPerPage(cpuMs: number, pages: number): number {
  */
 export function cpuMeter(pids: number[]): { stop: (exitedTargetMs?: number) => CpuShares } {
   const targetMs = () => pids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
+  const root = databaseRootPid;
+  const databaseMs = () => (root === undefined ? NaN : treeCpuMsOf(root));
   const ownMs = () => {
     const usage = process.cpuUsage();
     return (usage.user + usage.system) / 1000;
@@ -92,20 +110,27 @@ export function cpuMeter(pids: number[]): { stop: (exitedTargetMs?: number) => C
   const machine0 = machineMs();
   const target0 = targetMs();
   const own0 = ownMs();
+  const database0 = databaseMs();
   return {
     stop: (exitedTargetMs = 0) => {
       const wall = Math.max(1, Date.now() - startedAt);
       const target = targetMs() - target0 + exitedTargetMs;
       const generator = ownMs() - own0;
+      const database = databaseMs() - database0;
       const machine = machineMs();
-      const foreign = Math.max(0, machine.busy - machine0.busy - target - generator);
+      const foreign = Math.max(
+        0,
+        machine.busy - machine0.busy - target - generator - (Number.isNaN(database) ? 0 : database),
+      );
       const stolen = machine.stolen - machine0.stolen;
       return {
         target: target / wall,
         generator: generator / wall,
+        database: Number.isNaN(database) ? 0 : database / wall,
         foreign: foreign / wall,
         stolen: stolen / wall,
         targetMs: target,
+        databaseMs: database,
       };
     },
   };

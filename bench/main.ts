@@ -6,8 +6,8 @@ import path from 'node:path';
 import prettier from 'prettier';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { choosePostgres, placeMaker, type Backend } from './backends';
-import { machineFacts } from './machine';
+import { choosePostgres, placeMaker, postmasterPid, type Backend } from './backends';
+import { machineFacts, meterDatabase } from './machine';
 import {
   checkTargets,
   renderMarkdown,
@@ -129,6 +129,12 @@ async function main(): Promise<number> {
         continue;
       }
       const places = placeMaker(backend, workDir);
+      // PostgreSQL's CPU is metered when the bench started the cluster (an external one is unseen).
+      meterDatabase(
+        backend.kind === 'postgres' && 'cluster' in postgres && postgres.cluster
+          ? postmasterPid(postgres.cluster)
+          : undefined,
+      );
       const context: RunContext = {
         freshPlace: places.fresh,
         secret: randomBytes(32).toString('base64url'),
@@ -236,8 +242,8 @@ async function main(): Promise<number> {
         'again, and an ingest server run with more than 0.02 cores of steal is run again on a new ' +
         "store: at most 3 in all, the last kept, every discarded one listed in the scenario's notes.",
       postgres.backend
-        ? `${postgres.description}. Its own processes count as "others" in the CPU column and not in ` +
-          'any RSS figure.'
+        ? `${postgres.description}. Its own processes are "database" in the CPU column when the bench ` +
+          'started the cluster (else "others"), and in no RSS figure.'
         : `PostgreSQL: skipped (${postgres.skipped}).`,
       "Peak RSS is the server process's VmHWM from /proc (a fresh server per scenario); RSS at start is " +
         'its VmRSS 1.5 s after start-up; idle RSS is VmRSS once the server has sat without a request ' +

@@ -1,6 +1,6 @@
 // Child processes of the bench (the server under test, floor A, floor B) and their /proc figures.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Listening = {
@@ -110,4 +110,33 @@ export function cpuMsOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU time in ms of a process tree one level deep: the root (with what its reaped children left it:
+ * cutime and cstime), and each live direct child (with its own reaped children). PostgreSQL runs
+ * every backend and worker as a child of the postmaster, so this is the whole cluster's CPU, exited
+ * backends included.
+ */
+export function treeCpuMsOf(rootPid: number): number {
+  const withChildren = (stat: string) => {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (
+      (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) *
+      MS_PER_CLOCK_TICK
+    );
+  };
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (Number(entry) === rootPid || parent === rootPid) total += withChildren(stat);
+  }
+  return total;
 }

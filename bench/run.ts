@@ -72,6 +72,8 @@ export type Measurement = {
    * page it applied; a floor counts only its timed work. PostgreSQL's own CPU is not in it.
    */
   cpuMsPerPage?: number;
+  /** PostgreSQL's CPU (every process of the cluster) over the same window per page; servers only. */
+  databaseCpuMsPerPage?: number;
 };
 
 export type ScenarioRun = {
@@ -181,6 +183,7 @@ function fromLoad(measured: Measured<LoadResult>, usersPerRequest: number): Meas
   const load = measured.result;
   return {
     cpuMsPerPage: cpuMsPerPage(measured.cpu.targetMs, load.ok),
+    databaseCpuMsPerPage: cpuMsPerPage(measured.cpu.databaseMs, load.ok),
     pagesPerSec: load.ok / load.seconds,
     usersPerSec: (load.ok * usersPerRequest) / load.seconds,
     p50Ms: load.p50Ms,
@@ -247,9 +250,11 @@ function bracketed(before: Measurement, after: Measurement): Measurement {
     cpu: {
       target: weigh((m) => m.cpu.target) ?? NaN,
       generator: weigh((m) => m.cpu.generator) ?? NaN,
+      database: weigh((m) => m.cpu.database) ?? NaN,
       foreign: weigh((m) => m.cpu.foreign) ?? NaN,
       stolen: weigh((m) => m.cpu.stolen) ?? NaN,
       targetMs: before.cpu.targetMs + after.cpu.targetMs,
+      databaseMs: before.cpu.databaseMs + after.cpu.databaseMs,
     },
   };
 }
@@ -499,6 +504,7 @@ function fromTimings(measured: Measured<Timed>, users: number): Measurement {
   const seconds = ms.reduce((sum, value) => sum + value, 0) / 1000;
   return {
     cpuMsPerPage: cpuMsPerPage(measured.cpu.targetMs, ms.length - non2xx),
+    databaseCpuMsPerPage: cpuMsPerPage(measured.cpu.databaseMs, ms.length - non2xx),
     pagesPerSec: ms.length / seconds,
     usersPerSec: (ms.length * users) / seconds,
     p50Ms: [...ms].sort((x, y) => x - y)[Math.floor(ms.length / 2)],

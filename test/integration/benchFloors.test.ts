@@ -99,7 +99,15 @@ const measured = (figures: Partial<Measurement>): Measurement => ({
   non2xx: 0,
   errors: 0,
   seconds: 1,
-  cpu: { target: 0, generator: 0, foreign: 0, stolen: 0, targetMs: 0 },
+  cpu: {
+    target: 0,
+    generator: 0,
+    database: 0,
+    foreign: 0,
+    stolen: 0,
+    targetMs: 0,
+    databaseMs: NaN,
+  },
   ...figures,
 });
 
