@@ -1,4 +1,5 @@
 // Ratios to the floors, the issue's targets, and RESULTS.md / the console summary built from them.
+import { capacityLines } from './capacity';
 import type { MachineFacts } from './machine';
 import { median, trend, type GrownFigures, type WindowFigures } from './grown';
 import type { GrownRun, IdleFigures, Measurement, ScenarioRun } from './run';
@@ -324,6 +325,20 @@ export function renderMarkdown(input: ReportInput): string {
     }
   }
   lines.push('', ...ratioTable(input.reports));
+  const capacity = capacityLines(
+    (['SQLite', 'PostgreSQL'] as const).map((backend) => {
+      const of = (scenario: ScenarioName) =>
+        input.reports.find((r) => r.backend === backend && r.scenario === scenario);
+      return {
+        backend,
+        small: of('small')?.run,
+        large: of('large')?.run,
+        grown: of('grown')?.grown,
+      };
+    }),
+    input.scenarios,
+  );
+  if (capacity.length > 0) lines.push('', ...capacity);
   if (input.baseline) lines.push('', input.baseline.trim());
   lines.push('', '## Figures', '', '### Idle', '');
   for (const { backend, figures, skipped } of input.idle) {
@@ -461,7 +476,10 @@ export function grownLines(backend: BackendLabel, run: GrownRun): string[] {
   );
   lines.push(
     '',
-    `- ${grownSummary('server', run.server)}`,
+    `- ${grownSummary('server', run.server)}; CPU ${num(run.serverCpu.cpuMsPerPage, 2)} ms/page` +
+      (Number.isFinite(run.serverCpu.databaseCpuMsPerPage)
+        ? `, database CPU ${num(run.serverCpu.databaseCpuMsPerPage, 2)} ms/page`
+        : ''),
     `- ${grownSummary('floor B', run.floorB)}`,
     `- ${grownSummary(same, run.floorSame)}`,
   );

@@ -743,6 +743,8 @@ export async function runLookup(
 /** The grown scenario's figures: the server's windows and its floors' (B, and C or P). */
 export type GrownRun = {
   server: GrownFigures;
+  /** The server's CPU, and PostgreSQL's when metered, per re-sync page over all its windows. */
+  serverCpu: { cpuMsPerPage: number; databaseCpuMsPerPage: number };
   floorB: GrownFigures;
   floorSame: GrownFigures;
   problems: string[];
@@ -825,6 +827,10 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
   if (non2xx > 0) problems.push(`server: ${non2xx} non-2xx answers`);
   if (errors > 0) problems.push(`server: ${errors} request errors`);
   await checkApplied(place, loaded.loadPages + s.result.ok, problems);
+  const serverCpu = {
+    cpuMsPerPage: cpuMsPerPage(s.cpu.targetMs, s.result.ok),
+    databaseCpuMsPerPage: cpuMsPerPage(s.cpu.databaseMs, s.result.ok),
+  };
 
   const input = { shape, windows, windowSeconds, concurrency: connections };
   process.stderr.write('bench: grown: floor B (its own load, then windows)…\n');
@@ -858,5 +864,12 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
       `the ${warmedMb.toFixed(0)} MB SQLite file was read once right before the server started (into the OS page cache, as for a server in service)`,
     );
   }
-  return { server: { ...loaded, windows: s.result.figures }, floorB, floorSame, problems, notes };
+  return {
+    server: { ...loaded, windows: s.result.figures },
+    serverCpu,
+    floorB,
+    floorSame,
+    problems,
+    notes,
+  };
 }
