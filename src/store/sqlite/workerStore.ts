@@ -33,6 +33,15 @@ function fromWorkerError(error: WorkerError): Error {
   return result;
 }
 
+/**
+ * The read-only connection maps up to this much of the file. A user → segments lookup reads a
+ * handful of randomly placed B-tree pages; mapped, each is a memory read instead of a pread()
+ * and a 4 KB copy into SQLite's 2 MB cache, which roughly halved the CPU of a lookup on the
+ * 1,000,000-member bench store. The mapped pages are the OS page cache (shared, reclaimable),
+ * though they count in the process's RSS as file-backed pages once touched.
+ */
+export const READER_MMAP_BYTES = 256 * 1024 * 1024;
+
 type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
 
 /** Starts a worker and resolves once its store is open (or rejects with why it could not open). */
@@ -146,7 +155,11 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
     const store = new SqliteWorkerStore(options);
     await store.worker();
     try {
-      store.reader = new SqliteStore({ ...options, readOnly: true });
+      store.reader = new SqliteStore({
+        ...options,
+        readOnly: true,
+        mmapBytes: options.mmapBytes ?? READER_MMAP_BYTES,
+      });
     } catch (error) {
       await store.close();
       throw error;
