@@ -11,6 +11,7 @@ import {
   type StoreMethod,
   type WorkerError,
   type WorkerEvent,
+  type WorkerReplies,
   type WorkerReply,
   type WorkerStarted,
 } from './workerProtocol';
@@ -80,6 +81,8 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
   private current: Promise<Worker> | undefined;
   private closed = false;
   private readonly commitListeners = new Set<(batchSize: number) => void>();
+  /** Calls made in this turn of the event loop, posted together to their worker (see StoreCalls). */
+  private outbox: { worker: Worker; calls: StoreCall[] } | undefined;
 
   /** Set by open(), once the worker has created or migrated the file. */
   private reader!: SqliteStore;
@@ -176,9 +179,9 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
     if (this.current) return this.current;
     const starting = startWorker(this.options).then((worker) => {
       worker.unref();
-      worker.on('message', (message: WorkerReply | WorkerEvent) => {
+      worker.on('message', (message: WorkerReplies | WorkerEvent) => {
         if ('event' in message) this.told(message);
-        else this.settle(message, worker);
+        else for (const reply of message.replies) this.settle(reply, worker);
       });
       worker.on('error', (error) => this.lost(starting, error));
       worker.on('exit', (code) => this.lost(starting, new Error(`exited with code ${code}`)));
@@ -234,8 +237,22 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
       this.pending.set(id, { resolve, reject });
       // Keep the process alive while an answer is owed, not longer.
       worker.ref();
-      worker.postMessage({ id, method, args } satisfies StoreCall);
+      // A batch for a worker that has since been replaced goes to it now (lost() has already
+      // failed its calls), so this one starts a batch of its own for the new worker.
+      if (this.outbox && this.outbox.worker !== worker) this.post();
+      if (!this.outbox) {
+        this.outbox = { worker, calls: [] };
+        setImmediate(() => this.post());
+      }
+      this.outbox.calls.push({ id, method, args });
     });
+  }
+
+  /** Posts the calls made so far in one message. */
+  private post(): void {
+    const outbox = this.outbox;
+    this.outbox = undefined;
+    outbox?.worker.postMessage(outbox.calls);
   }
 
   /**
