@@ -66,6 +66,14 @@ export async function openBenchStore(place: Place): Promise<Store> {
   return openStore(benchConfig(place).config, createLogger('silent'), { sqliteThread: 'caller' });
 }
 
+/**
+ * The store as the server and the toolkit open it by default (on SQLite: the writer in a worker
+ * thread, queries on a read-only connection on this thread), for the in-process Membership row.
+ */
+export async function openServerStore(place: Place): Promise<Store> {
+  return openStore(benchConfig(place).config, createLogger('silent'));
+}
+
 /** The configuration a server started on `place` would load. */
 function benchConfig(place: Place): { config: Config } {
   const loaded = loadConfig({ ...placeEnv(place), WEBHOOK_SECRET: 'floor-b' }, place.dataDir);

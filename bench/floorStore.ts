@@ -1,6 +1,7 @@
 // Floor B, the storage ceiling: the store's own applyDelivery for the bench pages, no HTTP.
 import { performance } from 'node:perf_hooks';
-import { openBenchStore, placeStoreBytes, type Place } from './backends';
+import { openBenchStore, openServerStore, placeStoreBytes, type Place } from './backends';
+import { createMembership } from '../src/store/membership';
 import { percentile } from './load';
 import {
   acceptedPage,
@@ -37,6 +38,13 @@ export type FloorStoreInput =
       place: Place;
       population: LookupPopulation;
       queries: number;
+    }
+  /** User → segments through the toolkit's Membership over the store opened as the server does. */
+  | {
+      mode: 'membership';
+      place: Place;
+      population: LookupPopulation;
+      queries: number;
     };
 
 export type ApplyFigures = {
@@ -61,6 +69,18 @@ export type LookupFigures = {
   cpuMs: number;
   /** CPU inside the timed window only: CPU per lookup. */
   timedCpuMs?: number;
+  peakRssKb: number;
+};
+
+/** The in-process Membership API's lookups, in microseconds (the target is 20 µs at p99). */
+export type MembershipFigures = {
+  lookups: number;
+  p50Us: number;
+  p99Us: number;
+  maxUs: number;
+  /** This process's CPU over the timed lookups, per lookup. */
+  cpuUsPerLookup: number;
+  cpuMs: number;
   peakRssKb: number;
 };
 
@@ -162,6 +182,43 @@ async function lookups(
   };
 }
 
+/**
+ * Membership.segmentsOf for random members, one at a time, each awaited as an embedding app
+ * would. A first pass over other users, not measured, stands for a process in service (its hot
+ * paths compiled, the file in the OS page cache and in SQLite's): the HTTP lookup is measured
+ * after a warm-up too.
+ */
+async function membershipLookups(
+  store: Store,
+  population: LookupPopulation,
+  queries: number,
+): Promise<MembershipFigures> {
+  const membership = createMembership(store);
+  const users = lookupUsers(population, queries * 2);
+  const expected = (population.segments * population.membersPerSegment) / population.users;
+  for (const userId of users.slice(queries)) await membership.segmentsOf(BENCH_ID_TOKEN, userId);
+  const latencies = new Float64Array(queries);
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < queries; i++) {
+    const t0 = process.hrtime.bigint();
+    const segments = await membership.segmentsOf(BENCH_ID_TOKEN, users[i]);
+    latencies[i] = Number(process.hrtime.bigint() - t0) / 1000;
+    if (segments.length !== expected) {
+      throw new Error(`Membership.segmentsOf found ${segments.length} segments, not ${expected}`);
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const sorted = Array.from(latencies).sort((a, b) => a - b);
+  return {
+    lookups: queries,
+    p50Us: percentile(sorted, 50),
+    p99Us: percentile(sorted, 99),
+    maxUs: sorted[sorted.length - 1],
+    cpuUsPerLookup: (cpu.user + cpu.system) / queries,
+    ...own(),
+  };
+}
+
 /** Applies one page through the store; anything but applied is a broken harness. */
 async function applyOne(store: Store, delivery: AcceptedDelivery): Promise<void> {
   const outcome = await store.applyDelivery(delivery);
@@ -195,6 +252,16 @@ async function grown(store: Store, input: Extract<FloorStoreInput, { mode: 'grow
 
 async function main(): Promise<void> {
   const input = JSON.parse(process.argv[2]) as FloorStoreInput;
+  if (input.mode === 'membership') {
+    const store = await openServerStore(input.place);
+    try {
+      const figures = await membershipLookups(store, input.population, input.queries);
+      process.stdout.write(`${JSON.stringify(figures)}\n`);
+    } finally {
+      await store.close();
+    }
+    return;
+  }
   const store = await openBenchStore(input.place);
   try {
     const result =

@@ -10,6 +10,7 @@ import { choosePostgres, placeMaker, postmasterPid, type Backend } from './backe
 import { machineFacts, meterDatabase } from './machine';
 import {
   checkTargets,
+  parseGrownBaselines,
   renderMarkdown,
   renderSummary,
   type BackendLabel,
@@ -174,9 +175,11 @@ async function main(): Promise<number> {
   ].filter(Boolean);
   const command = `npm run bench${flags.length ? ` -- ${flags.join(' ')}` : ''}`;
   const baselineFile = path.join(BENCH_DIR, 'BASELINE.md');
+  const baseline = existsSync(baselineFile) ? readFileSync(baselineFile, 'utf8') : undefined;
+  const baselines = parseGrownBaselines(baseline);
   const markdown = renderMarkdown({
     quick,
-    baseline: existsSync(baselineFile) ? readFileSync(baselineFile, 'utf8') : undefined,
+    baseline,
     command,
     facts,
     loadAverage,
@@ -268,7 +271,7 @@ async function main(): Promise<number> {
     await prettier.format(markdown, { ...(await prettier.resolveConfig(out)), filepath: out }),
   );
   process.stdout.write(
-    `${renderSummary(reports, idle, !quick)}\nwrote ${path.relative(process.cwd(), out)}\n`,
+    `${renderSummary(reports, idle, !quick, baselines)}\nwrote ${path.relative(process.cwd(), out)}\n`,
   );
 
   const problems = reports.flatMap((r) =>
@@ -283,7 +286,7 @@ async function main(): Promise<number> {
     return 1;
   }
   // Quick mode measures nothing worth judging: only a broken harness fails it.
-  if (!quick && checkTargets(reports, idle).some((check) => !check.pass)) return 2;
+  if (!quick && checkTargets(reports, idle, baselines).some((check) => !check.pass)) return 2;
   return 0;
 }
 

@@ -2,6 +2,7 @@
 import { capacityLines } from './capacity';
 import type { MachineFacts } from './machine';
 import { median, trend, type GrownFigures, type WindowFigures } from './grown';
+import type { MembershipFigures } from './floorStore';
 import type { GrownRun, IdleFigures, Measurement, ScenarioRun } from './run';
 import { TARGETS, type ScenarioName, type Scenarios } from './scenarios';
 
@@ -12,7 +13,7 @@ export type ScenarioReport = {
   scenario: ScenarioName;
   skipped?: string;
   run?: ScenarioRun;
-  /** The grown scenario reports windows instead (it has no floor A and no targets yet). */
+  /** The grown scenario reports windows instead (it has no floor A). */
   grown?: GrownRun;
 };
 
@@ -96,73 +97,155 @@ export function describeScenario(name: ScenarioName, scenarios: Scenarios): stri
   }
 }
 
-/** The issue's SQLite targets, judged on this run; targets whose scenario did not run are left out. */
-export function checkTargets(reports: ScenarioReport[], idle: IdleReport[]): TargetCheck[] {
-  const sqlite = (name: ScenarioName) =>
-    reports.find((r) => r.backend === 'SQLite' && r.scenario === name)?.run;
+/** Today's-main figures on the grown scenario that its targets are multiples of (bench/BASELINE.md). */
+export type GrownBaseline = { usersPerSec: number; bytesPerMembership: number };
+export type GrownBaselines = Partial<Record<BackendLabel, GrownBaseline>>;
+
+/**
+ * The grown baselines in bench/BASELINE.md, one line a backend, exactly:
+ * `- Target baseline, grown, SQLite: 11,971 users/s, 132.6 bytes/membership`
+ * (the only lines read; the tables around them are for people).
+ */
+export function parseGrownBaselines(markdown: string | undefined): GrownBaselines {
+  const baselines: GrownBaselines = {};
+  const line =
+    /^- Target baseline, grown, (SQLite|PostgreSQL): ([\d,]+(?:\.\d+)?) users\/s, ([\d,]+(?:\.\d+)?) bytes\/membership/gm;
+  for (const match of (markdown ?? '').matchAll(line)) {
+    const figure = (text: string) => Number(text.replace(/,/g, ''));
+    baselines[match[1] as BackendLabel] = {
+      usersPerSec: figure(match[2]),
+      bytesPerMembership: figure(match[3]),
+    };
+  }
+  return baselines;
+}
+
+/**
+ * Issues 14's and 15's targets, judged on this run for each backend that ran; targets whose
+ * scenario did not run are left out. A grown target without its baseline fails ("no baseline"):
+ * a multiple of nothing proves nothing.
+ */
+export function checkTargets(
+  reports: ScenarioReport[],
+  idle: IdleReport[],
+  baselines: GrownBaselines = {},
+): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const small = sqlite('small');
+  for (const backend of ['SQLite', 'PostgreSQL'] as const) {
+    checks.push(...backendTargets(backend, reports, idle, baselines[backend]));
+  }
+  return checks;
+}
+
+function backendTargets(
+  backend: BackendLabel,
+  reports: ScenarioReport[],
+  idle: IdleReport[],
+  baseline: GrownBaseline | undefined,
+): TargetCheck[] {
+  const report = (name: ScenarioName) =>
+    reports.find((r) => r.backend === backend && r.scenario === name);
+  const targets = TARGETS[backend];
+  const floor = `floor ${sameLetter(backend)}`;
+  const checks: TargetCheck[] = [];
+  const add = (target: string, measured: string, pass: boolean) =>
+    checks.push({ target: `${backend} ${target}`, measured, pass });
+
+  const small = report('small')?.run;
   if (small) {
-    const ratio = share(small.server.pagesPerSec, small.floorB.pagesPerSec);
-    checks.push(
-      {
-        target: `small: ≥ ${pct(TARGETS.smallShareOfFloorB)} of floor B in pages/s`,
-        measured: `${pct(ratio)} (${num(small.server.pagesPerSec)} of ${num(small.floorB.pagesPerSec)} pages/s)`,
-        pass: ratio >= TARGETS.smallShareOfFloorB,
-      },
-      {
-        target: `small: p99 ≤ ${TARGETS.smallP99Ms} ms`,
-        measured: `${num(small.server.p99Ms, 1)} ms`,
-        pass: (small.server.p99Ms ?? Infinity) <= TARGETS.smallP99Ms,
-      },
-      {
-        target: 'small: zero non-2xx',
-        measured: `${small.server.non2xx} non-2xx, ${small.server.errors} errors`,
-        pass: small.server.non2xx === 0 && small.server.errors === 0,
-      },
+    const ratio = share(small.server.pagesPerSec, small.floorSame?.pagesPerSec);
+    add(
+      `small: ≥ ${pct(targets.smallShareOfFloor)} of ${floor} in pages/s`,
+      `${pct(ratio)} (${num(small.server.pagesPerSec)} of ${num(small.floorSame?.pagesPerSec)} pages/s)`,
+      ratio >= targets.smallShareOfFloor,
+    );
+    add(
+      `small: p99 ≤ ${targets.smallP99Ms} ms`,
+      `${num(small.server.p99Ms, 1)} ms`,
+      (small.server.p99Ms ?? Infinity) <= targets.smallP99Ms,
+    );
+    add(
+      'small: zero non-2xx',
+      `${small.server.non2xx} non-2xx, ${small.server.errors} errors`,
+      small.server.non2xx === 0 && small.server.errors === 0,
     );
   }
-  const large = sqlite('large');
+  const large = report('large')?.run;
   if (large) {
-    const ratio = share(large.server.usersPerSec, large.floorB.usersPerSec);
-    checks.push({
-      target: `large: ≥ ${pct(TARGETS.largeShareOfFloorB)} of floor B in users/s`,
-      measured: `${pct(ratio)} (${num(large.server.usersPerSec)} of ${num(large.floorB.usersPerSec)} users/s)`,
-      pass: ratio >= TARGETS.largeShareOfFloorB,
-    });
-  }
-  const huge = sqlite('huge');
-  if (huge) {
-    checks.push(
-      {
-        target: `huge: answered 200 in ≤ ${num(TARGETS.hugeMs)} ms (slowest of the pages sent)`,
-        measured: `${num(huge.server.maxMs)} ms, ${huge.server.non2xx} non-2xx`,
-        pass: (huge.server.maxMs ?? Infinity) <= TARGETS.hugeMs && huge.server.non2xx === 0,
-      },
-      {
-        target: `huge: peak RSS ≤ ${TARGETS.hugePeakRssMb} MB`,
-        measured: `${num(huge.server.peakRssMb)} MB`,
-        pass: (huge.server.peakRssMb ?? Infinity) <= TARGETS.hugePeakRssMb,
-      },
+    const ratio = share(large.server.usersPerSec, large.floorSame?.usersPerSec);
+    add(
+      `large: ≥ ${pct(targets.largeShareOfFloor)} of ${floor} in users/s`,
+      `${pct(ratio)} (${num(large.server.usersPerSec)} of ${num(large.floorSame?.usersPerSec)} users/s)`,
+      ratio >= targets.largeShareOfFloor,
     );
   }
-  const lookup = sqlite('lookup');
-  if (lookup) {
-    checks.push({
-      target: `lookup: p99 ≤ ${TARGETS.lookupP99Ms} ms (at the paced rate)`,
-      measured: `${num(lookup.server.p99Ms, 2)} ms`,
-      pass: (lookup.server.p99Ms ?? Infinity) <= TARGETS.lookupP99Ms,
-    });
+  const huge = report('huge')?.run;
+  if (huge) {
+    add(
+      `huge: answered 200 in ≤ ${num(targets.hugeMs)} ms (slowest of the pages sent)`,
+      `${num(huge.server.maxMs)} ms, ${huge.server.non2xx} non-2xx`,
+      (huge.server.maxMs ?? Infinity) <= targets.hugeMs && huge.server.non2xx === 0,
+    );
+    add(
+      `huge: peak RSS ≤ ${TARGETS.hugePeakRssMb} MB`,
+      `${num(huge.server.peakRssMb)} MB`,
+      (huge.server.peakRssMb ?? Infinity) <= TARGETS.hugePeakRssMb,
+    );
   }
-  const sqliteIdle = idle.find((i) => i.backend === 'SQLite')?.figures;
-  if (sqliteIdle) {
-    checks.push({
-      target: `idle RSS ≤ ${TARGETS.idleRssMb} MB`,
-      measured:
-        `${num(sqliteIdle.idleRssMb, 1)} MB after ${sqliteIdle.idleSeconds} more s without a request ` +
-        `(${num(sqliteIdle.startRssMb, 1)} MB 1.5 s after start-up)`,
-      pass: sqliteIdle.idleRssMb <= TARGETS.idleRssMb,
-    });
+  const lookup = report('lookup')?.run;
+  if (lookup) {
+    add(
+      `lookup over HTTP: p99 ≤ ${TARGETS.lookupP99Ms} ms at the paced rate`,
+      `${num(lookup.server.p99Ms, 2)} ms`,
+      (lookup.server.p99Ms ?? Infinity) <= TARGETS.lookupP99Ms,
+    );
+    const membership = lookup.membership;
+    add(
+      `lookup in-process (Membership.segmentsOf): p99 ≤ ${TARGETS.membershipP99Us} µs`,
+      membership
+        ? `${num(membership.p99Us, 1)} µs (p50 ${num(membership.p50Us, 1)} µs, ${num(membership.lookups)} lookups)`
+        : 'not measured',
+      (membership?.p99Us ?? Infinity) <= TARGETS.membershipP99Us,
+    );
+  }
+  const grown = report('grown')?.grown;
+  if (grown) {
+    const windows = grown.server.windows;
+    const usersPerSec = median(windows.map((w) => w.usersPerSec));
+    const p99 = median(windows.map((w) => w.p99Ms));
+    const bytes = median(windows.map((w) => w.bytesPerMembership));
+    const over = targets.grownUsersPerSecOverBaseline;
+    add(
+      `grown: users/s ≥ ${num(over, 1)}× the baseline (median of windows)`,
+      baseline
+        ? `${num(usersPerSec)} users/s, ${num(usersPerSec / baseline.usersPerSec, 2)}× the baseline's ${num(baseline.usersPerSec)}`
+        : `${num(usersPerSec)} users/s; no baseline in bench/BASELINE.md`,
+      baseline !== undefined && usersPerSec >= over * baseline.usersPerSec,
+    );
+    add(
+      `grown: p99 ≤ ${targets.grownP99Ms} ms (median of windows)`,
+      `${num(p99, 1)} ms`,
+      p99 <= targets.grownP99Ms,
+    );
+    const bytesShare = targets.grownBytesShareOfBaseline;
+    if (bytesShare !== undefined) {
+      add(
+        `grown: bytes/membership ≤ ${pct(bytesShare)} of the baseline's (median of windows)`,
+        baseline
+          ? `${num(bytes, 1)}, ${pct(bytes / baseline.bytesPerMembership)} of the baseline's ${num(baseline.bytesPerMembership, 1)}`
+          : `${num(bytes, 1)}; no baseline in bench/BASELINE.md`,
+        baseline !== undefined && bytes <= bytesShare * baseline.bytesPerMembership,
+      );
+    }
+  }
+  const idleFigures = idle.find((i) => i.backend === backend)?.figures;
+  if (idleFigures) {
+    add(
+      `idle RSS ≤ ${TARGETS.idleRssMb} MB`,
+      `${num(idleFigures.idleRssMb, 1)} MB after ${idleFigures.idleSeconds} more s without a request ` +
+        `(${num(idleFigures.startRssMb, 1)} MB 1.5 s after start-up)`,
+      idleFigures.idleRssMb <= TARGETS.idleRssMb,
+    );
   }
   return checks;
 }
@@ -174,6 +257,15 @@ const FIGURE_HEADER =
 function figureRow(label: string, m: Measurement, lookup: boolean): string {
   const rate = lookup ? `${num(m.pagesPerSec)} lookups/s` : num(m.pagesPerSec, 1);
   return `| ${label} | ${rate} | ${lookup ? '—' : num(m.usersPerSec)} | ${num(m.p50Ms, 2)} | ${num(m.p99Ms, 2)} | ${num(m.maxMs, 1)} | ${num(m.completed)} | ${m.non2xx} | ${m.errors} | ${num(m.peakRssMb)} | ${num(m.startRssMb, 1)} | ${lookup ? '—' : num(m.cpuMsPerPage, 2)} | ${lookup ? '—' : num(m.databaseCpuMsPerPage, 2)} | ${num(m.cpu.target, 2)} / ${num(m.cpu.database, 2)} / ${num(m.cpu.generator, 2)} / ${num(m.cpu.foreign, 2)} / ${num(m.cpu.stolen, 2)} |`;
+}
+
+/** The in-process Membership API's lookups (the lookup scenario), in one sentence. */
+export function membershipLine(m: MembershipFigures): string {
+  return (
+    `in-process Membership.segmentsOf (the toolkit's API, store opened as the server opens it), ` +
+    `${num(m.lookups)} lookups one at a time after as many unmeasured: p50 ${num(m.p50Us, 1)} µs, ` +
+    `p99 ${num(m.p99Us, 1)} µs, max ${num(m.maxUs)} µs, CPU ${num(m.cpuUsPerLookup, 1)} µs per lookup`
+  );
 }
 
 /** Server figure over floor figure, as "1.23×" (for times: lower is better). */
@@ -284,7 +376,7 @@ export type ReportInput = {
 };
 
 export function renderMarkdown(input: ReportInput): string {
-  const checks = checkTargets(input.reports, input.idle);
+  const checks = checkTargets(input.reports, input.idle, parseGrownBaselines(input.baseline));
   const lines: string[] = [
     '# Benchmark results',
     '',
@@ -312,12 +404,12 @@ export function renderMarkdown(input: ReportInput): string {
     '',
     ...input.configuration.map((line) => `- ${line}`),
     '',
-    '## Targets (SQLite, default durable configuration)',
+    '## Targets (issues 14 and 15, default durable configuration)',
     '',
   ];
   if (input.quick)
     lines.push('Not judged in quick mode: its scenarios are too small to mean anything.');
-  else if (checks.length === 0) lines.push('No SQLite scenario ran.');
+  else if (checks.length === 0) lines.push('No scenario with a target ran.');
   else {
     lines.push('| Target | Measured | Result |', '| --- | --- | --- |');
     for (const check of checks) {
@@ -389,6 +481,7 @@ export function renderMarkdown(input: ReportInput): string {
     }
     lines.push('');
     lines.push(ratiosLine(report), '');
+    if (run.membership) lines.push(`- ${membershipLine(run.membership)}`);
     for (const note of run.notes) lines.push(`- ${note}`);
     for (const problem of run.problems) lines.push(`- **Problem:** ${problem}`);
     lines.push('');
@@ -401,6 +494,7 @@ export function renderSummary(
   reports: ScenarioReport[],
   idle: IdleReport[],
   judge: boolean,
+  baselines: GrownBaselines = {},
 ): string {
   const lines: string[] = [];
   for (const report of reports) {
@@ -432,10 +526,11 @@ export function renderSummary(
         `stolen ${num(server.cpu.stolen, 2)}/${num(floorB.cpu.stolen, 2)} cores`,
     );
     lines.push(`  ${ratiosLine(report)}`);
+    if (report.run.membership) lines.push(`  ${membershipLine(report.run.membership)}`);
   }
   if (!judge) lines.push('targets: not judged in quick mode');
   else
-    for (const check of checkTargets(reports, idle)) {
+    for (const check of checkTargets(reports, idle, baselines)) {
       lines.push(`${check.pass ? 'pass' : 'FAIL'}  ${check.target}: ${check.measured}`);
     }
   return lines.join('\n');

@@ -13,7 +13,7 @@ import {
 } from './backends';
 import type { FloorPostgresInput } from './floorPostgres';
 import type { FloorSqliteInput } from './floorSqlite';
-import type { ApplyFigures, FloorStoreInput, LookupFigures } from './floorStore';
+import type { ApplyFigures, FloorStoreInput, LookupFigures, MembershipFigures } from './floorStore';
 import os from 'node:os';
 import { runLoad, runPaced, runWindowedLoad, type LoadResult, type NextRequest } from './load';
 import { GrownWorkload, grownBody, windowFigures, type GrownFigures } from './grown';
@@ -89,6 +89,11 @@ export type ScenarioRun = {
    * query run raw (better-sqlite3 or pg) on the scenario's data, one at a time.
    */
   floorSame?: Measurement;
+  /**
+   * Lookup: user → segments through the toolkit's in-process Membership API, on the store opened
+   * as the server opens it (on SQLite: queries on this thread's read-only connection).
+   */
+  membership?: MembershipFigures;
   /** Anything that means the harness or the server misbehaved (not a missed target). */
   problems: string[];
   notes: string[];
@@ -655,6 +660,13 @@ export async function runLookup(
         ),
   );
 
+  const membership = await runJsonChild<MembershipFigures>(FLOOR_STORE_ENTRY, {
+    mode: 'membership',
+    place,
+    population,
+    queries: scenario.floorQueries,
+  } satisfies FloorStoreInput);
+
   let seed = 7;
   const randomUser = () => {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -740,6 +752,7 @@ export async function runLookup(
     floorASaturated: a.saturated,
     floorB,
     floorSame,
+    membership,
     problems,
     notes,
   };

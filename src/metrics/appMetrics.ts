@@ -1,5 +1,6 @@
 // Prometheus metrics of one app instance: its own prom-client registry, fed by hooks in the receive core, the store and the retention job.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import { isStoreUnavailable } from '../store/errors';
 import type { RetentionObserver } from '../store/retention';
 import {
@@ -33,6 +34,19 @@ export type AppMetricsOptions = {
 };
 
 /** Segments listed one by one in heap_partner_segment_seconds_since_last_sync (bounded cardinality). */
+let promClient: typeof PromClient | undefined;
+
+/**
+ * prom-client, loaded by the first AppMetrics rather than with this module: it and the
+ * OpenTelemetry API it loads are about 80 modules, which a server with metrics off (the default)
+ * kept in its idle RSS for nothing, since the app imports this module either way.
+ */
+function prom(): typeof PromClient {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  promClient ??= require('prom-client') as typeof PromClient;
+  return promClient;
+}
+
 export const FRESHNESS_TOP = 20;
 
 /** How long one answer of a scrape-time query is reused: a flood of scrapes costs one query a second. */
@@ -86,7 +100,7 @@ function shared<T>(query: () => Promise<T>, reuseMs: number): () => Promise<T> {
  * host app may have its own metrics) and one process may run many apps (tests do).
  */
 export class AppMetrics {
-  readonly registry = new Registry();
+  readonly registry = new (prom().Registry)();
   /** The receive core's observer (createHeapWebhooks' `observer`). */
   readonly receive: ReceiveObserver = (observation) => this.observeDelivery(observation);
   /** The retention job's observer (RetentionJob's `observer`). */
@@ -105,8 +119,8 @@ export class AppMetrics {
     const registers = [this.registry];
     this.onCollectError = options.onCollectError ?? (() => {});
     this.queryReuseMs = options.queryReuseMs ?? QUERY_REUSE_MS;
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
-    this.deliveries = new Counter({
+    if (options.defaultMetrics !== false) prom().collectDefaultMetrics({ register: this.registry });
+    this.deliveries = new (prom().Counter)({
       name: 'heap_partner_webhook_deliveries_total',
       help: 'Webhook requests answered, by action (sync, drain, other, none = refused before the action was known), status (applied, duplicate, ignored, refused, unavailable, failed), refusal reason and HTTP code.',
       labelNames: ['action', 'status', 'reason', 'code'],
@@ -116,27 +130,27 @@ export class AppMetrics {
     for (const action of ['sync', 'drain']) {
       this.deliveries.inc({ action, status: 'applied', reason: '', code: '200' }, 0);
     }
-    this.applySeconds = new Histogram({
+    this.applySeconds = new (prom().Histogram)({
       name: 'heap_partner_webhook_apply_duration_seconds',
       help: 'Time to verify, parse and durably apply a delivery (committed) and run its handlers.',
       labelNames: ['action'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.bodyBytes = new Histogram({
+    this.bodyBytes = new (prom().Histogram)({
       name: 'heap_partner_webhook_body_bytes',
       help: 'Size of verified webhook bodies as received.',
       labelNames: ['action'],
       buckets: [256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216],
       registers,
     });
-    this.unavailable = new Counter({
+    this.unavailable = new (prom().Counter)({
       name: 'heap_partner_unavailable_responses_total',
       help: 'Webhook 503 answers (Heap retries them), by what ran out: inflight_body_bytes (WEBHOOK_MAX_INFLIGHT_BYTES), store_unavailable, handler_failed.',
       labelNames: ['cause'],
       registers,
     });
-    this.storeErrors = new Counter({
+    this.storeErrors = new (prom().Counter)({
       name: 'heap_partner_store_errors_total',
       help: 'Store failures: unavailable (a 503, the store is down or busy) or unexpected (a 500, or a failed scrape-time query).',
       labelNames: ['kind'],
@@ -161,7 +175,7 @@ export class AppMetrics {
     const registers = [this.registry];
     const { bodyBudget, store, activeConnections, segmentFreshness } = sources;
     if (bodyBudget) {
-      new Gauge({
+      new (prom().Gauge)({
         name: 'heap_partner_webhook_inflight_body_bytes',
         help: 'Webhook body bytes buffered right now, across requests.',
         registers,
@@ -169,7 +183,7 @@ export class AppMetrics {
           this.set(bodyBudget.inUseBytes);
         },
       });
-      new Gauge({
+      new (prom().Gauge)({
         name: 'heap_partner_webhook_inflight_body_bytes_limit',
         help: 'WEBHOOK_MAX_INFLIGHT_BYTES: beyond it webhooks are answered 503.',
         registers,
@@ -180,7 +194,7 @@ export class AppMetrics {
     }
     const instrumentation = store ? storeInstrumentation(store) : {};
     if (instrumentation.observeCommits) {
-      const batches = new Histogram({
+      const batches = new (prom().Histogram)({
         name: 'heap_partner_store_commit_batch_size',
         help: 'Writes (deliveries, refusal log rows, …) carried by each SQLite group commit.',
         buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
@@ -191,7 +205,7 @@ export class AppMetrics {
     const poolStats = instrumentation.poolStats;
     if (poolStats) {
       const pool = (name: string, help: string, read: (s: PoolStats) => number) =>
-        new Gauge({
+        new (prom().Gauge)({
           name,
           help,
           registers,
@@ -270,7 +284,7 @@ export class AppMetrics {
   }
 
   private watchConnections(activeConnections: () => Promise<number | undefined>): void {
-    new Gauge({
+    new (prom().Gauge)({
       name: 'heap_partner_connections_active',
       help: 'Customers connected with OAuth (connected and holding a token).',
       registers: [this.registry],
@@ -284,7 +298,7 @@ export class AppMetrics {
   /** The three gauges are collected concurrently; `read` is shared, so they make one query. */
   private watchFreshness(read: () => Promise<SegmentFreshnessSummary | undefined>): void {
     const registers = [this.registry];
-    new Gauge({
+    new (prom().Gauge)({
       name: 'heap_partner_segments',
       help: 'Segments that have had a sync task.',
       registers,
@@ -293,7 +307,7 @@ export class AppMetrics {
         if (summary) this.set(summary.segments);
       },
     });
-    new Gauge({
+    new (prom().Gauge)({
       name: 'heap_partner_segments_stale',
       help: 'Segments whose last completed sync task is older than STALE_SEGMENT_HOURS (or never completed).',
       registers,
@@ -302,7 +316,7 @@ export class AppMetrics {
         if (summary) this.set(summary.stale);
       },
     });
-    new Gauge({
+    new (prom().Gauge)({
       name: 'heap_partner_segment_seconds_since_last_sync',
       help: `Seconds since the last completed sync task of the ${FRESHNESS_TOP} stalest segments (+Inf: none ever completed).`,
       labelNames: ['environment', 'segment'],
@@ -326,25 +340,25 @@ export class AppMetrics {
   }
 
   private retentionMetrics(registers: Registry[]): RetentionObserver {
-    const deleted = new Counter({
+    const deleted = new (prom().Counter)({
       name: 'heap_partner_retention_deleted_rows_total',
       help: 'Rows the retention job deleted, by table (counted batch by batch, so a long run shows progress).',
       labelNames: ['table'],
       registers,
     });
     for (const table of RETENTION_TARGETS) deleted.inc({ table }, 0);
-    const runs = new Counter({
+    const runs = new (prom().Counter)({
       name: 'heap_partner_retention_runs_total',
       help: 'Retention job runs, by result (ok, failed).',
       labelNames: ['result'],
       registers,
     });
-    const lastRun = new Gauge({
+    const lastRun = new (prom().Gauge)({
       name: 'heap_partner_retention_last_run_timestamp_seconds',
       help: 'When the last retention run started (unix seconds).',
       registers,
     });
-    const lastDuration = new Gauge({
+    const lastDuration = new (prom().Gauge)({
       name: 'heap_partner_retention_last_run_duration_seconds',
       help: 'How long the last retention run took.',
       registers,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { loadSqliteMigrations } from '../../src/store/sqlite/migrations';
 import { StoreUnavailableError } from '../../src/store/errors';
+import { createMembership } from '../../src/store/membership';
 import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
 import type { AcceptedDelivery } from '../../src/store/types';
 import { tempDir } from '../support/testApp';
@@ -107,6 +108,33 @@ describe('SqliteWorkerStore', () => {
       expect(await store.thread).not.toBe(first);
       const members = await store.listMembers('', 7, { limit: 10 });
       expect(members.items).toEqual(['after', 'before']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("answers the toolkit's Membership reads on this thread, the worker gone, with its last commit", async () => {
+    const file = storeFile();
+    const store = await SqliteWorkerStore.open({ file });
+    try {
+      await store.applyDelivery(page(['ann', 'bob']));
+      const membership = createMembership(store);
+      // Reads take the read-only connection here, not a message to the worker: they still
+      // answer, with what the worker committed, after it is stopped (and nothing restarts it).
+      const worker = await store.thread;
+      await worker?.terminate();
+      expect(await membership.segmentsOf('', 'bob')).toEqual([
+        expect.objectContaining({ segmentId: 7, name: 'Seven' }),
+      ]);
+      expect(await membership.isMember('', 7, 'ann')).toBe(true);
+      expect(await membership.isMember('', 7, 'carl')).toBe(false);
+      const members: string[] = [];
+      for await (const userId of membership.members('', 7, { pageSize: 1 })) members.push(userId);
+      expect(members).toEqual(['ann', 'bob']);
+      expect(store.thread).toBeUndefined();
+      // A new worker's commit is visible to the same (mapped) reader at once.
+      await store.applyDelivery(page(['carl'], 2));
+      expect(await membership.isMember('', 7, 'carl')).toBe(true);
     } finally {
       await store.close();
     }

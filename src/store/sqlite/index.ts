@@ -15,6 +15,12 @@ export type OpenSqliteStoreOptions = {
    * then leave the event loop free), or on the calling thread (the storage engine alone).
    */
   thread?: 'worker' | 'caller';
+  /**
+   * How much of the file the connection that answers queries maps (PRAGMA mmap_size): on the
+   * worker setup, the read-only connection on the calling thread (default 256 MiB); with
+   * `thread: 'caller'`, the one connection (default: SQLite's, none). 0 turns it off.
+   */
+  mmapBytes?: number;
 };
 
 /** Opens (creating and migrating) an SQLite store. */

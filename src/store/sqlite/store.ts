@@ -85,6 +85,11 @@ export type SqliteStoreOptions = {
    * the query methods work; every write fails.
    */
   readOnly?: boolean;
+  /**
+   * PRAGMA mmap_size for this connection: reads then come straight from the OS page cache
+   * instead of a read() call and a copy per page (default: SQLite's, no mapping).
+   */
+  mmapBytes?: number;
   /** How often counted refusals are written (default: every minute). */
   refusalFlushMs?: number;
 };
@@ -375,6 +380,9 @@ export class SqliteStore implements Store, StoreInstrumentation {
         // FULL: a commit is on disk before we answer 200, so even power loss keeps it.
         this.db.pragma('synchronous = FULL');
         migrateSqlite(this.db);
+      }
+      if (options.mmapBytes !== undefined) {
+        this.db.pragma(`mmap_size = ${Math.max(0, Math.floor(options.mmapBytes))}`);
       }
     } catch (error) {
       throw asStoreError(error);

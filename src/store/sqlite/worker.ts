@@ -5,8 +5,10 @@ import { SqliteStore, type SqliteStoreOptions } from './store';
 import {
   STORE_METHODS,
   type StoreCall,
+  type StoreCalls,
   type WorkerError,
   type WorkerEvent,
+  type WorkerReplies,
   type WorkerReply,
   type WorkerStarted,
 } from './workerProtocol';
@@ -30,14 +32,26 @@ function main(port: NonNullable<typeof parentPort>, options: SqliteStoreOptions)
     port.postMessage({ event: 'commit', batchSize } satisfies WorkerEvent),
   );
   const methods = new Set<string>(STORE_METHODS);
-  port.on('message', (call: StoreCall) => {
+  // Answers ready in one turn go back in one message (see StoreCalls).
+  let replies: WorkerReply[] = [];
+  const reply = (answer: WorkerReply) => {
+    if (replies.length === 0) {
+      setImmediate(() => {
+        const batch = replies;
+        replies = [];
+        port.postMessage({ replies: batch } satisfies WorkerReplies);
+      });
+    }
+    replies.push(answer);
+  };
+  const dispatch = (call: StoreCall) => {
     if (!methods.has(call.method)) {
       const error = {
         name: 'Error',
         message: `no store method ${call.method}`,
         unavailable: false,
       };
-      port.postMessage({ id: call.id, ok: false, error } satisfies WorkerReply);
+      reply({ id: call.id, ok: false, error });
       return;
     }
     // Every call is dispatched as it arrives: writes queue in the store's group commit, which
@@ -45,14 +59,12 @@ function main(port: NonNullable<typeof parentPort>, options: SqliteStoreOptions)
     // share one COMMIT here while the main thread keeps reading requests.
     const method = store[call.method] as (...args: unknown[]) => Promise<unknown>;
     method.apply(store, call.args).then(
-      (value) => port.postMessage({ id: call.id, ok: true, value } satisfies WorkerReply),
-      (error: unknown) =>
-        port.postMessage({
-          id: call.id,
-          ok: false,
-          error: toWorkerError(error),
-        } satisfies WorkerReply),
+      (value) => reply({ id: call.id, ok: true, value }),
+      (error: unknown) => reply({ id: call.id, ok: false, error: toWorkerError(error) }),
     );
+  };
+  port.on('message', (calls: StoreCalls) => {
+    for (const call of calls) dispatch(call);
   });
   port.postMessage({ started: true } satisfies WorkerStarted);
 }
