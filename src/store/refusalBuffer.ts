@@ -28,6 +28,8 @@ export class RefusalBuffer {
   private counts = new Map<string, RefusalCount>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** A flush queued behind the running one and not started yet, which new callers join. */
+  private queued: Promise<void> | undefined;
 
   constructor(
     private readonly write: (counts: RefusalCount[]) => Promise<void>,
@@ -47,22 +49,35 @@ export class RefusalBuffer {
     }
   }
 
-  /** Writes what has been counted (one write; none when nothing was). Flushes run one at a time. */
+  /**
+   * Writes what has been counted (one write; none when nothing was). Flushes run one at a time,
+   * and a call made while one is running joins the single flush queued behind it, which takes
+   * every count made before it starts: however many callers wait (each admin read flushes), at
+   * most two writes are ahead of any of them, and a slow store cannot grow a queue of flushes.
+   */
   flush(): Promise<void> {
-    const next = this.flushing.then(async () => {
-      if (this.counts.size === 0) return;
-      const taken = [...this.counts.values()];
-      this.counts = new Map();
-      try {
-        await this.write(taken);
-      } catch (error) {
-        // Put them back for the next flush (the key cap applies to them too).
-        for (const count of taken) this.add(count);
-        throw error;
-      }
+    if (this.queued) return this.queued;
+    const next: Promise<void> = this.flushing.then(() => {
+      // Starting now: the counts it takes include every caller that joined it.
+      if (this.queued === next) this.queued = undefined;
+      return this.writeCounted();
     });
+    this.queued = next;
     this.flushing = next.catch(() => undefined);
     return next;
+  }
+
+  private async writeCounted(): Promise<void> {
+    if (this.counts.size === 0) return;
+    const taken = [...this.counts.values()];
+    this.counts = new Map();
+    try {
+      await this.write(taken);
+    } catch (error) {
+      // Put them back for the next flush (the key cap applies to them too).
+      for (const count of taken) this.add(count);
+      throw error;
+    }
   }
 
   /** Stops the timer and writes what is left. */

@@ -12,7 +12,15 @@ import {
 import type { Measurement, ScenarioRun } from '../../bench/run';
 import type { ScenarioName } from '../../bench/scenarios';
 
-const CPU = { target: 0, generator: 0, foreign: 0, stolen: 0, targetMs: 0 };
+const CPU = {
+  target: 0,
+  generator: 0,
+  database: 0,
+  foreign: 0,
+  stolen: 0,
+  targetMs: 0,
+  databaseMs: NaN,
+};
 
 function measurement(figures: Partial<Measurement>): Measurement {
   return { completed: 1, non2xx: 0, errors: 0, seconds: 1, cpu: CPU, ...figures };
@@ -67,7 +75,14 @@ function grown(backend: BackendLabel, figures: GrownFigures): ScenarioReport {
   return {
     backend,
     scenario: 'grown',
-    grown: { server: figures, floorB: figures, floorSame: figures, problems: [], notes: [] },
+    grown: {
+      server: figures,
+      serverCpu: { cpuMsPerPage: NaN, databaseCpuMsPerPage: NaN },
+      floorB: figures,
+      floorSame: figures,
+      problems: [],
+      notes: [],
+    },
   };
 }
 

@@ -49,4 +49,38 @@ describe('RefusalBuffer', () => {
     expect(total(counts)).toBeGreaterThan(MAX_REFUSAL_KEYS);
     expect(total(counts)).toBeLessThanOrEqual(sent);
   });
+
+  it('coalesces flushes while a write is slow: callers join the one queued, and see their counts written', async () => {
+    const writes: RefusalCount[][] = [];
+    let release: () => void = () => undefined;
+    const buffer = new RefusalBuffer(async (counts) => {
+      writes.push(counts);
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    buffer.count({ reason: 'invalid_signature', httpStatus: 403, at: 5 });
+    const first = buffer.flush(); // starts writing 1, then waits on the store
+    await Promise.resolve();
+    const waiting: Promise<void>[] = [];
+    for (let i = 0; i < 100; i++) {
+      buffer.count({ reason: 'invalid_signature', httpStatus: 403, at: 5 });
+      waiting.push(buffer.flush());
+    }
+    // One write is running; the 100 callers share the one queued behind it.
+    expect(new Set(waiting).size).toBe(1);
+    expect(writes).toHaveLength(1);
+    release();
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toHaveLength(2);
+    release();
+    await Promise.all(waiting);
+    expect(writes.map(total)).toEqual([1, 100]);
+    // A flush after that starts a new write of its own.
+    buffer.count({ reason: 'invalid_signature', httpStatus: 403, at: 5 });
+    const later = buffer.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    await later;
+    expect(writes.map(total)).toEqual([1, 100, 1]);
+  });
 });
