@@ -1,6 +1,16 @@
 // npm run soak [-- --quick]: the built server under a paced mixed load for 30 minutes (2 with --quick), judged on growth and on every acknowledged delivery.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -123,6 +133,9 @@ class Soak {
   private readonly recent: Sent[] = [];
   private readonly pending = new Set<Promise<void>>();
   private lastAuditId = 0;
+  private logOffset = 0;
+  /** Every run of the retention job, from the server's log (runs that delete nothing too). */
+  readonly retentionRuns: { at: string; ms: number; deleted: Record<string, number> }[] = [];
   /** Unset before the load (the capacity phase is not in the minutes). */
   loadStartedAt: number | undefined;
   capacityAcked = 0;
@@ -304,7 +317,7 @@ class Soak {
 
   /** The next page of a member walk: a consumer paging through one segment, then another. */
   members(): void {
-    if (this.walker.cursor === null) this.walker.g = this.model.pickTouched();
+    if (this.walker.cursor === null) this.walker.g = this.model.pickStored();
     const { g, cursor } = this.walker;
     const t = Math.floor(g / SHAPE.segmentsPerTenant);
     const query = `limit=1000${cursor ? `&cursor=${cursor}` : ''}`;
@@ -320,7 +333,7 @@ class Soak {
   }
 
   csv(): void {
-    const g = this.model.pickTouched();
+    const g = this.model.pickStored();
     const t = Math.floor(g / SHAPE.segmentsPerTenant);
     this.spawn(async () => {
       const answer = await this.client.admin(
@@ -339,7 +352,7 @@ class Soak {
 
   /** The dashboard's and an operator's reads, in turn. */
   admin(): void {
-    const g = this.model.pickTouched();
+    const g = this.model.pickStored();
     const t = Math.floor(g / SHAPE.segmentsPerTenant);
     const sid = soakSegmentId(g);
     const paths = [
@@ -349,7 +362,7 @@ class Soak {
       '/api/deliveries?limit=50',
       '/api/refusals',
       '/api/audit?limit=20',
-      '/health',
+      '/readyz',
       '/api/connections',
       `/api/connections/${this.key(t)}/segments/${sid}/sync-tasks`,
       `/api/connections/${this.key(t)}/segments/${sid}/size-history`,
@@ -469,6 +482,41 @@ class Soak {
     return deleted;
   }
 
+  /** Reads the server log's new lines for the retention job's one line a run. */
+  readRetentionLog(): void {
+    const file = path.join(this.place.dataDir, 'server.log');
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size <= this.logOffset) return;
+      const buffer = Buffer.alloc(size - this.logOffset);
+      readSync(fd, buffer, 0, buffer.length, this.logOffset);
+      const text = buffer.toString('utf8');
+      const complete = text.lastIndexOf('\n') + 1;
+      this.logOffset += Buffer.byteLength(text.slice(0, complete));
+      for (const line of text.slice(0, complete).split('\n')) {
+        if (!line.includes('retention: deleted expired rows')) continue;
+        const entry = JSON.parse(line) as {
+          time?: number | string;
+          ms: number;
+          deleted: Record<string, number>;
+        };
+        this.retentionRuns.push({
+          at: new Date(entry.time ?? Date.now()).toISOString(),
+          ms: entry.ms,
+          deleted: entry.deleted,
+        });
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   /** Figures sampled at a minute's end, and that minute's row. */
   async sampleMinute(minute: number): Promise<void> {
     const status = procStatus(this.server.pid);
@@ -489,6 +537,7 @@ class Soak {
       walMb = size(`${database.file}-wal`);
     } else storeMb = (await placeStoreBytes(this.place)) / 1e6;
     const retentionDeleted = await this.retentionSince();
+    this.readRetentionLog();
     const row = minuteRow(minute, this.buckets[minute] ?? new MinuteBucket(), {
       rssMb: status ? (status.rssKb * 1024) / 1e6 : NaN,
       storeMb,
@@ -550,8 +599,8 @@ async function runMixedLoad(soak: Soak, pagesPerSec: number, seconds: number): P
   while (performance.now() - started < seconds * 1000) {
     const elapsed = (performance.now() - started) / 1000;
     for (const stream of streams) {
-      // The first of each stream goes out at its start (drains: after one period).
-      const due = Math.floor(elapsed * stream.rate) + (stream.rate >= 1 ? 1 : 0);
+      // The first of each stream goes out at its start; of a rarer one, half a period in.
+      const due = Math.floor(elapsed * stream.rate + (stream.rate >= 1 ? 1 : 0.5));
       for (; stream.sent < due; stream.sent++) stream.fire();
     }
     const minute = Math.floor(elapsed / 60);
@@ -668,6 +717,7 @@ async function verify(soak: Soak): Promise<SoakResult['checks']> {
   }
   problems.push(...soak.feed.problems);
   await soak.retentionSince();
+  soak.readRetentionLog();
   return {
     segmentsChecked,
     membershipsChecked,
@@ -800,6 +850,7 @@ async function main(): Promise<number> {
         totals: kindTotals(soak.buckets),
         counts: { ...soak.counts, resentOnReusedSocket: client.resentOnReusedSocket },
         retentionDeleted: soak.retentionDeleted,
+        retentionRuns: soak.retentionRuns,
         checks,
         growth,
         serverErrors: errors,

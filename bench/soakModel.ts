@@ -83,7 +83,10 @@ export type SegmentState = {
   /** A delivery to it was never acknowledged: its outcome is unknown, so it is not checked. */
   uncertain: boolean;
   tasks: number;
+  /** Sent a delivery (checked at the end). */
   touched: boolean;
+  /** Acknowledged one: the store has the segment. */
+  stored: boolean;
 };
 
 /**
@@ -110,6 +113,7 @@ export class SoakModel {
         uncertain: false,
         tasks: 0,
         touched: false,
+        stored: false,
       });
     }
     this.random = prng(hash32(shape.seed, 0x50a4));
@@ -124,9 +128,9 @@ export class SoakModel {
     return Math.floor(this.random() * n);
   }
 
-  /** A random segment that has been sent a delivery (one exists in the store), else any. */
-  pickTouched(): number {
-    const touched = this.segments.filter((s) => s.touched);
+  /** A random segment the store has (one of its deliveries was acknowledged), else any. */
+  pickStored(): number {
+    const touched = this.segments.filter((s) => s.stored);
     return touched.length > 0
       ? touched[this.pick(touched.length)].g
       : this.pick(this.segments.length);
@@ -213,6 +217,7 @@ export class SoakModel {
     for (const u of page.remove) segment.members.delete(u);
     for (const u of page.add) segment.members.add(u);
     segment.inFlight--;
+    segment.stored = true;
   }
 
   acknowledgeDrain(g: number): void {

@@ -28,6 +28,8 @@ export type SoakResult = {
   totals: KindTotal[];
   counts: Record<string, number>;
   retentionDeleted: Record<string, number>;
+  /** Every run of the retention job the server logged. */
+  retentionRuns: { at: string; ms: number; deleted: Record<string, number> }[];
   checks: {
     segmentsChecked: number;
     membershipsChecked: number;
@@ -171,7 +173,10 @@ export function renderSoakMarkdown(result: SoakResult): string {
       'unless listed below.',
     `- User → segments: ${checks.lookupsChecked} users looked up and compared with the model.`,
     `- 5xx other than 503: ${Object.keys(result.serverErrors).length === 0 ? 'none' : statuses(result.serverErrors)}.`,
-    `- Retention: ${result.counts.retentionRuns ?? 0} runs recorded in the audit log deleted ${retention || 'nothing'}.`,
+    `- Retention: the server logged ${result.retentionRuns.length} runs of the job ` +
+      `(${result.retentionRuns.filter((r) => Object.values(r.deleted).some((n) => n > 0)).length} deleted rows; ` +
+      `longest ${fixed(Math.max(0, ...result.retentionRuns.map((r) => r.ms)), 0)} ms); the ` +
+      `${result.counts.retentionRuns ?? 0} recorded in the audit log deleted ${retention || 'nothing'}.`,
     '',
     ...(result.problems.length === 0
       ? ['No problems.']
