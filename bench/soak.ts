@@ -29,7 +29,8 @@ import {
   placeStoreBytes,
   type Place,
 } from './backends';
-import { machineFacts } from './machine';
+import { percentile } from './load';
+import { cpuMeter, machineFacts } from './machine';
 import { procStatus, startListening, type Listening } from './processes';
 import { jsonOf, SoakClient, type Answer } from './soakClient';
 import {
@@ -367,11 +368,24 @@ class Soak {
       `/api/connections/${this.key(t)}/segments/${sid}/sync-tasks`,
       `/api/connections/${this.key(t)}/segments/${sid}/size-history`,
     ];
-    const target = paths[this.adminTurn++ % paths.length];
+    const turn = this.adminTurn++ % paths.length;
+    const target = paths[turn];
+    // By route (the segment's ids replaced), so a slow one can be named.
+    const route = target
+      .replace(`/${this.key(t)}/`, '/{connection}/')
+      .replace(`/${sid}/`, '/{segment_id}/');
     this.spawn(async () => {
-      this.record('admin', await this.client.admin(target));
+      const answer = await this.client.admin(target);
+      this.record('admin', answer);
+      if (this.loadStartedAt === undefined) return;
+      const times = this.adminRoutes.get(route) ?? [];
+      times.push(answer.ms);
+      this.adminRoutes.set(route, times);
     });
   }
+
+  /** Latencies of each admin route read during the load, for the report's breakdown. */
+  readonly adminRoutes = new Map<string, number[]>();
 
   private forgeryTurn = 0;
 
@@ -518,9 +532,19 @@ class Soak {
   }
 
   /** Figures sampled at a minute's end, and that minute's row. */
+  private cpu: ReturnType<typeof cpuMeter> | undefined;
+
+  /** Starts the CPU meter the first minute's sample reads. */
+  startCpuMeter(): void {
+    this.cpu = cpuMeter([this.server.pid]);
+  }
+
   async sampleMinute(minute: number): Promise<void> {
     const status = procStatus(this.server.pid);
     const loadAverage = os.loadavg()[0];
+    const shares = this.cpu?.stop();
+    this.cpu = cpuMeter([this.server.pid]);
+    const cpu = shares && { server: shares.target, others: shares.foreign, stolen: shares.stolen };
     const memberships = this.model.memberships();
     const database = placeDatabase(this.place);
     let storeMb: number;
@@ -543,6 +567,7 @@ class Soak {
       storeMb,
       walMb,
       loadAverage,
+      cpu,
       retentionDeleted,
       memberships,
     });
@@ -553,7 +578,11 @@ class Soak {
     process.stderr.write(
       `soak: minute ${minute + 1}: ${row.requests} requests ${JSON.stringify(row.statuses)}, p99 ${row.p99Ms.toFixed(1)} ms (${kinds}), ` +
         `RSS ${row.rssMb.toFixed(0)} MB, store ${storeMb.toFixed(0)} MB${walMb === undefined ? '' : `, WAL ${walMb.toFixed(1)} MB`}, ` +
-        `retention deleted ${retentionDeleted}, load ${loadAverage.toFixed(2)}\n`,
+        `retention deleted ${retentionDeleted}, load ${loadAverage.toFixed(2)}` +
+        (cpu
+          ? `, CPU cores: server ${cpu.server.toFixed(2)}, others ${cpu.others.toFixed(2)}, stolen ${cpu.stolen.toFixed(2)}`
+          : '') +
+        '\n',
     );
   }
 }
@@ -593,6 +622,7 @@ async function runMixedLoad(soak: Soak, pagesPerSec: number, seconds: number): P
   let stopped = false;
   const started = performance.now();
   soak.loadStartedAt = started;
+  soak.startCpuMeter();
   const tail = soak.tailFeed(() => stopped);
   const samples: Promise<void>[] = [];
   let sampled = 0;
@@ -851,6 +881,16 @@ async function main(): Promise<number> {
         counts: { ...soak.counts, resentOnReusedSocket: client.resentOnReusedSocket },
         retentionDeleted: soak.retentionDeleted,
         retentionRuns: soak.retentionRuns,
+        adminRoutes: [...soak.adminRoutes].map(([route, times]) => {
+          const sorted = [...times].sort((a, b) => a - b);
+          return {
+            route,
+            requests: sorted.length,
+            p50Ms: percentile(sorted, 50),
+            p99Ms: percentile(sorted, 99),
+            maxMs: sorted[sorted.length - 1],
+          };
+        }),
         checks,
         growth,
         serverErrors: errors,

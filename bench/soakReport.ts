@@ -30,6 +30,8 @@ export type SoakResult = {
   retentionDeleted: Record<string, number>;
   /** Every run of the retention job the server logged. */
   retentionRuns: { at: string; ms: number; deleted: Record<string, number> }[];
+  /** The admin reads by route. */
+  adminRoutes: { route: string; requests: number; p50Ms: number; p99Ms: number; maxMs: number }[];
   checks: {
     segmentsChecked: number;
     membershipsChecked: number;
@@ -67,6 +69,7 @@ function minuteTable(rows: MinuteRow[]): string[] {
     'Memberships',
     'Retention deleted',
     'Load avg',
+    'CPU server / others / stolen (cores)',
   ];
   return [
     `| ${head.join(' | ')} |`,
@@ -85,6 +88,9 @@ function minuteTable(rows: MinuteRow[]): string[] {
           r.memberships.toLocaleString('en-US'),
           r.retentionDeleted,
           fixed(r.loadAverage, 2),
+          r.cpu
+            ? `${fixed(r.cpu.server, 2)} / ${fixed(r.cpu.others, 2)} / ${fixed(r.cpu.stolen, 2)}`
+            : '–',
         ].join(' | ')} |`,
     ),
   ];
@@ -136,7 +142,10 @@ export function renderSoakMarkdown(result: SoakResult): string {
     '## Every minute',
     '',
     'Answers are counted in the minute they came; p99 "all" leaves out forgeries and replays (fast ' +
-      'refusals by design). The last row may be a partial minute (answers after the load stopped).',
+      'refusals by design). The last row may be a partial minute (answers after the load stopped). ' +
+      'CPU: the server process (every thread), everything else on the machine but the soak itself ' +
+      "(other people's work on a shared box), and time the hypervisor stole, in cores over the minute: " +
+      'a p99 that rises with "others" is the machine, not the server.',
     '',
     ...minuteTable(result.rows),
     '',
@@ -145,6 +154,15 @@ export function renderSoakMarkdown(result: SoakResult): string {
     ...totalsTable(result.totals),
     '',
     'Latencies of every answer, any status; "all" counts every kind (statuses) but leaves forgeries and replays out of its latencies.',
+    '',
+    'Admin reads by route:',
+    '',
+    '| Route | Requests | p50 (ms) | p99 (ms) | max (ms) |',
+    '| --- | --- | --- | --- | --- |',
+    ...result.adminRoutes.map(
+      (r) =>
+        `| \`${r.route}\` | ${r.requests} | ${fixed(r.p50Ms, 2)} | ${fixed(r.p99Ms, 2)} | ${fixed(r.maxMs)} |`,
+    ),
     '',
     `Counts: ${Object.entries(result.counts)
       .map(([name, n]) => `${name} ${n}`)

@@ -46,6 +46,11 @@ export type MinuteSample = {
   /** SQLite's -wal file (undefined on PostgreSQL, whose WAL is in storeMb). */
   walMb?: number;
   loadAverage: number;
+  /**
+   * CPU over the minute, in cores: the server process (every thread), and everything else on the
+   * machine but the soak itself (other people's work on a shared box), and steal time.
+   */
+  cpu?: { server: number; others: number; stolen: number };
   /** Rows the retention job reported deleting during the minute (admin audit log). */
   retentionDeleted: number;
   memberships: number;
