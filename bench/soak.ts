@@ -923,7 +923,8 @@ async function main(): Promise<number> {
     `${markdown}\nwrote ${path.relative(process.cwd(), options.out)} and ${path.relative(process.cwd(), options.json)}\n`,
   );
   if (!result.pass) {
-    process.stderr.write(`soak: FAILED\n  ${result.problems.slice(0, 50).join('\n  ')}\n`);
+    process.stderr.write('soak: FAILED\n');
+    for (const problem of result.problems.slice(0, 50)) process.stderr.write(`  ${problem}\n`);
     if (result.growth.judged) {
       for (const check of result.growth.checks.filter((c) => !c.pass)) {
         process.stderr.write(
