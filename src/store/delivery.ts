@@ -1,4 +1,10 @@
-// The delivery algorithm both SQL backends share, written once over each backend's statements.
+// The delivery algorithm, the documented statement of its rules: SQLite runs it; PostgreSQL runs the same rules as one function.
+//
+// SQLite drives the generator below statement by statement inside its group commit. PostgreSQL
+// runs the same rules as ONE call, apply_delivery() in src/store/postgres/migrations/
+// 005_apply_delivery.sql, so a delivery costs it one round trip in autocommit. A change to a rule
+// here must be made there too; the store contract suite (test/integration/storeContract.test.ts,
+// "delivery rules") runs both stores against the same expected outcomes, log rows and feed.
 import {
   OWN_ENVIRONMENT,
   type AcceptedDelivery,
@@ -30,9 +36,8 @@ export type SegmentUpsert = {
 };
 
 /**
- * One backend's statements inside a delivery's transaction, each a single SQL statement (so the
- * algorithm below costs PostgreSQL exactly one round trip per call). `sid` is the backend's
- * internal segment key, returned by upsertSegment.
+ * The statements a delivery's transaction runs (SQLite's), each a single SQL statement. `sid` is
+ * the backend's internal segment key, returned by upsertSegment.
  */
 export interface DeliveryStatements {
   /**
@@ -69,8 +74,7 @@ export interface DeliveryStatements {
 
 /**
  * The algorithm as a generator that yields each statement's answer and is resumed with its
- * value: SQLite drives it synchronously inside its group commit, PostgreSQL awaits each answer
- * inside its transaction, and the rules exist once.
+ * value: SQLite drives it synchronously inside its group commit (runNow).
  */
 type Plan<T> = Generator<unknown, T, unknown>;
 
@@ -85,13 +89,6 @@ export function runNow<T>(plan: Plan<T>): T {
   return step.value;
 }
 
-/** Runs a plan whose statements answer with promises (PostgreSQL). */
-export async function runAwaiting<T>(plan: Plan<T>): Promise<T> {
-  let step = plan.next();
-  while (!step.done) step = plan.next(await step.value);
-  return step.value;
-}
-
 type Unlinked = Omit<ApplyOutcome, 'linked'>;
 
 /** What a delivery did, and the change-feed entry it appends, if any. */
@@ -101,7 +98,8 @@ type Applied = { outcome: Unlinked; change?: NewChangeRow };
  * Applies one delivery: a replay of an accepted signed request is a duplicate whatever its
  * action; otherwise a sync page is applied once per page key, a drain empties the segment, an
  * unknown action is logged as ignored. Every delivery gets a deliveries row; the change-feed
- * entry comes last, so PostgreSQL holds the feed's head row only until its commit.
+ * entry comes last (PostgreSQL's apply_delivery takes its feed head row there, held only until
+ * the call's commit).
  */
 export function* applyDeliveryPlan(
   s: DeliveryStatements,

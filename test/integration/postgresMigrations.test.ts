@@ -98,6 +98,91 @@ describePostgres('PostgreSQL migrations', (baseUrl) => {
     }
   });
 
+  it('upgrades a database at 004 written by the per-statement store: 005 applies deliveries in one call on its rows', async () => {
+    const url = await createDatabase(baseUrl);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const upTo004 = loadMigrations().filter((m) => m.version <= 4);
+      await applyMigrations(client, upTo004);
+      // Rows as the store before 005 wrote them: a segment of 3 members after two applied pages.
+      await client.query(`
+        INSERT INTO segments (tenant, segment_id, name, customer_config, member_count, created_at,
+                              updated_at, last_sync_at)
+        VALUES ('env-1', 10, 'Ten', '{"k":1}', 3, 1000, 2000, 2000);
+        INSERT INTO members (sid, user_id, added_at)
+        SELECT sid, u, 1000 FROM segments, unnest(ARRAY['a@x', 'b@x', 'é@x']) AS u;
+        INSERT INTO accepted_signatures VALUES ('old-sig', 2000);
+        INSERT INTO sync_pages VALUES ('env-1', 10, 'T', 1, '${'ab'.repeat(32)}', 1000),
+                                      ('env-1', 10, 'T', 2, '${'ab'.repeat(32)}', 2000);
+        INSERT INTO sync_tasks VALUES ('env-1', 10, 'T', 3, 2, 1000, 2000, NULL);
+        INSERT INTO changes VALUES
+          (1, 1000, 'env-1', 10, 'sync', 'T', 1, ARRAY['a@x', 'b@x'], '{}', 0, 2),
+          (2, 2000, 'env-1', 10, 'sync', 'T', 2, ARRAY['é@x'], '{}', 0, 3);
+        UPDATE change_feed_head SET last_seq = 2;`);
+    } finally {
+      await client.end();
+    }
+    const { store, migrations } = await PostgresStore.open({ url, migrations: 'apply' });
+    const page = (pageNumber: number, signatureKey: string, add: string[], remove: string[]) => ({
+      meta: { receivedAt: 3000, path: '/webhook', bodySha256: 'ab'.repeat(32) },
+      actionType: 'segment.users.sync',
+      signatureKey,
+      work: {
+        kind: 'sync' as const,
+        tenant: 'env-1',
+        segmentId: 10,
+        segmentName: undefined,
+        customerConfig: null,
+        taskId: 'T',
+        pageNumber,
+        totalPages: 3,
+        add,
+        remove,
+      },
+    });
+    try {
+      expect(migrations.applied).toEqual(['005_apply_delivery']);
+      expect(await store.applyDelivery(page(2, 'new-sig', ['z@x'], []))).toMatchObject({
+        status: 'duplicate',
+        duplicateOf: 'page',
+        contentDiffers: false,
+        memberCount: 3,
+      });
+      expect(await store.applyDelivery(page(3, 'old-sig', ['z@x'], []))).toMatchObject({
+        status: 'duplicate',
+        duplicateOf: 'signature',
+      });
+      expect(await store.applyDelivery(page(3, 'sig-3', ['z@x'], ['a@x', 'nobody']))).toEqual({
+        status: 'applied',
+        segmentId: 10,
+        memberCount: 3,
+        added: 1,
+        removed: 1,
+        taskComplete: true,
+        linked: false,
+      });
+      expect((await store.listMembers('env-1', 10, { limit: 10 })).items).toEqual([
+        'b@x',
+        'z@x',
+        'é@x',
+      ]);
+      expect(await store.getSegment('env-1', 10)).toMatchObject({
+        name: 'Ten',
+        customerConfig: { k: 1 },
+        memberCount: 3,
+      });
+      const feed = await store.listChanges({ after: 0, limit: 10 });
+      expect(feed.map((c) => [c.seq, c.pageNumber, c.added, c.removed, c.memberCount])).toEqual([
+        [1, 1, ['a@x', 'b@x'], [], 2],
+        [2, 2, ['é@x'], [], 3],
+        [3, 3, ['z@x'], ['a@x'], 3],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses a migration edited after it was applied, and tolerates a newer build’s', async () => {
     const url = await createDatabase(baseUrl);
     await runMigrations({ url }, 'apply');

@@ -176,6 +176,251 @@ function contract(create: Backend['create'], open: Backend['open']) {
     expect(changes[1].seq).toBeGreaterThan(changes[0].seq);
   });
 
+  describe('delivery rules (src/store/delivery.ts; PostgreSQL runs them as apply_delivery)', () => {
+    const withBody = (delivery: AcceptedDelivery, bodySha256: string | null) => ({
+      ...delivery,
+      meta: { ...delivery.meta, bodySha256 },
+    });
+    const unknown = (segmentId: number | null, signatureKey?: string): AcceptedDelivery => ({
+      meta: meta(),
+      actionType: 'segment.renamed',
+      signatureKey: signatureKey ?? `sig-${++signatureCounter}`,
+      work: { kind: 'unknown', tenant: 'env-1', segmentId },
+    });
+    /** The deliveries log, oldest first, without the generated and clock fields. */
+    const logged = async () =>
+      (await store.listDeliveries({ limit: 100 }))
+        .reverse()
+        .map(({ id: _id, receivedAt: _at, ...row }) => row);
+
+    it('answers exactly these outcomes: applied, both duplicates, ignored, drained', async () => {
+      const page1 = sync({ taskId: 'T', pageNumber: 1, totalPages: 2, add: ['a', 'b'] }, 'k1');
+      expect(await store.applyDelivery(page1)).toEqual({
+        status: 'applied',
+        segmentId: 10,
+        memberCount: 2,
+        added: 2,
+        removed: 0,
+        taskComplete: false,
+        linked: false,
+      });
+      // The same page again: same body, then another body, then the first signature replayed.
+      expect(
+        await store.applyDelivery(sync({ ...page1.work, add: ['a', 'b'] } as SyncPage)),
+      ).toEqual({
+        status: 'duplicate',
+        segmentId: 10,
+        memberCount: 2,
+        added: 0,
+        removed: 0,
+        duplicateOf: 'page',
+        contentDiffers: false,
+        linked: false,
+      });
+      const otherBody = withBody(
+        sync({ ...(page1.work as SyncPage), add: ['z'] }),
+        'cd'.repeat(32),
+      );
+      expect(await store.applyDelivery(otherBody)).toMatchObject({
+        status: 'duplicate',
+        duplicateOf: 'page',
+        contentDiffers: true,
+        added: 0,
+      });
+      expect(await store.applyDelivery(page1)).toEqual({
+        status: 'duplicate',
+        segmentId: 10,
+        memberCount: 2,
+        added: 0,
+        removed: 0,
+        duplicateOf: 'signature',
+        linked: false,
+      });
+      const page2 = sync({
+        taskId: 'T',
+        pageNumber: 2,
+        totalPages: 2,
+        add: ['c'],
+        remove: ['a', 'x'],
+      });
+      expect(await store.applyDelivery(page2)).toEqual({
+        status: 'applied',
+        segmentId: 10,
+        memberCount: 2,
+        added: 1,
+        removed: 1,
+        taskComplete: true,
+        linked: false,
+      });
+      expect(await store.applyDelivery(unknown(10))).toEqual({
+        status: 'ignored',
+        segmentId: 10,
+        memberCount: null,
+        added: 0,
+        removed: 0,
+        linked: false,
+      });
+      expect(await store.applyDelivery(unknown(null, 'k-unknown'))).toMatchObject({
+        status: 'ignored',
+        segmentId: null,
+        memberCount: null,
+      });
+      // A replay without a segment reports no size; one of a segment never seen reports 0.
+      expect(await store.applyDelivery(unknown(null, 'k-unknown'))).toEqual({
+        status: 'duplicate',
+        segmentId: null,
+        memberCount: null,
+        added: 0,
+        removed: 0,
+        duplicateOf: 'signature',
+        linked: false,
+      });
+      expect(await store.applyDelivery(drain('env-1', 99, 'k1'))).toMatchObject({
+        status: 'duplicate',
+        segmentId: 99,
+        memberCount: 0,
+      });
+      expect(await store.getSegment('env-1', 99)).toBeUndefined();
+      expect(await store.applyDelivery(drain())).toEqual({
+        status: 'applied',
+        segmentId: 10,
+        memberCount: 0,
+        added: 0,
+        removed: 2,
+        linked: false,
+      });
+      // A drain of a segment never seen creates it, empty.
+      expect(await store.applyDelivery(drain('env-1', 11))).toMatchObject({
+        status: 'applied',
+        memberCount: 0,
+        removed: 0,
+      });
+      expect(await store.getSegment('env-1', 11)).toMatchObject({
+        memberCount: 0,
+        lastDrainAt: expect.any(Number),
+        lastSyncAt: null,
+      });
+    });
+
+    it('logs every delivery with its reason, and feeds only what was applied', async () => {
+      await store.applyDelivery(
+        sync({ taskId: 'T', pageNumber: 3, totalPages: 3, add: ['a'] }, 'k'),
+      );
+      await store.applyDelivery(sync({ taskId: 'T', pageNumber: 3, totalPages: 3, add: ['a'] }));
+      await store.applyDelivery(drain('env-1', 10, 'k'));
+      await store.applyDelivery(unknown(10));
+      await store.applyDelivery(drain());
+      const base = {
+        path: '/webhook',
+        tenant: 'env-1',
+        segmentId: 10,
+        httpStatus: 200,
+        bodySha256: 'ab'.repeat(32),
+        linked: false,
+      };
+      const sync3 = { actionType: 'segment.users.sync', taskId: 'T', pageNumber: 3 };
+      const noPage = { taskId: null, pageNumber: null };
+      expect(await logged()).toEqual([
+        { ...base, ...sync3, status: 'applied', reason: null, added: 1, removed: 0 },
+        { ...base, ...sync3, status: 'duplicate', reason: 'duplicate_page', added: 0, removed: 0 },
+        {
+          ...base,
+          ...noPage,
+          actionType: 'segment.users.drain',
+          status: 'duplicate',
+          reason: 'duplicate_signature',
+          added: 0,
+          removed: 0,
+        },
+        {
+          ...base,
+          ...noPage,
+          actionType: 'segment.renamed',
+          status: 'ignored',
+          reason: null,
+          added: 0,
+          removed: 0,
+        },
+        {
+          ...base,
+          ...noPage,
+          actionType: 'segment.users.drain',
+          status: 'applied',
+          reason: null,
+          added: 0,
+          removed: 1,
+        },
+      ]);
+      const feed = await store.listChanges({ after: 0, limit: 10 });
+      expect(feed.map(({ seq: _seq, at: _at, ...change }) => change)).toEqual([
+        {
+          tenant: 'env-1',
+          segmentId: 10,
+          kind: 'sync',
+          taskId: 'T',
+          pageNumber: 3,
+          added: ['a'],
+          removed: [],
+          removedCount: 0,
+          memberCount: 1,
+        },
+        {
+          tenant: 'env-1',
+          segmentId: 10,
+          kind: 'drain',
+          taskId: null,
+          pageNumber: null,
+          added: [],
+          removed: [],
+          removedCount: 1,
+          memberCount: 0,
+        },
+      ]);
+      expect(feed[1].seq).toBe(feed[0].seq + 1);
+    });
+
+    it('keeps the stored name and customer config when a delivery leaves them out', async () => {
+      await store.applyDelivery(sync({ segmentName: 'First', customerConfig: { a: 1 } }));
+      await store.applyDelivery(
+        sync({ taskId: 'task-2', segmentName: undefined, customerConfig: null, add: ['u'] }),
+      );
+      await store.applyDelivery(drain());
+      expect(await store.getSegment('env-1', 10)).toMatchObject({
+        name: 'First',
+        customerConfig: { a: 1 },
+      });
+      await store.applyDelivery(sync({ taskId: 'task-3', segmentName: 'Second' }));
+      expect(await store.getSegment('env-1', 10)).toMatchObject({ name: 'Second' });
+    });
+
+    it('stores, removes and reports non-ASCII ids exactly', async () => {
+      const ids = ['zoë@example.com', 'émile@exämple.fr', '日本@例え.jp', '😀@emoji.dev', 'a'];
+      const first = await store.applyDelivery(sync({ add: ids }));
+      expect(first).toMatchObject({ status: 'applied', added: 5, memberCount: 5 });
+      const second = await store.applyDelivery(
+        sync({
+          taskId: 'task-2',
+          add: ['ß@strasse.de'],
+          remove: ['日本@例え.jp', 'zoë@example.com'],
+        }),
+      );
+      expect(second).toMatchObject({ added: 1, removed: 2, memberCount: 4 });
+      const remaining = ['a', 'émile@exämple.fr', '😀@emoji.dev', 'ß@strasse.de'];
+      // Byte order of UTF-8, as both stores compare.
+      const byBytes = [...remaining].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+      expect(await members(store)).toEqual(byBytes);
+      const feed = await store.listChanges({ after: 0, limit: 10 });
+      expect([...feed[0].added].sort()).toEqual([...ids].sort());
+      expect([...feed[1].removed].sort()).toEqual(['zoë@example.com', '日本@例え.jp'].sort());
+      expect(feed[1].added).toEqual(['ß@strasse.de']);
+      expect(await store.isMember('env-1', 10, '😀@emoji.dev')).toBe(true);
+      expect(await store.isMember('env-1', 10, '日本@例え.jp')).toBe(false);
+      expect(
+        (await store.segmentsOfUser('env-1', 'émile@exämple.fr')).map((s) => s.segmentId),
+      ).toEqual([10]);
+    });
+  });
+
   it('tracks sync task progress in any page order', async () => {
     for (const pageNumber of [2, 3, 1]) {
       await store.applyDelivery(

@@ -19,14 +19,7 @@ import {
   type SegmentRow,
   type SyncTaskRow,
 } from '../rows';
-import {
-  applyDeliveryPlan,
-  keysetPage,
-  rejectedRow,
-  runAwaiting,
-  type DeliveryStatements,
-  type NewDeliveryRow,
-} from '../delivery';
+import { encodeCustomerConfig, keysetPage, rejectedRow, type NewDeliveryRow } from '../delivery';
 import { RefusalBuffer } from '../refusalBuffer';
 import { auditCountValues, auditEntryValues, toAuditRecord, type AuditRow } from '../audit';
 import {
@@ -78,7 +71,6 @@ import {
   type SizePoint,
   type Store,
   type StoreInstrumentation,
-  type SyncPage,
   type SyncTaskRecord,
   type UserSegment,
 } from '../types';
@@ -102,9 +94,11 @@ export type OpenPostgresOptions = PostgresStoreOptions & {
   migrations: 'apply' | 'verify';
 };
 
+/** One statement; `name` makes it a prepared statement, parsed once per connection. */
 type Query = <R extends QueryResultRow = QueryResultRow>(
   text: string,
   values?: unknown[],
+  name?: string,
 ) => Promise<pg.QueryResult<R>>;
 
 // Every bigint we store is a JavaScript safe integer (ids up to 2^53-1, unix ms, counts), so
@@ -118,15 +112,6 @@ const typeParsers: pg.CustomTypesConfig = {
 
 /** The highest code point: `prefix || U+10FFFF` is above every id that starts with prefix. */
 const MAX_CHAR = String.fromCodePoint(0x10ffff);
-
-// The change feed's ordering point. Each applying transaction takes the single head row's lock
-// as its last write and keeps it until it commits, so seq is handed out in commit order: a reader
-// that has seen seq n will never see a smaller seq appear later, and there are no holes.
-const INSERT_CHANGE = `
-  WITH head AS (UPDATE change_feed_head SET last_seq = last_seq + 1 RETURNING last_seq)
-  INSERT INTO changes (seq, at, tenant, segment_id, kind, task_id, page_number, added, removed,
-                       removed_count, member_count)
-  SELECT last_seq, $1, $2, $3, $4, $5, $6, $7::text[], $8::text[], $9, $10 FROM head`;
 
 const INSERT_DELIVERY = `
   INSERT INTO deliveries (received_at, path, action_type, tenant, segment_id, task_id, page_number,
@@ -218,10 +203,19 @@ export class PostgresStore implements Store, StoreInstrumentation {
     return { store: new PostgresStore(options), migrations };
   }
 
+  /**
+   * One round trip: apply_delivery() (migration 005) runs the rules of src/store/delivery.ts as
+   * one autocommit statement, a prepared one, so nothing holds a lock across network hops.
+   */
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {
-    return this.transaction((query) =>
-      runAwaiting(applyDeliveryPlan(postgresDeliveryStatements(query), delivery)),
-    );
+    return this.run(async (query) => {
+      const { rows } = await query<ApplyDeliveryRow>(
+        APPLY_DELIVERY,
+        applyDeliveryValues(delivery),
+        'apply-delivery',
+      );
+      return toApplyOutcome(rows[0]);
+    });
   }
 
   recordRejected(rejection: RejectedDelivery): Promise<void> {
@@ -747,17 +741,11 @@ export class PostgresStore implements Store, StoreInstrumentation {
     await this.pool.end();
   }
 
-  /** Statements on a pooled connection, each committed on its own. */
-  private run<T>(work: (query: Query) => Promise<T>): Promise<T> {
-    return this.withClient(work, false);
-  }
-
-  /** One transaction on one connection: committed before it resolves, rolled back on any error. */
-  private transaction<T>(work: (query: Query) => Promise<T>): Promise<T> {
-    return this.withClient(work, true);
-  }
-
-  private async withClient<T>(work: (query: Query) => Promise<T>, atomic: boolean): Promise<T> {
+  /**
+   * Statements on a pooled connection, each committed on its own (a delivery is one statement,
+   * apply_delivery, so no call here needs BEGIN … COMMIT).
+   */
+  private async run<T>(work: (query: Query) => Promise<T>): Promise<T> {
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -775,19 +763,12 @@ export class PostgresStore implements Store, StoreInstrumentation {
     client.on('error', onLost);
     let failure: unknown;
     try {
-      const query: Query = (text, values) => client.query(text, values);
-      if (!atomic) return await work(query);
-      await client.query('BEGIN');
-      const result = await work(query);
-      await client.query('COMMIT');
-      return result;
+      const query: Query = (text, values, name) => client.query({ text, values, name });
+      return await work(query);
     } catch (error) {
       failure = error;
-      // A healthy connection is rolled back and reused; a broken or timed-out one is discarded
-      // (closing it makes the server abort the transaction) instead of waiting on it again.
-      if (atomic && !isConnectionFailure(error)) {
-        await client.query('ROLLBACK').catch(() => undefined);
-      }
+      // A broken or timed-out connection is discarded (closing it makes the server abort what it
+      // was running) instead of being reused.
       throw asPostgresStoreError(error);
     } finally {
       client.off('error', onLost);
@@ -796,130 +777,60 @@ export class PostgresStore implements Store, StoreInstrumentation {
   }
 }
 
-/**
- * The delivery algorithm's statements on one transaction's connection: one round trip each, the
- * signature claim and the connection check together in the first.
- */
-function postgresDeliveryStatements(query: Query): DeliveryStatements {
-  const pageKey = (page: SyncPage) => [page.tenant, page.segmentId, page.taskId, page.pageNumber];
-  const userIds = (result: pg.QueryResult<{ user_id: string }>) =>
-    result.rows.map((row) => row.user_id);
-  return {
-    acceptSignature: async (signatureKey, at, tenant) => {
-      const { rows } = await query<{ accepted: boolean; active: boolean }>(
-        `WITH accepted AS (
-           INSERT INTO accepted_signatures (signature_key, received_at) VALUES ($1, $2)
-           ON CONFLICT DO NOTHING RETURNING 1)
-         SELECT EXISTS (SELECT 1 FROM accepted) AS accepted,
-                EXISTS (SELECT 1 FROM connections
-                        WHERE id_token = $3 AND access_token_sealed IS NOT NULL) AS active`,
-        [signatureKey, at, tenant],
-      );
-      return rows[0];
-    },
-    claimPage: async (page, bodySha256, now) => {
-      const claim = await query(
-        `INSERT INTO sync_pages (tenant, segment_id, task_id, page_number, body_sha256, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-        [...pageKey(page), bodySha256, now],
-      );
-      return claim.rowCount !== 0;
-    },
-    claimedPageSha: async (page) => {
-      const { rows } = await query<{ body_sha256: string | null }>(
-        `SELECT body_sha256 FROM sync_pages
-         WHERE tenant = $1 AND segment_id = $2 AND task_id = $3 AND page_number = $4`,
-        pageKey(page),
-      );
-      return rows[0].body_sha256;
-    },
-    memberCount: async (tenant, segmentId) => {
-      const { rows } = await query<{ member_count: number }>(
-        'SELECT member_count FROM segments WHERE tenant = $1 AND segment_id = $2',
-        [tenant, segmentId],
-      );
-      return rows[0]?.member_count;
-    },
-    // Creates or refreshes the segment row; its row lock serialises deliveries to one segment.
-    upsertSegment: async (segment) => {
-      const { rows } = await query<{ sid: number }>(
-        `INSERT INTO segments (tenant, segment_id, name, customer_config, created_at, updated_at)
-         VALUES ($1, $2, $3, $4::json, $5, $5)
-         ON CONFLICT (tenant, segment_id) DO UPDATE SET
-           name = coalesce(excluded.name, segments.name),
-           customer_config = coalesce(excluded.customer_config, segments.customer_config),
-           updated_at = excluded.updated_at
-         RETURNING sid`,
-        [segment.tenant, segment.segmentId, segment.name, segment.customerConfig, segment.now],
-      );
-      return rows[0].sid;
-    },
-    removeMembers: async (sid, ids) =>
-      userIds(
-        await query<{ user_id: string }>(
-          'DELETE FROM members WHERE sid = $1 AND user_id = ANY ($2::text[]) RETURNING user_id',
-          [sid, ids],
-        ),
-      ),
-    addMembers: async (sid, ids, now) =>
-      userIds(
-        await query<{ user_id: string }>(
-          `INSERT INTO members (sid, user_id, added_at)
-           SELECT $1, user_id, $2 FROM unnest($3::text[]) AS user_id
-           ON CONFLICT DO NOTHING RETURNING user_id`,
-          [sid, now, ids],
-        ),
-      ),
-    afterSync: async (sid, delta, now) => {
-      const { rows } = await query<{ member_count: number }>(
-        `UPDATE segments SET member_count = member_count + $1, last_sync_at = $2, updated_at = $2
-         WHERE sid = $3 RETURNING member_count`,
-        [delta, now, sid],
-      );
-      return rows[0].member_count;
-    },
-    countTaskPage: async (page, now) => {
-      const { rows } = await query<{ completed_at: number | null }>(
-        `INSERT INTO sync_tasks (tenant, segment_id, task_id, total_pages, pages_received,
-                                 first_delivery_at, last_delivery_at, completed_at)
-         VALUES ($1, $2, $3, $4::bigint, 1, $5::bigint, $5::bigint,
-                 CASE WHEN $4::bigint <= 1 THEN $5::bigint END)
-         ON CONFLICT (tenant, segment_id, task_id) DO UPDATE SET
-           total_pages = excluded.total_pages,
-           pages_received = sync_tasks.pages_received + 1,
-           last_delivery_at = excluded.last_delivery_at,
-           completed_at = coalesce(sync_tasks.completed_at,
-             CASE WHEN sync_tasks.pages_received + 1 >= excluded.total_pages
-                  THEN excluded.last_delivery_at END)
-         RETURNING completed_at`,
-        [page.tenant, page.segmentId, page.taskId, page.totalPages, now],
-      );
-      return rows[0].completed_at !== null;
-    },
-    drainMembers: async (sid) =>
-      (await query('DELETE FROM members WHERE sid = $1', [sid])).rowCount ?? 0,
-    afterDrain: async (sid, now) => {
-      await query(
-        'UPDATE segments SET member_count = 0, last_drain_at = $1, updated_at = $1 WHERE sid = $2',
-        [now, sid],
-      );
-    },
-    insertDelivery: (row) => insertDelivery(query, row),
-    insertChange: async (change) => {
-      await query(INSERT_CHANGE, [
-        change.at,
-        change.tenant,
-        change.segmentId,
-        change.kind,
-        change.taskId,
-        change.pageNumber,
-        change.added,
-        change.removed,
-        change.removedCount,
-        change.memberCount,
-      ]);
-    },
+// The whole delivery in one call (migration 005); its OUT columns are what ApplyOutcome needs.
+const APPLY_DELIVERY = `SELECT * FROM apply_delivery($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::json,
+  $11, $12, $13, $14::text[], $15::text[])`;
+
+type ApplyDeliveryRow = {
+  status: ApplyOutcome['status'];
+  segment_id: number | null;
+  member_count: number | null;
+  added: number;
+  removed: number;
+  duplicate_of: 'signature' | 'page' | null;
+  content_differs: boolean | null;
+  task_complete: boolean | null;
+  linked: boolean;
+};
+
+/** apply_delivery's arguments: the delivery flattened (the fields a kind lacks are null). */
+function applyDeliveryValues(delivery: AcceptedDelivery): unknown[] {
+  const { meta, work } = delivery;
+  const sync = work.kind === 'sync' ? work : undefined;
+  const segment = work.kind === 'unknown' ? undefined : work;
+  return [
+    delivery.signatureKey,
+    meta.receivedAt,
+    meta.path,
+    delivery.actionType,
+    meta.bodySha256,
+    work.kind,
+    work.tenant,
+    work.segmentId,
+    segment?.segmentName ?? null,
+    segment ? encodeCustomerConfig(segment.customerConfig) : null,
+    sync?.taskId ?? null,
+    sync?.pageNumber ?? null,
+    sync?.totalPages ?? null,
+    sync?.add ?? [],
+    sync?.remove ?? [],
+  ];
+}
+
+/** The outcome with exactly the optional fields delivery.ts's would have (null means absent). */
+function toApplyOutcome(row: ApplyDeliveryRow): ApplyOutcome {
+  const outcome: ApplyOutcome = {
+    status: row.status,
+    segmentId: row.segment_id,
+    memberCount: row.member_count,
+    added: row.added,
+    removed: row.removed,
+    linked: row.linked,
   };
+  if (row.duplicate_of !== null) outcome.duplicateOf = row.duplicate_of;
+  if (row.content_differs !== null) outcome.contentDiffers = row.content_differs;
+  if (row.task_complete !== null) outcome.taskComplete = row.task_complete;
+  return outcome;
 }
 
 async function insertDelivery(query: Query, row: NewDeliveryRow): Promise<void> {
