@@ -305,9 +305,12 @@ function prepareStatements(db: Database.Database) {
        WHERE u.tk = @tk AND u.user_id > @after ORDER BY u.user_id LIMIT @limit`,
     ),
     // A prefix is a key range: [prefix, prefix || U+10FFFF), so the dictionary's index serves it.
+    // One lower bound, max(after, prefix) (the cursor itself excluded): with two (> after and
+    // >= prefix) the planner took the cursor's and walked the tenant's ids from there, 9.5 ms
+    // against 0.32 ms a 100-id page on the grown store.
     membersDenseWithPrefix: db.prepare(
       `SELECT u.user_id FROM users u CROSS JOIN members m ON m.sid = @sid AND m.uk = u.uk
-       WHERE u.tk = @tk AND u.user_id > @after AND u.user_id >= @prefix
+       WHERE u.tk = @tk AND u.user_id >= max(@after, @prefix) AND u.user_id <> @after
          AND u.user_id < @prefix || char(1114111)
        ORDER BY u.user_id LIMIT @limit`,
     ),
