@@ -103,6 +103,17 @@ function copyToUserKeys(
 }
 
 /**
+ * Whether a migration's change is already in the file, so re-applying it (a file whose version
+ * was wound back) must only record the version: 005 cannot say IF NOT EXISTS for a table swap.
+ */
+function alreadyInPlace(db: Database.Database, migration: Migration): boolean {
+  return (
+    migration.name === '005_user_keys' &&
+    db.prepare("SELECT 1 FROM pragma_table_info('members') WHERE name = 'uk'").get() !== undefined
+  );
+}
+
+/**
  * Brings a file to the latest version. The single schema_version row says where a file is (files
  * written before the migrations were files have it too). Each pending migration runs in its own
  * IMMEDIATE transaction with its version bump, re-reading the version inside it: a crash between
@@ -128,11 +139,12 @@ export function migrateSqlite(
     if (migration.version <= version) continue;
     const told =
       migration.name === '005_user_keys' &&
+      !alreadyInPlace(db, migration) &&
       copyToUserKeys(db, migration, progress, options.batch ?? USER_KEYS_BATCH);
     db.transaction(() => {
       const current = sqliteSchemaVersion(db);
       if (current >= migration.version) return;
-      db.exec(migration.sql);
+      if (!alreadyInPlace(db, migration)) db.exec(migration.sql);
       if (current === 0) {
         db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(migration.version);
       } else {
