@@ -43,8 +43,11 @@ export type FloorSqliteLookup = {
  * The SQL the store runs for a lookup (src/store/sqlite/store.ts, segmentsOfUser), so floor C
  * times the engine and driver alone: no store method, no promise, no row mapping.
  */
-const LOOKUP_SQL = `SELECT s.segment_id, s.name, m.added_at FROM members m CROSS JOIN segments s ON s.sid = m.sid
-  WHERE m.user_id = ? AND s.tenant = ? ORDER BY s.segment_id`;
+const LOOKUP_SQL = `SELECT s.segment_id, s.name, m.added_at
+  FROM tenants t CROSS JOIN users u CROSS JOIN members m CROSS JOIN segments s
+  WHERE t.tenant = @tenant AND u.tk = t.tk AND u.user_id = @userId AND m.uk = u.uk
+    AND s.sid = m.sid AND s.tenant = @tenant
+  ORDER BY s.segment_id`;
 
 /** Random lookups one at a time (the same users as floor B's), each timed. */
 export function runFloorSqliteLookup(input: FloorSqliteLookup): LookupFigures {
@@ -57,7 +60,7 @@ export function runFloorSqliteLookup(input: FloorSqliteLookup): LookupFigures {
     const started = performance.now();
     for (const userId of users) {
       const t0 = performance.now();
-      const rows = statement.all(userId, BENCH_ID_TOKEN);
+      const rows = statement.all({ userId, tenant: BENCH_ID_TOKEN });
       latencies.push(performance.now() - t0);
       if (rows.length === 0) throw new Error(`floor C: no segment for ${userId}`);
     }
@@ -80,7 +83,8 @@ export function runFloorSqliteLookup(input: FloorSqliteLookup): LookupFigures {
 
 /**
  * A lean schema holding what the store writes for one applied sync page, one row or index entry
- * for each: the membership rows and the user → segments index, the page claim, the replay key,
+ * for each: the membership rows (integer user keys from a per-tenant user dictionary, as the
+ * store's layout since migration 005) and the user → segments index, the page claim, the replay key,
  * the deliveries-log row, a change-feed row with the user lists (JSON text, as the store keeps
  * them), the segment's count and the sync task's progress. It leaves out what only the store's
  * retention and admin queries need (indexes by time, the change feed by segment) and the
@@ -96,13 +100,24 @@ CREATE TABLE segments (
   last_sync_at INTEGER,
   UNIQUE (tenant, segment_id)
 );
+CREATE TABLE tenants (
+  tk INTEGER PRIMARY KEY,
+  tenant TEXT NOT NULL UNIQUE,
+  users INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE users (
+  uk INTEGER PRIMARY KEY,
+  tk INTEGER NOT NULL,
+  user_id TEXT NOT NULL
+);
+CREATE UNIQUE INDEX users_by_id ON users (tk, user_id);
 CREATE TABLE members (
   sid INTEGER NOT NULL,
-  user_id TEXT NOT NULL,
+  uk INTEGER NOT NULL,
   added_at INTEGER NOT NULL,
-  PRIMARY KEY (sid, user_id)
+  PRIMARY KEY (sid, uk)
 ) WITHOUT ROWID;
-CREATE INDEX members_by_user ON members (user_id, sid);
+CREATE INDEX members_by_user ON members (uk, sid);
 CREATE TABLE sync_tasks (
   tenant TEXT NOT NULL,
   segment_id INTEGER NOT NULL,
@@ -148,6 +163,8 @@ CREATE TABLE changes (
 /** The tables floor C writes, named as the store names its own (a test compares the counts). */
 export const FLOOR_C_TABLES = [
   'segments',
+  'tenants',
+  'users',
   'members',
   'sync_tasks',
   'sync_pages',
@@ -163,8 +180,9 @@ export const FLOOR_C_TABLES = [
 export class FloorSqlite {
   readonly db: Database.Database;
   private readonly s;
-  /** The segment keys seen so far: one INSERT the first time, a map lookup after. */
-  private readonly sids = new Map<string, number>();
+  /** The segment keys seen so far (and their tenant's key): one INSERT the first time, a map lookup after. */
+  private readonly sids = new Map<string, { sid: number; tk: number }>();
+  private readonly tks = new Map<string, number>();
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -185,10 +203,16 @@ export class FloorSqlite {
       newSegment: db.prepare(
         'INSERT INTO segments (tenant, segment_id, name) VALUES (?, ?, ?) RETURNING sid',
       ),
-      removeMember: db.prepare('DELETE FROM members WHERE sid = ? AND user_id = ?'),
-      addMember: db.prepare(
-        'INSERT OR IGNORE INTO members (sid, user_id, added_at) VALUES (?, ?, ?)',
+      newTenant: db.prepare('INSERT INTO tenants (tenant) VALUES (?) RETURNING tk'),
+      userKey: db.prepare('SELECT uk FROM users WHERE tk = ? AND user_id = ?').pluck(),
+      newUser: db.prepare('INSERT INTO users (tk, user_id) VALUES (?, ?) RETURNING uk').pluck(),
+      // The store drops a user's dictionary row with its last membership.
+      dropOrphan: db.prepare(
+        'DELETE FROM users WHERE uk = ? AND NOT EXISTS (SELECT 1 FROM members WHERE uk = ?)',
       ),
+      countUsers: db.prepare('UPDATE tenants SET users = users + ? WHERE tk = ?'),
+      removeMember: db.prepare('DELETE FROM members WHERE sid = ? AND uk = ?'),
+      addMember: db.prepare('INSERT OR IGNORE INTO members (sid, uk, added_at) VALUES (?, ?, ?)'),
       count: db.prepare(
         `UPDATE segments SET member_count = member_count + ?, last_sync_at = ? WHERE sid = ?
          RETURNING member_count`,
@@ -220,15 +244,20 @@ export class FloorSqlite {
     this.s.commit.run();
   }
 
-  private sid(page: SyncPage): number {
+  private sid(page: SyncPage): { sid: number; tk: number } {
     const key = `${page.tenant}\u0000${page.segmentId}`;
-    let sid = this.sids.get(key);
-    if (sid === undefined) {
+    let known = this.sids.get(key);
+    if (known === undefined) {
       const row = this.s.newSegment.get(page.tenant, page.segmentId, page.segmentName ?? null);
-      sid = (row as { sid: number }).sid;
-      this.sids.set(key, sid);
+      let tk = this.tks.get(page.tenant);
+      if (tk === undefined) {
+        tk = (this.s.newTenant.get(page.tenant) as { tk: number }).tk;
+        this.tks.set(page.tenant, tk);
+      }
+      known = { sid: (row as { sid: number }).sid, tk };
+      this.sids.set(key, known);
     }
-    return sid;
+    return known;
   }
 
   private applyOne(delivery: AcceptedDelivery): void {
@@ -243,15 +272,25 @@ export class FloorSqlite {
     if (s.claimPage.run(...key, delivery.meta.bodySha256).changes === 0) {
       throw new Error('floor C: a page claimed twice');
     }
-    const sid = this.sid(page);
+    const { sid, tk } = this.sid(page);
     const removed: string[] = [];
+    let users = 0;
     for (const user of page.remove) {
-      if (s.removeMember.run(sid, user).changes > 0) removed.push(user);
+      const uk = s.userKey.get(tk, user) as number | undefined;
+      if (uk === undefined || s.removeMember.run(sid, uk).changes === 0) continue;
+      removed.push(user);
+      users -= s.dropOrphan.run(uk, uk).changes;
     }
     const added: string[] = [];
     for (const user of page.add) {
-      if (s.addMember.run(sid, user, now).changes > 0) added.push(user);
+      let uk = s.userKey.get(tk, user) as number | undefined;
+      if (uk === undefined) {
+        uk = s.newUser.get(tk, user) as number;
+        users++;
+      }
+      if (s.addMember.run(sid, uk, now).changes > 0) added.push(user);
     }
+    if (users !== 0) s.countUsers.run(users, tk);
     const { member_count: memberCount } = s.count.get(added.length - removed.length, now, sid) as {
       member_count: number;
     };

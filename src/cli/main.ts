@@ -71,7 +71,7 @@ function parser(select: (action: Action) => void) {
               ['migrate --check', 'a deploy gate: exit 1 while migrations are pending'],
             ]) +
               '\n\nExit status: 0 done (or nothing pending), 1 pending (--check) or the database ' +
-              'failed, 2 bad usage.\nThe SQLite store migrates itself when the server starts.',
+              'failed, 2 bad usage.\nWithout DATABASE_URL: the SQLite file in DATA_DIR (the server also migrates it at start).',
           ),
       (args) => select(async () => (await import('./migrate')).main(args.check ? ['--check'] : [])),
     )

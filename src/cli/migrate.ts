@@ -1,5 +1,15 @@
-// `npm run migrate`: applies (or, with --check, only lists) pending PostgreSQL migrations for DATABASE_URL.
+// `npm run migrate`: applies (or, with --check, only lists) pending migrations: PostgreSQL for DATABASE_URL, else the SQLite file in DATA_DIR.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { loadDatabaseConfig, readEnvironment, type Environment } from '../config/index';
+import { resolveDataDir } from '../config/secrets';
+import { SQLITE_FILE } from '../config/store';
+import {
+  loadSqliteMigrations,
+  migrateSqlite,
+  sqliteSchemaVersion,
+} from '../store/sqlite/migrations';
 import { isStoreUnavailable } from '../store/errors';
 import { postgresStoreOptions } from '../store';
 import { runMigrations } from '../store/postgres/store';
@@ -9,6 +19,9 @@ const USAGE = `Usage: npm run migrate [-- --check]
 
 Applies the pending PostgreSQL migrations to the database in DATABASE_URL (environment or .env),
 under the same advisory lock the app takes at start-up, so running it beside live instances is safe.
+Without DATABASE_URL: the SQLite file in DATA_DIR, each migration in its own transaction (the
+server does the same at start); a long one (005 on millions of memberships) prints progress on
+stderr and resumes where it stopped if interrupted. Stop servers of an older version first.
   --check   only list pending migrations; exit 1 if there are any
 Exit status: 0 done (or nothing pending), 1 pending (--check) or the database failed, 2 bad usage.`;
 
@@ -33,10 +46,7 @@ export async function main(
     write(loaded.problems.join('\n'));
     return 2;
   }
-  if (!loaded.postgres) {
-    write('DATABASE_URL is not set: the SQLite store migrates itself when the app starts.');
-    return 2;
-  }
+  if (!loaded.postgres) return migrateSqliteFile(env, argv.includes('--check'), write);
   const where = loaded.postgres.display;
   const check = argv.includes('--check');
   // A long migration (an index on millions of rows) says which one runs, on a terminal.
@@ -67,6 +77,44 @@ export async function main(
     progress.finish();
     const message = isStoreUnavailable(error) ? error.message : (error as Error).message;
     write(`${where}: migration failed: ${message}`);
+    return 1;
+  }
+}
+
+/** The SQLite side: the file the server in this environment would open. */
+function migrateSqliteFile(
+  env: Environment,
+  check: boolean,
+  write: (line: string) => void,
+): number {
+  const file = path.join(resolveDataDir(env, process.cwd()), SQLITE_FILE);
+  if (!existsSync(file)) {
+    write(`${file}: no SQLite store yet (the server creates it at the latest version)`);
+    return 0;
+  }
+  const migrations = loadSqliteMigrations();
+  try {
+    const db = new Database(file, { readonly: check, fileMustExist: true });
+    try {
+      const version = check ? sqliteSchemaVersion(db) : 0;
+      if (check) {
+        const pending = migrations.filter((m) => m.version > version).map((m) => m.name);
+        write(
+          pending.length > 0 ? `${file}: pending ${pending.join(', ')}` : `${file}: up to date`,
+        );
+        return pending.length > 0 ? 1 : 0;
+      }
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      const applied = migrateSqlite(db, migrations);
+      if (applied.length === 0) write(`${file}: up to date, nothing to apply`);
+      for (const name of applied) write(`${file}: applied ${name}`);
+      return 0;
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    write(`${file}: migration failed: ${(error as Error).message}`);
     return 1;
   }
 }

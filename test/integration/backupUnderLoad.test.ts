@@ -137,14 +137,19 @@ describe('a backup taken while the server applies deliveries', () => {
           }[]
         ).map((row) => row.task_id),
       );
-      const isMember = copy.prepare('SELECT 1 FROM members WHERE user_id = ?');
+      // Members hold integer user keys (migration 005); the ids are in the users dictionary.
+      const isMember = copy.prepare(
+        'SELECT 1 FROM users u JOIN members m ON m.uk = u.uk WHERE u.user_id = ?',
+      );
       const missing = before.filter(
         (n) => !appliedTasks.has(`load-${n}`) || !isMember.get(`load-${n}-19`),
       );
       expect(before.length).toBeGreaterThanOrEqual(50);
       expect(missing).toEqual([]);
       const baseMembers = copy
-        .prepare("SELECT count(*) AS n FROM members WHERE user_id LIKE 'base-%'")
+        .prepare(
+          "SELECT count(*) AS n FROM users u JOIN members m ON m.uk = u.uk WHERE u.user_id LIKE 'base-%'",
+        )
         .get() as { n: number };
       expect(baseMembers.n).toBe(60_000);
     } finally {

@@ -1,4 +1,5 @@
 // The built heap-partner-api CLI, spawned as a child process: its commands, their help, serve + send, migrate, mistakes.
+import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadMigrations } from '../../src/store/postgres/migrations';
 import { createDatabase } from '../support/postgres';
@@ -111,11 +112,28 @@ describe('serve and send', () => {
 });
 
 describe('migrate on SQLite', () => {
-  test('--check without DATABASE_URL exits 2: the SQLite store migrates itself', async () => {
-    const result = await cli(['migrate', '--check'], { DATA_DIR: tempDir() });
+  test('without DATABASE_URL it migrates the file in DATA_DIR: --check exit 1 while pending', async () => {
+    const dataDir = tempDir();
+    const empty = await cli(['migrate', '--check'], { DATA_DIR: dataDir });
+    expect(empty.code).toBe(0);
+    expect(empty.stdout).toContain('no SQLite store yet');
 
-    expect(result.code).toBe(2);
-    expect(result.stdout).toContain('the SQLite store migrates itself when the app starts');
+    // A version-4 file (written by a2b1da7): 005_user_keys is pending.
+    const file = path.join(dataDir, 'heap-partner.sqlite');
+    copyFileSync(path.join(__dirname, '..', 'fixtures', 'sqlite-v4.sqlite'), file);
+    const pending = await cli(['migrate', '--check'], { DATA_DIR: dataDir });
+    expect(pending.code).toBe(1);
+    expect(pending.stdout).toContain(`${file}: pending 005_user_keys`);
+
+    const applied = await cli(['migrate'], { DATA_DIR: dataDir });
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toContain(`${file}: applied 005_user_keys`);
+
+    const again = await cli(['migrate'], { DATA_DIR: dataDir });
+    expect(again.stdout).toContain('up to date, nothing to apply');
+    const upToDate = await cli(['migrate', '--check'], { DATA_DIR: dataDir });
+    expect(upToDate.code).toBe(0);
+    expect(upToDate.stdout).toContain(`${file}: up to date`);
   });
 });
 

@@ -69,6 +69,7 @@ describe('SQLite migration files', () => {
       '002_retention',
       '003_admin_sessions',
       '004_audit_log',
+      '005_user_keys',
     ]);
     expect(migrations[0].sql).toMatch(/CREATE TABLE IF NOT EXISTS segments/);
   });

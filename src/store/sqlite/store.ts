@@ -107,6 +107,12 @@ DELETE FROM changes
 WHERE seq IN (SELECT seq FROM oldest WHERE seq < coalesce((SELECT seq FROM stop), 9007199254740991))
   AND seq < (SELECT max(seq) FROM changes)`;
 
+/**
+ * Member paging walks the tenant's dictionary when the segment holds at least 1/DENSE_SCAN of the
+ * tenant's users (a page then reads at most about DENSE_SCAN × limit dictionary entries).
+ */
+const DENSE_SCAN = 16;
+
 // SQLite result codes that mean "storage is unavailable right now", not "this request is bad".
 const UNAVAILABLE_CODES =
   /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL|NOTADB|CORRUPT)/;
@@ -161,17 +167,37 @@ function prepareStatements(db: Database.Database) {
        RETURNING sid, member_count`,
     ),
     segment: db.prepare('SELECT * FROM segments WHERE tenant = ? AND segment_id = ?'),
+    // The user dictionary (migration 005): a tenant's key, then its users' integer keys.
+    tenantKey: db.prepare('SELECT tk, users FROM tenants WHERE tenant = ?'),
+    insertTenant: db.prepare('INSERT INTO tenants (tenant) VALUES (?) RETURNING tk'),
+    userKeys: db.prepare(
+      // CROSS JOIN: each id probes users_by_id; left to itself the planner walked the tenant's
+      // whole dictionary and matched every entry against the list.
+      `SELECT j.value AS user_id, u.uk FROM json_each(?) j
+       CROSS JOIN users u ON u.tk = ? AND u.user_id = j.value`,
+    ),
+    insertUsers: db.prepare(
+      `INSERT INTO users (tk, user_id) SELECT ?, value FROM json_each(?) WHERE true
+       ON CONFLICT (tk, user_id) DO NOTHING RETURNING uk, user_id`,
+    ),
+    // A user whose last membership went leaves the dictionary in the same transaction, so it
+    // never holds anyone who is in no segment (a returning user gets a new, appended key).
+    dropOrphanUsers: db.prepare(
+      `DELETE FROM users WHERE uk IN (SELECT value FROM json_each(?))
+       AND NOT EXISTS (SELECT 1 FROM members m WHERE m.uk = users.uk)`,
+    ),
+    countUsers: db.prepare('UPDATE tenants SET users = users + ? WHERE tk = ?'),
     removeMembers: db.prepare(
-      `DELETE FROM members WHERE sid = ? AND user_id IN (SELECT value FROM json_each(?))
-       RETURNING user_id`,
+      `DELETE FROM members WHERE sid = ? AND uk IN (SELECT value FROM json_each(?))
+       RETURNING uk`,
     ),
     addMembers: db.prepare(
-      `INSERT INTO members (sid, user_id, added_at)
+      `INSERT INTO members (sid, uk, added_at)
        SELECT ?, value, ? FROM json_each(?) WHERE true
        ON CONFLICT DO NOTHING
-       RETURNING user_id`,
+       RETURNING uk`,
     ),
-    drainMembers: db.prepare('DELETE FROM members WHERE sid = ?'),
+    drainMembers: db.prepare('DELETE FROM members WHERE sid = ? RETURNING uk'),
     afterSync: db.prepare(
       `UPDATE segments SET member_count = member_count + ?, last_sync_at = ?, updated_at = ?
        WHERE sid = ? RETURNING member_count`,
@@ -276,24 +302,44 @@ function prepareStatements(db: Database.Database) {
       `UPDATE admin_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL
        AND expires_at > ?`,
     ),
-    members: db.prepare(
-      `SELECT user_id FROM members WHERE sid = ? AND user_id > ? ORDER BY user_id LIMIT ?`,
+    // Member pages in user-id order, two ways. Dense (the segment holds a good share of its
+    // tenant's users): walk the tenant's dictionary in user-id order and probe each user's
+    // membership, stopping at the page's end. Sparse: the segment's members, their ids, sorted.
+    membersDense: db.prepare(
+      `SELECT u.user_id FROM users u CROSS JOIN members m ON m.sid = @sid AND m.uk = u.uk
+       WHERE u.tk = @tk AND u.user_id > @after ORDER BY u.user_id LIMIT @limit`,
     ),
-    // A prefix is a key range: [prefix, prefix || U+10FFFF), so the primary key serves it.
-    membersWithPrefix: db.prepare(
-      `SELECT user_id FROM members
-       WHERE sid = @sid AND user_id > @after AND user_id >= @prefix
-         AND user_id < @prefix || char(1114111)
-       ORDER BY user_id LIMIT @limit`,
+    // A prefix is a key range: [prefix, prefix || U+10FFFF), so the dictionary's index serves it.
+    // One lower bound, max(after, prefix) (the cursor itself excluded): with two (> after and
+    // >= prefix) the planner took the cursor's and walked the tenant's ids from there, 9.5 ms
+    // against 0.32 ms a 100-id page on the grown store.
+    membersDenseWithPrefix: db.prepare(
+      `SELECT u.user_id FROM users u CROSS JOIN members m ON m.sid = @sid AND m.uk = u.uk
+       WHERE u.tk = @tk AND u.user_id >= max(@after, @prefix) AND u.user_id <> @after
+         AND u.user_id < @prefix || char(1114111)
+       ORDER BY u.user_id LIMIT @limit`,
+    ),
+    membersSparse: db.prepare(
+      `SELECT u.user_id FROM members m CROSS JOIN users u ON u.uk = m.uk
+       WHERE m.sid = @sid AND u.user_id > @after ORDER BY u.user_id LIMIT @limit`,
+    ),
+    membersSparseWithPrefix: db.prepare(
+      `SELECT u.user_id FROM members m CROSS JOIN users u ON u.uk = m.uk
+       WHERE m.sid = @sid AND u.user_id > @after AND u.user_id >= @prefix
+         AND u.user_id < @prefix || char(1114111)
+       ORDER BY u.user_id LIMIT @limit`,
     ),
     segments: db.prepare('SELECT * FROM segments ORDER BY tenant, segment_id'),
     segmentsOfTenant: db.prepare('SELECT * FROM segments WHERE tenant = ? ORDER BY segment_id'),
-    // CROSS JOIN fixes the join order: the user's few memberships through members_by_user,
-    // then their segments. Left to itself the planner probed the user in every segment of
-    // the tenant (100 probes with 100 segments: 0.08 ms instead of 0.03 ms per lookup).
+    // CROSS JOIN fixes the join order: the tenant, the user's key, the user's few memberships
+    // through members_by_user, then their segments. Left to itself the planner could probe the
+    // user in every segment of the tenant.
     segmentsOfUser: db.prepare(
-      `SELECT s.segment_id, s.name, m.added_at FROM members m CROSS JOIN segments s ON s.sid = m.sid
-       WHERE m.user_id = ? AND s.tenant = ? ORDER BY s.segment_id`,
+      `SELECT s.segment_id, s.name, m.added_at
+       FROM tenants t CROSS JOIN users u CROSS JOIN members m CROSS JOIN segments s
+       WHERE t.tenant = @tenant AND u.tk = t.tk AND u.user_id = @userId AND m.uk = u.uk
+         AND s.sid = m.sid AND s.tenant = @tenant
+       ORDER BY s.segment_id`,
     ),
     syncTasks: db.prepare(
       `SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ?
@@ -346,10 +392,11 @@ function prepareStatements(db: Database.Database) {
        WHERE (@before IS NULL OR id < @before) AND (@event IS NULL OR event = @event)
        ORDER BY id DESC LIMIT @limit`,
     ),
-    // Two primary-key probes: the segment by (tenant, segment_id), the member by (sid, user_id).
+    // Primary-key probes: the segment, the tenant's key, the user's key, the membership.
     isMember: db.prepare(
-      `SELECT 1 FROM segments s JOIN members m ON m.sid = s.sid
-       WHERE s.tenant = ? AND s.segment_id = ? AND m.user_id = ?`,
+      `SELECT 1 FROM segments s CROSS JOIN tenants t CROSS JOIN users u CROSS JOIN members m
+       WHERE s.tenant = @tenant AND s.segment_id = @segmentId AND t.tenant = s.tenant
+         AND u.tk = t.tk AND u.user_id = @userId AND m.sid = s.sid AND m.uk = u.uk`,
     ),
   };
 }
@@ -587,15 +634,21 @@ export class SqliteStore implements Store, StoreInstrumentation {
         SqliteSegmentRow | undefined;
       if (!segment) return { items: [], nextCursor: null };
       const after = options.after ?? '';
+      const tenantRow = this.statements.tenantKey.get(tenant) as
+        { tk: number; users: number } | undefined;
+      if (!tenantRow) return { items: [], nextCursor: null };
+      // Dense when a page of `limit` members takes at most DENSE_SCAN times as many dictionary
+      // entries to walk; otherwise sorting the segment's own members is the cheaper plan.
+      const dense = segment.member_count * DENSE_SCAN >= tenantRow.users;
+      const params = { sid: segment.sid, tk: tenantRow.tk, after, limit: options.limit };
+      const s = this.statements;
       const rows = (
         options.prefix
-          ? this.statements.membersWithPrefix.all({
-              sid: segment.sid,
-              after,
+          ? (dense ? s.membersDenseWithPrefix : s.membersSparseWithPrefix).all({
+              ...params,
               prefix: options.prefix,
-              limit: options.limit,
             })
-          : this.statements.members.all(segment.sid, after, options.limit)
+          : (dense ? s.membersDense : s.membersSparse).all(params)
       ) as { user_id: string }[];
       return keysetPage(
         rows.map((row) => row.user_id),
@@ -607,7 +660,7 @@ export class SqliteStore implements Store, StoreInstrumentation {
   segmentsOfUser(tenant: string, userId: string): Promise<UserSegment[]> {
     return this.run(() =>
       (
-        this.statements.segmentsOfUser.all(userId, tenant) as {
+        this.statements.segmentsOfUser.all({ userId, tenant }) as {
           segment_id: number;
           name: string | null;
           added_at: number;
@@ -617,7 +670,9 @@ export class SqliteStore implements Store, StoreInstrumentation {
   }
 
   isMember(tenant: string, segmentId: number, userId: string): Promise<boolean> {
-    return this.run(() => this.statements.isMember.get(tenant, segmentId, userId) !== undefined);
+    return this.run(
+      () => this.statements.isMember.get({ tenant, segmentId, userId }) !== undefined,
+    );
   }
 
   getSyncTask(
@@ -859,11 +914,52 @@ function asStoreError(error: unknown): unknown {
   return error;
 }
 
-/** The delivery algorithm's statements over SQLite's prepared ones: user lists go in as JSON. */
+/**
+ * The delivery algorithm's statements over SQLite's prepared ones: user lists go in as JSON, and
+ * user ids become the tenant's integer user keys (migration 005) on the way in and back.
+ */
 function sqliteDeliveryStatements(s: Statements): DeliveryStatements {
   const pageKey = (page: SyncPage) =>
     [page.tenant, page.segmentId, page.taskId, page.pageNumber] as const;
-  const userIds = (rows: unknown[]) => (rows as { user_id: string }[]).map((row) => row.user_id);
+  /**
+   * Each segment's tenant key, set by upsertSegment, which every sync and drain runs first in its
+   * own transaction (so a rolled-back new tenant is never used afterwards).
+   */
+  const tenantOfSegment = new Map<number, number>();
+  const tenantKey = (tenant: string): number => {
+    const row = s.tenantKey.get(tenant) as { tk: number } | undefined;
+    return row?.tk ?? (s.insertTenant.get(tenant) as { tk: number }).tk;
+  };
+  const tkOf = (sid: number): number => {
+    const tk = tenantOfSegment.get(sid);
+    if (tk === undefined) throw new Error(`segment ${sid} was not upserted in this delivery`);
+    return tk;
+  };
+  /** The keys these ids have in the tenant's dictionary (ids not in it are left out). */
+  const keysOf = (tk: number, ids: string[]): Map<string, number> => {
+    const keys = new Map<string, number>();
+    for (const row of s.userKeys.all(JSON.stringify(ids), tk) as {
+      user_id: string;
+      uk: number;
+    }[]) {
+      keys.set(row.user_id, row.uk);
+    }
+    return keys;
+  };
+  /** Maps returned keys back to ids, in the order the database returned them. */
+  const idsOf = (rows: unknown[], byKey: Map<number, string>) =>
+    (rows as { uk: number }[]).map((row) => byKey.get(row.uk)!);
+  const invert = (keys: Map<string, number>) => {
+    const byKey = new Map<number, string>();
+    for (const [id, uk] of keys) byKey.set(uk, id);
+    return byKey;
+  };
+  const dropOrphans = (tk: number, rows: unknown[]) => {
+    if (rows.length === 0) return;
+    const uks = (rows as { uk: number }[]).map((row) => row.uk);
+    const dropped = s.dropOrphanUsers.run(JSON.stringify(uks)).changes;
+    if (dropped > 0) s.countUsers.run(-dropped, tk);
+  };
   return {
     acceptSignature: (signatureKey, at, tenant) => ({
       accepted: s.acceptSignature.run(signatureKey, at).changes > 0,
@@ -875,9 +971,34 @@ function sqliteDeliveryStatements(s: Statements): DeliveryStatements {
       (s.pageBodySha.get(...pageKey(page)) as { body_sha256: string | null }).body_sha256,
     memberCount: (tenant, segmentId) =>
       (s.segment.get(tenant, segmentId) as SqliteSegmentRow | undefined)?.member_count,
-    upsertSegment: (segment) => (s.upsertSegment.get(segment) as { sid: number }).sid,
-    removeMembers: (sid, ids) => userIds(s.removeMembers.all(sid, JSON.stringify(ids))),
-    addMembers: (sid, ids, now) => userIds(s.addMembers.all(sid, now, JSON.stringify(ids))),
+    upsertSegment: (segment) => {
+      const sid = (s.upsertSegment.get(segment) as { sid: number }).sid;
+      tenantOfSegment.set(sid, tenantKey(segment.tenant));
+      return sid;
+    },
+    removeMembers: (sid, ids) => {
+      const tk = tkOf(sid);
+      const keys = keysOf(tk, ids);
+      if (keys.size === 0) return [];
+      const rows = s.removeMembers.all(sid, JSON.stringify([...keys.values()]));
+      dropOrphans(tk, rows);
+      return idsOf(rows, invert(keys));
+    },
+    addMembers: (sid, ids, now) => {
+      const tk = tkOf(sid);
+      const keys = keysOf(tk, ids);
+      const missing = keys.size < ids.length ? ids.filter((id) => !keys.has(id)) : [];
+      if (missing.length > 0) {
+        const created = s.insertUsers.all(tk, JSON.stringify(missing)) as {
+          uk: number;
+          user_id: string;
+        }[];
+        for (const row of created) keys.set(row.user_id, row.uk);
+        if (created.length > 0) s.countUsers.run(created.length, tk);
+      }
+      const rows = s.addMembers.all(sid, now, JSON.stringify([...keys.values()]));
+      return idsOf(rows, invert(keys));
+    },
     afterSync: (sid, delta, now) =>
       (s.afterSync.get(delta, now, now, sid) as { member_count: number }).member_count,
     countTaskPage: (page, now) =>
@@ -890,7 +1011,11 @@ function sqliteDeliveryStatements(s: Statements): DeliveryStatements {
           now,
         }) as { completed_at: number | null }
       ).completed_at !== null,
-    drainMembers: (sid) => s.drainMembers.run(sid).changes,
+    drainMembers: (sid) => {
+      const rows = s.drainMembers.all(sid);
+      dropOrphans(tkOf(sid), rows);
+      return rows.length;
+    },
     afterDrain: (sid, now) => {
       s.afterDrain.run(now, now, sid);
     },
