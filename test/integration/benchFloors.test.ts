@@ -7,7 +7,6 @@ import { applyFloorPostgres, createFloorPostgres, FLOOR_P_TABLES } from '../../b
 import { FLOOR_C_TABLES, FloorSqlite, runFloorSqliteLookup } from '../../bench/floorSqlite';
 import { cpuMsPerPage } from '../../bench/machine';
 import { ratioTable, type ScenarioReport } from '../../bench/report';
-import type { Measurement } from '../../bench/run';
 import { statCpuMs } from '../../bench/processes';
 import { acceptedPage, populationPage, populationPages, type Workload } from '../../bench/workload';
 import { openPostgresStore } from '../../src/store/postgres';
@@ -16,6 +15,7 @@ import type { AcceptedDelivery } from '../../src/store/types';
 import { describePostgres } from '../support/describePostgres';
 import { createDatabase } from '../support/postgres';
 import { tempDir } from '../support/testApp';
+import { benchMeasurement } from '../support/benchMeasurement';
 
 /**
  * Small pages whose removes reach real members after four pages (the first four remove users
@@ -94,22 +94,7 @@ describe('bench CPU per page', () => {
   });
 });
 
-const measured = (figures: Partial<Measurement>): Measurement => ({
-  completed: 1,
-  non2xx: 0,
-  errors: 0,
-  seconds: 1,
-  cpu: {
-    target: 0,
-    generator: 0,
-    database: 0,
-    foreign: 0,
-    stolen: 0,
-    targetMs: 0,
-    databaseMs: NaN,
-  },
-  ...figures,
-});
+const measured = benchMeasurement;
 
 describe('bench ratio table', () => {
   it('gives every server figure as a share of floors A, B and the same-work floor', () => {

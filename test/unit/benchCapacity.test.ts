@@ -8,25 +8,9 @@ import {
 } from '../../bench/capacity';
 import type { Measurement, ScenarioRun } from '../../bench/run';
 import { FULL } from '../../bench/scenarios';
+import { benchMeasurement } from '../support/benchMeasurement';
 
-const cpu = {
-  target: 0,
-  generator: 0,
-  database: 0,
-  foreign: 0,
-  stolen: 0,
-  targetMs: 0,
-  databaseMs: NaN,
-};
-
-const measured = (figures: Partial<Measurement>): Measurement => ({
-  completed: 1,
-  non2xx: 0,
-  errors: 0,
-  seconds: 1,
-  cpu,
-  ...figures,
-});
+const measured = benchMeasurement;
 
 const run = (server: Partial<Measurement>, floorSame?: Partial<Measurement>): ScenarioRun => ({
   server: measured(server),

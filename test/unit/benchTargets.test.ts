@@ -11,20 +11,9 @@ import {
 } from '../../bench/report';
 import type { Measurement, ScenarioRun } from '../../bench/run';
 import type { ScenarioName } from '../../bench/scenarios';
+import { benchMeasurement } from '../support/benchMeasurement';
 
-const CPU = {
-  target: 0,
-  generator: 0,
-  database: 0,
-  foreign: 0,
-  stolen: 0,
-  targetMs: 0,
-  databaseMs: NaN,
-};
-
-function measurement(figures: Partial<Measurement>): Measurement {
-  return { completed: 1, non2xx: 0, errors: 0, seconds: 1, cpu: CPU, ...figures };
-}
+const measurement = benchMeasurement;
 
 function run(server: Partial<Measurement>, floorSame: Partial<Measurement>): ScenarioRun {
   return {
