@@ -118,8 +118,9 @@ function steady(f: BackendFigures): {
 export function capacityLines(
   figures: BackendFigures[],
   scenarios: Scenarios,
-  partner: PartnerLoad = EXAMPLE_PARTNER,
+  machine: { databaseCores: number; partner?: PartnerLoad },
 ): string[] {
+  const partner = machine.partner ?? EXAMPLE_PARTNER;
   const usable = figures.filter((f) => f.small || f.large || f.grown);
   if (usable.length === 0) return [];
   const smallUsers = scenarios.small.workload.usersPerPage;
@@ -159,7 +160,7 @@ export function capacityLines(
         `${fmt(s.databaseCpuMsPerPage, 2)} | ${perDay(s.pagesPerSec, 1)} | ${perDay(s.pagesPerSec, HEADROOM)} |`,
     );
     plans.push(...partnerPlan(f, s, need));
-    databaseLimit.push(...databaseLimitLines(f, s));
+    databaseLimit.push(...databaseLimitLines(f, s, machine.databaseCores));
   }
   lines.push(
     '',
@@ -202,9 +203,6 @@ function partnerPlan(
   return [`${parts.join('')}.`];
 }
 
-/** Cores of the machine the database ran on here (the bench's cluster shares it with everything). */
-const DATABASE_CORES = 2;
-
 /**
  * How many instances one PostgreSQL serves before it is the limit: the database's ceiling measured
  * here (floor P: the same work as one call per delivery, nothing in the way) against what one
@@ -212,12 +210,16 @@ const DATABASE_CORES = 2;
  * is the database's CPU or its commits (WAL flushes and the change feed's head row, both held to
  * commit), judged by how far floor P stays below what its CPU per page would allow.
  */
-function databaseLimitLines(f: BackendFigures, s: ReturnType<typeof steady>): string[] {
+function databaseLimitLines(
+  f: BackendFigures,
+  s: ReturnType<typeof steady>,
+  databaseCores: number,
+): string[] {
   const floor = f.small?.floorSame;
   const dbMs = f.small?.server.databaseCpuMsPerPage;
   const serverMs = f.small?.server.cpuMsPerPage;
   if (!floor?.pagesPerSec || dbMs === undefined || !Number.isFinite(dbMs)) return [];
-  const cpuCeiling = (DATABASE_CORES * 1000) / dbMs;
+  const cpuCeiling = (databaseCores * 1000) / dbMs;
   const instanceCeiling = serverMs !== undefined && serverMs > 0 ? 1000 / serverMs : NaN;
   const limit =
     floor.pagesPerSec < 0.8 * cpuCeiling
@@ -228,7 +230,7 @@ function databaseLimitLines(f: BackendFigures, s: ReturnType<typeof steady>): st
   return [
     `- Measured: floor P applied ${fmt(floor.pagesPerSec, 1)} small pages/s on this machine's ` +
       `cluster; the server's deliveries cost PostgreSQL ${fmt(dbMs, 2)} CPU ms each, so its ` +
-      `${DATABASE_CORES} cores would allow ${fmt(cpuCeiling)} pages/s: the limit here is ${limit}.`,
+      `${databaseCores} cores would allow ${fmt(cpuCeiling)} pages/s: the limit here is ${limit}.`,
     `- Projected: one instance on a core of its own does ${fmt(instanceCeiling)} small pages/s ` +
       `(1,000 ms / ${fmt(serverMs, 2)} ms of server CPU per page), so one such PostgreSQL serves ` +
       `about ${fmt(floor.pagesPerSec / instanceCeiling, 1)} instance(s) running flat out before it ` +

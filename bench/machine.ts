@@ -1,7 +1,16 @@
 // Machine facts for RESULTS.md, and how much CPU other people's processes took during a measurement.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { cpuMsOf, MS_PER_CLOCK_TICK, treeCpuMsOf } from './processes';
 
@@ -14,7 +23,41 @@ export type MachineFacts = {
   node: string;
   sqlite: string;
   disk: string;
+  /** How long the data directory's disk takes to make a small write durable. */
+  sync: SyncLatency;
 };
+
+/** fdatasync after a 4 KiB write, as a WAL commit does: the floor under any durable commit's latency. */
+export type SyncLatency = { samples: number; p50Ms: number; p99Ms: number };
+
+/**
+ * Times `samples` 4 KiB writes, each made durable with fdatasync, at successive offsets of a file
+ * written once beforehand (as SQLite reuses its WAL after a checkpoint): no durable commit on this
+ * disk can be quicker than one of these, whatever the code above it.
+ */
+export function measureSyncLatency(dir: string, samples = 200): SyncLatency {
+  const scratch = mkdtempSync(path.join(dir, 'sync-'));
+  const file = path.join(scratch, 'probe');
+  const block = Buffer.alloc(4096, 1);
+  const fd = openSync(file, 'w');
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) writeSync(fd, block, 0, block.length, i * block.length);
+    fdatasyncSync(fd);
+    for (let i = 0; i < samples; i++) {
+      const started = process.hrtime.bigint();
+      writeSync(fd, block, 0, block.length, i * block.length);
+      fdatasyncSync(fd);
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  times.sort((a, b) => a - b);
+  const at = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))];
+  return { samples, p50Ms: at(50), p99Ms: at(99) };
+}
 
 function tryRun(command: string, args: string[]): string {
   try {
@@ -40,6 +83,7 @@ export function machineFacts(dataDir: string): MachineFacts {
     node: process.version,
     sqlite,
     disk: `${type ?? 'unknown'} on ${device ?? 'unknown'}`,
+    sync: measureSyncLatency(dataDir),
   };
 }
 

@@ -120,7 +120,7 @@ export function renderSoakMarkdown(result: SoakResult): string {
     `# Soak: ${result.pass ? 'PASS' : 'FAIL'}`,
     '',
     `\`${result.command}\` on ${facts.date}: ${facts.cpus}, ${facts.memoryGb} GB, ${facts.os}, Node ${facts.node}, ` +
-      `SQLite ${facts.sqlite}, ${facts.disk}. Load average before: ${result.loadAverageBefore.map((l) => l.toFixed(2)).join(', ')}.`,
+      `SQLite ${facts.sqlite}, ${facts.disk} (a durable 4 KiB write: p50 ${facts.sync.p50Ms.toFixed(2)} ms, p99 ${facts.sync.p99Ms.toFixed(2)} ms). Load average before: ${result.loadAverageBefore.map((l) => l.toFixed(2)).join(', ')}.`,
     '',
     '## What ran',
     '',

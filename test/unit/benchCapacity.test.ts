@@ -53,6 +53,7 @@ describe('partnerNeeds', () => {
 });
 
 describe('capacityLines', () => {
+  const twoCores = { databaseCores: 2 };
   const postgres: BackendFigures = {
     backend: 'PostgreSQL',
     small: run(
@@ -63,7 +64,7 @@ describe('capacityLines', () => {
   };
 
   it('renders cost lines, the database limit and the sizing example from the figures', () => {
-    const text = capacityLines([postgres], FULL).join('\n');
+    const text = capacityLines([postgres], FULL, twoCores).join('\n');
     expect(text).toContain('## Capacity model');
     expect(text).toContain('| PostgreSQL | 1.000 + 2.000 | 1.000 + 10.000 |');
     // 2 cores / 2 ms = 1,000 pages/s of database CPU; floor P's 400 is well below: commits.
@@ -81,7 +82,16 @@ describe('capacityLines', () => {
 
   it('judges the database CPU-bound when floor P comes close to its CPU ceiling', () => {
     const bound = { ...postgres, small: run(postgres.small!.server, { pagesPerSec: 950 }) };
-    expect(capacityLines([bound], FULL).join('\n')).toContain('the limit here is its CPU');
+    expect(capacityLines([bound], FULL, twoCores).join('\n')).toContain(
+      'the limit here is its CPU',
+    );
+  });
+
+  it("takes the database's CPU ceiling from the cores it was given", () => {
+    // Floor P's 950 pages/s is close to 2 cores / 2 ms = 1,000, but far below 8 cores' 4,000.
+    const bound = { ...postgres, small: run(postgres.small!.server, { pagesPerSec: 950 }) };
+    const text = capacityLines([bound], FULL, { databaseCores: 8 }).join('\n');
+    expect(text).toContain('its 8 cores would allow 4,000 pages/s: the limit here is its commits');
   });
 
   it('needs more instances when one is slower than the burst', () => {
@@ -90,10 +100,12 @@ describe('capacityLines', () => {
       small: run({ pagesPerSec: 50, usersPerSec: 5000, cpuMsPerPage: 3 }),
     };
     // 111.1 / (50 × 0.7 = 35) → 4 instances.
-    expect(capacityLines([slow], FULL).join('\n')).toContain('the burst needs 4 instance(s)');
+    expect(capacityLines([slow], FULL, twoCores).join('\n')).toContain(
+      'the burst needs 4 instance(s)',
+    );
   });
 
   it('renders nothing without figures', () => {
-    expect(capacityLines([{ backend: 'SQLite' }], FULL)).toEqual([]);
+    expect(capacityLines([{ backend: 'SQLite' }], FULL, twoCores)).toEqual([]);
   });
 });
