@@ -148,6 +148,18 @@ CREATE TABLE deliveries (
   added INTEGER NOT NULL,
   removed INTEGER NOT NULL
 );
+CREATE TABLE delivery_counts (
+  minute INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (minute, status, reason)
+) WITHOUT ROWID;
+CREATE TRIGGER deliveries_counted AFTER INSERT ON deliveries BEGIN
+  INSERT INTO delivery_counts (minute, status, reason, count)
+  VALUES (new.received_at - new.received_at % 60000, 'applied', '', 1)
+  ON CONFLICT (minute, status, reason) DO UPDATE SET count = count + 1;
+END;
 CREATE TABLE changes (
   seq INTEGER PRIMARY KEY,
   at INTEGER NOT NULL,

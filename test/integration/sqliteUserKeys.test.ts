@@ -123,7 +123,7 @@ describe('migration 005: integer user keys', () => {
     // Batches of 100 rows: a file this small takes the batched path with its progress lines.
     expect(
       migrateSqlite(db, undefined, { progress: (line) => lines.push(line), batch: 100 }),
-    ).toEqual(['005_user_keys']);
+    ).toEqual(['005_user_keys', '006_delivery_counts']);
     db.close();
     expect(lines[0]).toMatch(
       /^sqlite: 005_user_keys: \d+ % of memberships copied \(\d+\/1419, \d+ s\)$/,
@@ -187,6 +187,7 @@ describe('migration 005: integer user keys', () => {
     db = new Database(crashed);
     expect(migrateSqlite(db, undefined, { batch: 100, progress: () => undefined })).toEqual([
       '005_user_keys',
+      '006_delivery_counts',
     ]);
     db.close();
     const store = new SqliteStore({ file: crashed });

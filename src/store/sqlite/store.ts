@@ -362,9 +362,15 @@ function prepareStatements(db: Database.Database) {
          AND (@since IS NULL OR received_at >= @since) AND (@until IS NULL OR received_at < @until)
        ORDER BY id DESC LIMIT @limit`,
     ),
+    // Whole minutes after the one `since` falls in come from the per-minute counts (migration
+    // 006); that first minute is counted row by row from `since` on, so the figure stays exact.
     deliveryStats: db.prepare(
       `SELECT status, reason, sum(count) AS count FROM (
-         SELECT status, reason, count(*) AS count FROM deliveries WHERE received_at >= @since
+         SELECT status, nullif(reason, '') AS reason, count FROM delivery_counts
+         WHERE minute >= @since - @since % 60000 + 60000
+         UNION ALL
+         SELECT status, reason, count(*) AS count FROM deliveries
+         WHERE received_at >= @since AND received_at < @since - @since % 60000 + 60000
          GROUP BY status, reason
          UNION ALL
          SELECT 'rejected', reason, sum(count) FROM refusal_counts WHERE minute > @since - 60000
