@@ -10,6 +10,7 @@ import {
   type LookupPopulation,
   type Workload,
 } from './workload';
+import { encodeUserList } from '../src/store/sqlite/userLists';
 import type { AcceptedDelivery, SyncPage } from '../src/store/types';
 import { runGrownFloor, sqliteBytes, type GrownRunInput } from './grownFloor';
 
@@ -308,7 +309,7 @@ export class FloorSqlite {
     };
     s.task.run(page.tenant, page.segmentId, page.taskId, page.totalPages);
     s.log.run(now, ...key, added.length, removed.length);
-    s.change.run(now, ...key, JSON.stringify(added), JSON.stringify(removed), memberCount);
+    s.change.run(now, ...key, encodeUserList(added), encodeUserList(removed), memberCount);
   }
 
   /** Rows in each table, for the test that compares floor C with the store. */

@@ -11,6 +11,7 @@ import { statCpuMs } from '../../bench/processes';
 import { acceptedPage, populationPage, populationPages, type Workload } from '../../bench/workload';
 import { openPostgresStore } from '../../src/store/postgres';
 import { SqliteStore } from '../../src/store/sqlite/store';
+import { decodeUserList } from '../../src/store/sqlite/userLists';
 import type { AcceptedDelivery } from '../../src/store/types';
 import { describePostgres } from '../support/describePostgres';
 import { createDatabase } from '../support/postgres';
@@ -56,7 +57,12 @@ type Outcome = {
 function sqliteOutcome(db: Database.Database): Outcome {
   const feed = db
     .prepare('SELECT segment_id, added, removed, member_count FROM changes ORDER BY seq')
-    .all() as { segment_id: number; added: string; removed: string; member_count: number }[];
+    .all() as {
+    segment_id: number;
+    added: string | Buffer;
+    removed: string | Buffer;
+    member_count: number;
+  }[];
   return {
     sizes: db
       .prepare('SELECT segment_id, member_count FROM segments ORDER BY segment_id')
@@ -65,8 +71,8 @@ function sqliteOutcome(db: Database.Database): Outcome {
       ...row,
       // As sets: the store lists a page's changes in the order the database hands rows back, the
       // floor in page order; with random ids (the bench's default) the two differ.
-      added: (JSON.parse(row.added) as string[]).sort(),
-      removed: (JSON.parse(row.removed) as string[]).sort(),
+      added: decodeUserList(row.added).sort(),
+      removed: decodeUserList(row.removed).sort(),
     })),
   };
 }

@@ -42,6 +42,7 @@ import {
 } from '../freshness';
 import { SqliteGroupCommit } from './groupCommit';
 import { migrateSqlite } from './migrations';
+import { decodeUserList, encodeUserList } from './userLists';
 import {
   OWN_ENVIRONMENT,
   type AcceptedDelivery,
@@ -718,12 +719,12 @@ export class SqliteStore implements Store, StoreInstrumentation {
           limit: options.limit,
           tenant: options.tenant ?? null,
           segmentId: options.segmentId ?? null,
-        }) as (Omit<ChangeRow, 'added' | 'removed'> & { added: string; removed: string })[]
+        }) as (Omit<ChangeRow, 'added' | 'removed'> & { added: StoredList; removed: StoredList })[]
       ).map((row) =>
         toChangeRecord({
           ...row,
-          added: JSON.parse(row.added) as string[],
-          removed: JSON.parse(row.removed) as string[],
+          added: decodeUserList(row.added),
+          removed: decodeUserList(row.removed),
         }),
       ),
     );
@@ -899,6 +900,9 @@ export class SqliteStore implements Store, StoreInstrumentation {
   }
 }
 
+/** A change row's user list as SQLite hands it back (see userLists.ts). */
+type StoredList = string | Uint8Array;
+
 /** customer_config is stored as JSON text. */
 function fromSqliteSegment(row: SqliteSegmentRow): SegmentRecord {
   const customerConfig: unknown =
@@ -1031,8 +1035,8 @@ function sqliteDeliveryStatements(s: Statements): DeliveryStatements {
     insertChange: (change) => {
       s.insertChange.run({
         ...change,
-        added: JSON.stringify(change.added),
-        removed: JSON.stringify(change.removed),
+        added: encodeUserList(change.added),
+        removed: encodeUserList(change.removed),
       });
     },
   };
