@@ -177,9 +177,10 @@ function prepareStatements(db: Database.Database) {
       `SELECT j.value AS user_id, u.uk FROM json_each(?) j
        CROSS JOIN users u ON u.tk = ? AND u.user_id = j.value`,
     ),
+    // No RETURNING: the new users' keys are read back by addMembers' join, not as 100,000 rows.
     insertUsers: db.prepare(
       `INSERT INTO users (tk, user_id) SELECT ?, value FROM json_each(?) WHERE true
-       ON CONFLICT (tk, user_id) DO NOTHING RETURNING uk, user_id`,
+       ON CONFLICT (tk, user_id) DO NOTHING`,
     ),
     // A user whose last membership went leaves the dictionary in the same transaction, so it
     // never holds anyone who is in no segment (a returning user gets a new, appended key).
@@ -192,12 +193,17 @@ function prepareStatements(db: Database.Database) {
       `DELETE FROM members WHERE sid = ? AND uk IN (SELECT value FROM json_each(?))
        RETURNING uk`,
     ),
-    addMembers: db.prepare(
-      `INSERT INTO members (sid, uk, added_at)
-       SELECT ?, value, ? FROM json_each(?) WHERE true
-       ON CONFLICT DO NOTHING
-       RETURNING uk`,
-    ),
+    // The page's ids joined to the dictionary (every one is in it by then), in the page's order;
+    // plucked: the new members' keys come back as bare numbers, not one object a row.
+    addMembers: db
+      .prepare(
+        `INSERT INTO members (sid, uk, added_at)
+         SELECT ?, u.uk, ? FROM json_each(?) j CROSS JOIN users u ON u.tk = ? AND u.user_id = j.value
+         WHERE true
+         ON CONFLICT DO NOTHING
+         RETURNING uk`,
+      )
+      .pluck(),
     drainMembers: db.prepare('DELETE FROM members WHERE sid = ? RETURNING uk'),
     afterSync: db.prepare(
       `UPDATE segments SET member_count = member_count + ?, last_sync_at = ?, updated_at = ?
@@ -994,20 +1000,21 @@ function sqliteDeliveryStatements(s: Statements): DeliveryStatements {
       dropOrphans(tk, rows);
       return idsOf(rows, invert(keys));
     },
+    // Memory, not only time: a first sync of 100,000 users used to hold the ids three times as
+    // JS strings (the page, the new users' rows, a key → id map) plus two maps and three JSON
+    // copies. Now the list goes in as one JSON text used twice; when every user became a member
+    // (a first sync) the added ids are the page's list itself, and only a partial add asks the
+    // dictionary which keys are whose.
     addMembers: (sid, ids, now) => {
       const tk = tkOf(sid);
-      const keys = keysOf(tk, ids);
-      const missing = keys.size < ids.length ? ids.filter((id) => !keys.has(id)) : [];
-      if (missing.length > 0) {
-        const created = s.insertUsers.all(tk, JSON.stringify(missing)) as {
-          uk: number;
-          user_id: string;
-        }[];
-        for (const row of created) keys.set(row.user_id, row.uk);
-        if (created.length > 0) s.countUsers.run(created.length, tk);
-      }
-      const rows = s.addMembers.all(sid, now, JSON.stringify([...keys.values()]));
-      return idsOf(rows, invert(keys));
+      const json = JSON.stringify(ids);
+      const created = s.insertUsers.run(tk, json).changes;
+      if (created > 0) s.countUsers.run(created, tk);
+      const added = s.addMembers.all(sid, now, json, tk) as number[];
+      if (added.length === ids.length) return ids;
+      if (added.length === 0) return [];
+      const byKey = invert(keysOf(tk, ids));
+      return added.map((uk) => byKey.get(uk)!);
     },
     afterSync: (sid, delta, now) =>
       (s.afterSync.get(delta, now, now, sid) as { member_count: number }).member_count,
