@@ -70,6 +70,7 @@ describe('SQLite migration files', () => {
       '003_admin_sessions',
       '004_audit_log',
       '005_user_keys',
+      '006_members_user_first',
     ]);
     expect(migrations[0].sql).toMatch(/CREATE TABLE IF NOT EXISTS segments/);
   });
