@@ -44,10 +44,10 @@ export type FloorSqliteLookup = {
  * The SQL the store runs for a lookup (src/store/sqlite/store.ts, segmentsOfUser), so floor C
  * times the engine and driver alone: no store method, no promise, no row mapping.
  */
-const LOOKUP_SQL = `SELECT s.segment_id, s.name, m.added_at
+const LOOKUP_SQL = `SELECT s.segment_id AS segmentId, s.name AS name, m.added_at AS addedAt
   FROM tenants t CROSS JOIN users u CROSS JOIN members m CROSS JOIN segments s
-  WHERE t.tenant = @tenant AND u.tk = t.tk AND u.user_id = @userId AND m.uk = u.uk
-    AND s.sid = m.sid AND s.tenant = @tenant
+  WHERE t.tenant = ? AND u.tk = t.tk AND u.user_id = ? AND m.uk = u.uk
+    AND s.sid = m.sid AND s.tenant = t.tenant
   ORDER BY s.segment_id`;
 
 /** Random lookups one at a time (the same users as floor B's), each timed. */
@@ -61,7 +61,7 @@ export function runFloorSqliteLookup(input: FloorSqliteLookup): LookupFigures {
     const started = performance.now();
     for (const userId of users) {
       const t0 = performance.now();
-      const rows = statement.all({ userId, tenant: BENCH_ID_TOKEN });
+      const rows = statement.all(BENCH_ID_TOKEN, userId);
       latencies.push(performance.now() - t0);
       if (rows.length === 0) throw new Error(`floor C: no segment for ${userId}`);
     }
@@ -85,9 +85,9 @@ export function runFloorSqliteLookup(input: FloorSqliteLookup): LookupFigures {
 /**
  * A lean schema holding what the store writes for one applied sync page, one row or index entry
  * for each: the membership rows (integer user keys from a per-tenant user dictionary, as the
- * store's layout since migration 005) and the user → segments index, the page claim, the replay key,
- * the deliveries-log row, a change-feed row with the user lists (JSON text, as the store keeps
- * them), the segment's count and the sync task's progress. It leaves out what only the store's
+ * store's layout since migration 005, keyed user first as since 007) and the segment → users index, the page claim, the replay key,
+ * the deliveries-log row, a change-feed row with the user lists (as the store keeps
+ * them: JSON text, deflated from 4 KiB), the segment's count and the sync task's progress. It leaves out what only the store's
  * retention and admin queries need (indexes by time, the change feed by segment) and the
  * columns nobody reads back.
  */
@@ -113,12 +113,12 @@ CREATE TABLE users (
 );
 CREATE UNIQUE INDEX users_by_id ON users (tk, user_id);
 CREATE TABLE members (
-  sid INTEGER NOT NULL,
   uk INTEGER NOT NULL,
+  sid INTEGER NOT NULL,
   added_at INTEGER NOT NULL,
-  PRIMARY KEY (sid, uk)
+  PRIMARY KEY (uk, sid)
 ) WITHOUT ROWID;
-CREATE INDEX members_by_user ON members (uk, sid);
+CREATE INDEX members_by_segment ON members (sid, uk);
 CREATE TABLE sync_tasks (
   tenant TEXT NOT NULL,
   segment_id INTEGER NOT NULL,

@@ -2,7 +2,7 @@
 import cookieParser from 'cookie-parser';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
-import { adminApiRouter } from '../api/admin';
+import { adminApiRouter, USER_SEGMENTS_PATH, userSegmentsRoute } from '../api/admin';
 import { adminSessionRouter } from '../api/adminSession';
 import { authorizationRouter } from '../api/authorization';
 import { dashboardRouter } from '../api/dashboard';
@@ -90,6 +90,21 @@ export function createApp(deps: AppDeps): App {
   app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   app.use(securityHeaders(securityHeaderOptions(config)));
+  const audit = deps.adminAudit ?? new AdminAudit(deps.store, { logger });
+  const access =
+    deps.adminAccess ??
+    new AdminAccess(config.admin, config.sessionSecret, {
+      sessions: deps.store,
+      secureCookies: config.secureCookies,
+      audit,
+    });
+  const service = new AdminService(deps.store, {
+    staleAfterSeconds: config.staleSegmentHours * 3600,
+    audit,
+  });
+  const cookies = cookieParser(config.sessionSecret || undefined);
+  // The admin API's hot path first: its chain is the admin router's (see userSegmentsRoute).
+  app.get(USER_SEGMENTS_PATH, ...userSegmentsRoute({ access, service }, cookies));
   app.use(
     healthRouter({
       store: deps.store,
@@ -117,27 +132,15 @@ export function createApp(deps: AppDeps): App {
   }
   // Webhooks come before cookie parsing and anything else: they need nothing but raw bytes.
   app.use(webhookRouter({ ...deps, webhookBodyBudget, observer: metrics?.receive }));
-  app.use(cookieParser(config.sessionSecret || undefined));
+  app.use(cookies);
   // Only a truly local sandbox mounts the emulator (config.sandbox); anywhere else the path is a 404.
   const sandbox = config.sandbox.enabled && !config.production ? deps.sandbox : undefined;
   const hubUrl = sandbox ? sandboxHubUrl(config) : undefined;
   if (sandbox) app.use(SANDBOX_EMULATOR_PATH, sandbox.router);
   app.use(authorizationRouter({ ...deps, hubUrl }));
   app.use(docsRouter());
-  const audit = deps.adminAudit ?? new AdminAudit(deps.store, { logger });
-  const access =
-    deps.adminAccess ??
-    new AdminAccess(config.admin, config.sessionSecret, {
-      sessions: deps.store,
-      secureCookies: config.secureCookies,
-      audit,
-    });
   app.use(adminSessionRouter({ access, logger }));
   // Everything else under /api is the admin API and needs admin credentials.
-  const service = new AdminService(deps.store, {
-    staleAfterSeconds: config.staleSegmentHours * 3600,
-    audit,
-  });
   app.use(adminApiRouter({ access, service, logger }));
   app.use(dashboardRouter({ config, hubUrl }));
   app.use(notFound);

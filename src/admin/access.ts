@@ -8,7 +8,7 @@ import {
   decodeSession,
   encodeSession,
   newSession,
-  tokensEqual,
+  tokenMatcher,
   type AdminSession,
 } from './credentials';
 import type { AdminAudit } from './audit';
@@ -65,6 +65,8 @@ export class AdminAccess {
   private readonly loginCodes = new Map<string, number>();
   /** The admin audit log: sign-ins, their failures, sign-outs. */
   private readonly audit: AdminAudit | undefined;
+  /** Compares a presented token with ADMIN_TOKEN in constant time. */
+  private readonly isAdminToken: (presented: string) => boolean;
 
   constructor(
     private readonly admin: AdminConfig,
@@ -84,6 +86,7 @@ export class AdminAccess {
     );
     this.now = options.now ?? Date.now;
     this.sessions = options.sessions;
+    this.isAdminToken = tokenMatcher(admin.token);
   }
 
   /** Cookie sessions need the session secret (production may run the API alone without it). */
@@ -107,7 +110,7 @@ export class AdminAccess {
       this.audit?.count('sign_in_failed', { reason: 'too_many_attempts', via: 'bearer' });
       return { ok: false, reason: 'too_many_attempts', retryAfterMs: verdict.retryAfterMs };
     }
-    if (tokensEqual(presented, this.admin.token)) {
+    if (this.isAdminToken(presented)) {
       this.throttle.succeed(client);
       return { ok: true };
     }
@@ -137,7 +140,7 @@ export class AdminAccess {
     }
     const valid =
       credential.token !== undefined
-        ? tokensEqual(credential.token, this.admin.token)
+        ? this.isAdminToken(credential.token)
         : credential.code !== undefined && this.redeemLoginCode(credential.code, now);
     if (!valid) {
       this.throttle.fail(client, now);

@@ -42,6 +42,8 @@ export class LoginThrottle {
   private readonly recentFailures: number[] = [];
   /** Clients that signed in successfully, least recent first. */
   private readonly known = new Set<string>();
+  /** The client added to `known` last (its most recent entry). */
+  private lastKnown: string | undefined;
 
   constructor(private readonly options: ThrottleOptions = DEFAULT_THROTTLE) {}
 
@@ -94,9 +96,12 @@ export class LoginThrottle {
   }
 
   succeed(client: string): void {
-    this.clients.delete(client);
+    if (this.clients.size > 0) this.clients.delete(client);
+    // An API client calling again (every request of a busy one) is already the most recent.
+    if (this.lastKnown === client) return;
     this.known.delete(client);
     this.known.add(client);
+    this.lastKnown = client;
     if (this.known.size > MAX_KNOWN_CLIENTS) {
       this.known.delete(this.known.values().next().value as string);
     }

@@ -71,6 +71,7 @@ describe('SQLite migration files', () => {
       '004_audit_log',
       '005_user_keys',
       '006_delivery_counts',
+      '007_members_user_first',
     ]);
     expect(migrations[0].sql).toMatch(/CREATE TABLE IF NOT EXISTS segments/);
   });

@@ -2,7 +2,11 @@
 import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { migrateSqlite, sqliteSchemaVersion } from '../../src/store/sqlite/migrations';
+import {
+  loadSqliteMigrations,
+  migrateSqlite,
+  sqliteSchemaVersion,
+} from '../../src/store/sqlite/migrations';
 import { SqliteStore } from '../../src/store/sqlite/store';
 import type { ChangeRecord } from '../../src/store/types';
 import { tempDir } from '../support/testApp';
@@ -123,7 +127,7 @@ describe('migration 005: integer user keys', () => {
     // Batches of 100 rows: a file this small takes the batched path with its progress lines.
     expect(
       migrateSqlite(db, undefined, { progress: (line) => lines.push(line), batch: 100 }),
-    ).toEqual(['005_user_keys', '006_delivery_counts']);
+    ).toEqual(['005_user_keys', '006_delivery_counts', '007_members_user_first']);
     db.close();
     expect(lines[0]).toMatch(
       /^sqlite: 005_user_keys: \d+ % of memberships copied \(\d+\/1419, \d+ s\)$/,
@@ -188,11 +192,101 @@ describe('migration 005: integer user keys', () => {
     expect(migrateSqlite(db, undefined, { batch: 100, progress: () => undefined })).toEqual([
       '005_user_keys',
       '006_delivery_counts',
+      '007_members_user_first',
     ]);
     db.close();
     const store = new SqliteStore({ file: crashed });
     try {
       await expectSameAs(v4, feed, store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('migration 007 rekeys a version-6 file user first and keeps every answer', async () => {
+    const file = fixtureCopy();
+    const v4 = readV4(file);
+    let db = new Database(file);
+    // The file as 005 left it: members keyed (sid, uk) with a (uk, sid) index.
+    const upTo006 = loadSqliteMigrations().filter((m) => m.version <= 6);
+    expect(migrateSqlite(db, upTo006, { progress: () => undefined })).toEqual([
+      '005_user_keys',
+      '006_delivery_counts',
+    ]);
+    const v5Rows = db.prepare('SELECT uk, sid, added_at FROM members ORDER BY uk, sid').all();
+    expect(v5Rows).toHaveLength(1419);
+    const keyOf = () =>
+      db
+        .prepare("SELECT name FROM pragma_index_info('members_by_segment') ORDER BY seqno")
+        .pluck()
+        .all();
+    expect(keyOf()).toEqual([]);
+    db.close();
+
+    db = new Database(file);
+    expect(migrateSqlite(db, undefined, { progress: () => undefined })).toEqual([
+      '007_members_user_first',
+    ]);
+    expect(sqliteSchemaVersion(db)).toBe(7);
+    // The table's key is (uk, sid) and the index (sid, uk); every membership is there once.
+    expect(
+      db
+        .prepare("SELECT name FROM pragma_table_info('members') WHERE pk > 0 ORDER BY pk")
+        .pluck()
+        .all(),
+    ).toEqual(['uk', 'sid']);
+    expect(keyOf()).toEqual(['sid', 'uk']);
+    expect(db.prepare('SELECT uk, sid, added_at FROM members ORDER BY uk, sid').all()).toEqual(
+      v5Rows,
+    );
+    // Wound back to 6, it is already in place: only the version is recorded again.
+    db.prepare('UPDATE schema_version SET version = 6').run();
+    expect(migrateSqlite(db, undefined, { progress: () => undefined })).toEqual([
+      '007_members_user_first',
+    ]);
+    expect(db.prepare('SELECT count(*) FROM members').pluck().get()).toBe(1419);
+    db.close();
+
+    const store = new SqliteStore({ file });
+    try {
+      await expectSameAs(v4, await changesOf(store), store);
+      // And it keeps taking deliveries in the new layout.
+      await store.applyDelivery({
+        meta: { receivedAt: 9000, path: '/webhooks/heap', bodySha256: null },
+        actionType: 'sync_segment',
+        signatureKey: 'after-007',
+        work: {
+          kind: 'sync',
+          tenant: v4.memberships[0].tenant,
+          segmentId: v4.memberships[0].segment_id,
+          segmentName: undefined,
+          customerConfig: null,
+          taskId: 'after-007',
+          pageNumber: 1,
+          totalPages: 1,
+          add: ['new-after-007'],
+          remove: [v4.memberships[0].user_id],
+        },
+      });
+      expect(
+        await store.isMember(
+          v4.memberships[0].tenant,
+          v4.memberships[0].segment_id,
+          'new-after-007',
+        ),
+      ).toBe(true);
+      expect(
+        await store.isMember(
+          v4.memberships[0].tenant,
+          v4.memberships[0].segment_id,
+          v4.memberships[0].user_id,
+        ),
+      ).toBe(false);
+      expect(
+        (await store.segmentsOfUser(v4.memberships[0].tenant, 'new-after-007')).map(
+          (s) => s.segmentId,
+        ),
+      ).toEqual([v4.memberships[0].segment_id]);
     } finally {
       await store.close();
     }

@@ -104,13 +104,23 @@ function copyToUserKeys(
 
 /**
  * Whether a migration's change is already in the file, so re-applying it (a file whose version
- * was wound back) must only record the version: 005 cannot say IF NOT EXISTS for a table swap.
+ * was wound back) must only record the version: 005 cannot say IF NOT EXISTS for a table swap,
+ * and 007 would rewrite every membership again for nothing.
  */
 function alreadyInPlace(db: Database.Database, migration: Migration): boolean {
-  return (
-    migration.name === '005_user_keys' &&
-    db.prepare("SELECT 1 FROM pragma_table_info('members') WHERE name = 'uk'").get() !== undefined
-  );
+  if (migration.name === '005_user_keys') {
+    return (
+      db.prepare("SELECT 1 FROM pragma_table_info('members') WHERE name = 'uk'").get() !== undefined
+    );
+  }
+  if (migration.name === '007_members_user_first') {
+    return (
+      db
+        .prepare("SELECT 1 FROM pragma_index_list('members') WHERE name = 'members_by_segment'")
+        .get() !== undefined
+    );
+  }
+  return false;
 }
 
 /**

@@ -339,13 +339,14 @@ function prepareStatements(db: Database.Database) {
     segments: db.prepare('SELECT * FROM segments ORDER BY tenant, segment_id'),
     segmentsOfTenant: db.prepare('SELECT * FROM segments WHERE tenant = ? ORDER BY segment_id'),
     // CROSS JOIN fixes the join order: the tenant, the user's key, the user's few memberships
-    // through members_by_user, then their segments. Left to itself the planner could probe the
-    // user in every segment of the tenant.
+    // (one key range of members, added_at included: migration 007), then their segments. Left to
+    // itself the planner could probe the user in every segment of the tenant. Positional
+    // parameters and columns named as UserSegment's fields: the rows are the answer as they are.
     segmentsOfUser: db.prepare(
-      `SELECT s.segment_id, s.name, m.added_at
+      `SELECT s.segment_id AS segmentId, s.name AS name, m.added_at AS addedAt
        FROM tenants t CROSS JOIN users u CROSS JOIN members m CROSS JOIN segments s
-       WHERE t.tenant = @tenant AND u.tk = t.tk AND u.user_id = @userId AND m.uk = u.uk
-         AND s.sid = m.sid AND s.tenant = @tenant
+       WHERE t.tenant = ? AND u.tk = t.tk AND u.user_id = ? AND m.uk = u.uk
+         AND s.sid = m.sid AND s.tenant = t.tenant
        ORDER BY s.segment_id`,
     ),
     syncTasks: db.prepare(
@@ -670,16 +671,16 @@ export class SqliteStore implements Store, StoreInstrumentation {
     });
   }
 
+  /**
+   * The toolkit's hot path (Membership.segmentsOf) and the admin lookup: one statement whose rows
+   * are the answer, no closure, no second object per row.
+   */
   segmentsOfUser(tenant: string, userId: string): Promise<UserSegment[]> {
-    return this.run(() =>
-      (
-        this.statements.segmentsOfUser.all({ userId, tenant }) as {
-          segment_id: number;
-          name: string | null;
-          added_at: number;
-        }[]
-      ).map((row) => ({ segmentId: row.segment_id, name: row.name, addedAt: row.added_at })),
-    );
+    try {
+      return Promise.resolve(this.statements.segmentsOfUser.all(tenant, userId) as UserSegment[]);
+    } catch (error) {
+      return Promise.reject(asStoreError(error));
+    }
   }
 
   isMember(tenant: string, segmentId: number, userId: string): Promise<boolean> {
