@@ -3,6 +3,19 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
+/**
+ * Added to the server's environment wherever autocannon loads it. autocannon ignores
+ * `Connection: close`: after the server's last answer on a connection (HTTP_MAX_REQUESTS_PER_SOCKET,
+ * 1,000 by default) it writes one more request there, reconnects when the socket closes, and keeps
+ * the lost request's start time queued, so every later answer on that connection is timed from the
+ * request before it. Latencies then grew by one service time per 1,000 requests a connection (the
+ * grown windows' p50 went 62 -> 129 -> 204 ms while pages/s held). Its `reconnectRate` avoids the
+ * lost request but drops the answer it reconnects on from the count. HTTP clients that honour
+ * `Connection: close` (Heap's, Node's agent, the soak's) never see this; the limit costs one
+ * loopback connect per 1,000 requests, so the bench turns it off rather than mis-time every answer.
+ */
+export const AUTOCANNON_SERVER_ENV = { HTTP_MAX_REQUESTS_PER_SOCKET: '0' } as const;
+
 export type NextRequest = () => { path: string; headers: Record<string, string>; body?: Buffer };
 
 export type LoadOptions = {

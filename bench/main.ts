@@ -189,7 +189,9 @@ async function main(): Promise<number> {
     configuration: [
       'Server under test: `node dist/src/server/main.js` as its own process, default configuration ' +
         '(development, no OAuth client), a fresh temporary `DATA_DIR` per scenario, `WEBHOOK_SECRET` and ' +
-        '`ADMIN_TOKEN` set, log level info written to a file. SQLite: WAL, `synchronous=FULL`, group ' +
+        '`ADMIN_TOKEN` set, `HTTP_MAX_REQUESTS_PER_SOCKET=0` (autocannon ignores `Connection: close` and ' +
+        'then times every later answer on that connection from the request before it; see bench/load.ts), ' +
+        'log level info written to a file. SQLite: WAL, `synchronous=FULL`, group ' +
         'commit (every 200 is committed to disk first), the writer in a worker thread, queries on the ' +
         'main thread.',
       'Load generator: autocannon in the bench process on the same machine, one request in flight per ' +

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { findPostgresBin, startCluster } from '../test/support/postgres';
 import { openBenchStore, postmasterPid, type Place } from './backends';
-import { runLoad } from './load';
+import { AUTOCANNON_SERVER_ENV, runLoad } from './load';
 import { cpuMsOf, startListening, treeCpuMsOf } from './processes';
 import { FULL } from './scenarios';
 import { acceptedPage, signedPage } from './workload';
@@ -188,6 +188,7 @@ async function viaServer(
     {
       DATA_DIR: place.dataDir,
       DATABASE_URL: place.databaseUrl as string,
+      ...AUTOCANNON_SERVER_ENV,
       WEBHOOK_SECRET: SECRET,
       ADMIN_TOKEN: 'pg-statements-admin-token-0123456789',
     },

@@ -15,7 +15,14 @@ import type { FloorPostgresInput } from './floorPostgres';
 import type { FloorSqliteInput } from './floorSqlite';
 import type { ApplyFigures, FloorStoreInput, LookupFigures, MembershipFigures } from './floorStore';
 import os from 'node:os';
-import { runLoad, runPaced, runWindowedLoad, type LoadResult, type NextRequest } from './load';
+import {
+  AUTOCANNON_SERVER_ENV,
+  runLoad,
+  runPaced,
+  runWindowedLoad,
+  type LoadResult,
+  type NextRequest,
+} from './load';
 import { GrownWorkload, grownBody, windowFigures, type GrownFigures } from './grown';
 import { signHeapHash } from '../src/webhook/signature';
 import { cpuMeter, cpuMsPerPage, type CpuShares } from './machine';
@@ -109,7 +116,12 @@ function rssMb(pid: number, field: 'rssKb' | 'hwmKb'): number {
 async function startServer(context: RunContext, place: Place): Promise<Listening> {
   const server = await startListening(
     SERVER_ENTRY,
-    { ...placeEnv(place), WEBHOOK_SECRET: context.secret, ADMIN_TOKEN: context.adminToken },
+    {
+      ...placeEnv(place),
+      ...AUTOCANNON_SERVER_ENV,
+      WEBHOOK_SECRET: context.secret,
+      ADMIN_TOKEN: context.adminToken,
+    },
     path.join(place.dataDir, 'server.log'),
     context.serverNodeArgs,
   );
