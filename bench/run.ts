@@ -23,7 +23,7 @@ import {
   type LoadResult,
   type NextRequest,
 } from './load';
-import { GrownWorkload, grownBody, windowFigures, type GrownFigures } from './grown';
+import { GrownWorkload, grownBody, prng, windowFigures, type GrownFigures } from './grown';
 import { signHeapHash } from '../src/webhook/signature';
 import { cpuMeter, cpuMsPerPage, type CpuShares } from './machine';
 import { procStatus, runJsonChild, startListening, type Listening } from './processes';
@@ -611,6 +611,44 @@ function getOnce(
   });
 }
 
+/** How a paced lookup window is run: its rate, its unmeasured warm-up, its measured length. */
+type PacedLookupPlan = { rate: number; warmUpSeconds: number; pacedSeconds: number };
+
+/**
+ * Lookup latency at `plan.rate`, paced (open loop), after a warm-up at that rate (a process in
+ * service has compiled its hot paths and filled its caches; a fresh one's first second says
+ * nothing else). The lookup scenario and the grown scenario's lookup phase share it.
+ *
+ * A paced window during which the hypervisor stole CPU from this virtual machine measures the
+ * host's other tenants (a stolen millisecond delays every request in flight), so it is repeated,
+ * up to PACED_ATTEMPTS in all; every discarded window is listed in the notes.
+ */
+async function pacedLookups(
+  target: Listening,
+  who: string,
+  plan: PacedLookupPlan,
+  next: () => { path: string; headers: Record<string, string> },
+  notes: string[],
+  problems: string[],
+): Promise<{ paced: LoadResult; pacedCpu: CpuShares }> {
+  const pace = (seconds: number) => runPaced({ url: target.url, rate: plan.rate, seconds, next });
+  loadProblems(`${who} (warm-up)`, await pace(plan.warmUpSeconds), problems);
+  let paced: LoadResult;
+  let pacedCpu: CpuShares;
+  for (let attempt = 1; ; attempt++) {
+    const pacedMeter = cpuMeter([target.pid]);
+    paced = await pace(plan.pacedSeconds);
+    pacedCpu = pacedMeter.stop();
+    if (pacedCpu.stolen <= STOLEN_LIMIT_LATENCY || attempt === PACED_ATTEMPTS) break;
+    notes.push(
+      `${who}: a paced window was discarded and repeated: p99 ${paced.p99Ms.toFixed(2)} ms while ` +
+        `the host stole ${pacedCpu.stolen.toFixed(3)} cores (limit ${STOLEN_LIMIT_LATENCY}; /proc/stat counts steal in 10 ms ticks)`,
+    );
+  }
+  loadProblems(`${who} (paced)`, paced, problems);
+  return { paced, pacedCpu };
+}
+
 export async function runLookup(
   context: RunContext,
   scenario: LookupScenario,
@@ -688,30 +726,11 @@ export async function runLookup(
   const next = () => ({ path: lookupPath(BENCH_ID_TOKEN, randomUser()), headers });
 
   /**
-   * Latency at the scenario's rate, paced, after a warm-up at that rate (a process in service
-   * has compiled its hot paths and filled its caches; a fresh one's first second says nothing
-   * else), then throughput with every connection busy. Both for floor A and the server.
-   *
-   * A paced window during which the hypervisor stole CPU from this virtual machine measures the
-   * host's other tenants (a stolen millisecond delays every request in flight), so it is repeated,
-   * up to PACED_ATTEMPTS in all; every discarded window is listed in the notes.
+   * Latency at the scenario's rate, paced (pacedLookups), then throughput with every connection
+   * busy. Both for floor A and the server.
    */
   const paceThenSaturate = async (target: Listening, who: string) => {
-    const pace = (seconds: number) =>
-      runPaced({ url: target.url, rate: scenario.rate, seconds, next });
-    loadProblems(`${who} (warm-up)`, await pace(scenario.warmUpSeconds), problems);
-    let paced: LoadResult;
-    let pacedCpu: CpuShares;
-    for (let attempt = 1; ; attempt++) {
-      const pacedMeter = cpuMeter([target.pid]);
-      paced = await pace(scenario.pacedSeconds);
-      pacedCpu = pacedMeter.stop();
-      if (pacedCpu.stolen <= STOLEN_LIMIT_LATENCY || attempt === PACED_ATTEMPTS) break;
-      notes.push(
-        `${who}: a paced window was discarded and repeated: p99 ${paced.p99Ms.toFixed(2)} ms while ` +
-          `the host stole ${pacedCpu.stolen.toFixed(3)} cores (limit ${STOLEN_LIMIT_LATENCY}; /proc/stat counts steal in 10 ms ticks)`,
-      );
-    }
+    const { paced, pacedCpu } = await pacedLookups(target, who, scenario, next, notes, problems);
     const saturatedMeter = cpuMeter([target.pid]);
     const saturated = await runLoad({
       url: target.url,
@@ -721,7 +740,6 @@ export async function runLookup(
       amount: scenario.amount,
       next,
     });
-    loadProblems(`${who} (paced)`, paced, problems);
     loadProblems(`${who} (saturated)`, saturated, problems);
     return { paced, pacedCpu, saturated, saturatedCpu: saturatedMeter.stop() };
   };
@@ -777,6 +795,11 @@ export type GrownRun = {
   serverCpu: { cpuMsPerPage: number; databaseCpuMsPerPage: number };
   floorB: GrownFigures;
   floorSame: GrownFigures;
+  /**
+   * User → segments over HTTP (the admin API) on the server's grown store after its windows,
+   * paced at the scenario's lookup rate; random real members. Missing from older result files.
+   */
+  lookup?: Measurement;
   problems: string[];
   notes: string[];
 };
@@ -815,7 +838,15 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
   process.stderr.write(`bench: grown: server, ${windows} windows of ${windowSeconds} s…\n`);
   const sampled: Promise<{ rssMb: number; bytes: number; memberships: number; load: number }>[] =
     [];
+  const lookupNotes: string[] = [];
+  const lookupRandom = prng(0x100c);
+  const lookupHeaders = { authorization: `Bearer ${context.adminToken}` };
+  const nextLookup = () => {
+    const member = workload.randomMember(lookupRandom);
+    return { path: lookupPath(member.tenant, member.userId), headers: lookupHeaders, member };
+  };
   const s = await measureServer(context, place, async (server) => {
+    const windowsMeter = cpuMeter([server.pid]);
     const loads = await runWindowedLoad({
       url: server.url,
       connections,
@@ -850,17 +881,44 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
         loadAverage: samples[i].load,
       }),
     );
-    return { figures, ok: loads.reduce((sum, w) => sum + w.ok, 0) };
+    const windowsCpu = windowsMeter.stop();
+    // Issue 15 item 2: the lookups on the grown store, once every re-sync page is answered.
+    process.stderr.write(
+      `bench: grown: server, lookups at ${scenario.lookup.rate.toLocaleString('en-US')}/s…\n`,
+    );
+    const probe = nextLookup();
+    const answer = await getOnce(server.url + probe.path, lookupHeaders);
+    const found = (JSON.parse(answer.body) as { segments?: { segment_id?: number }[] }).segments;
+    if (!found?.some((segment) => segment.segment_id === probe.member.segmentId)) {
+      problems.push(
+        `a lookup on the grown store did not find segment ${probe.member.segmentId} ` +
+          `(${answer.status} ${answer.body.slice(0, 200)})`,
+      );
+    }
+    const lookup = await pacedLookups(
+      server,
+      'server (grown store)',
+      scenario.lookup,
+      nextLookup,
+      lookupNotes,
+      problems,
+    );
+    return { figures, ok: loads.reduce((sum, w) => sum + w.ok, 0), windowsCpu, lookup };
   });
   const non2xx = s.result.figures.reduce((sum, w) => sum + w.non2xx, 0);
   const errors = s.result.figures.reduce((sum, w) => sum + w.errors, 0);
   if (non2xx > 0) problems.push(`server: ${non2xx} non-2xx answers`);
   if (errors > 0) problems.push(`server: ${errors} request errors`);
   await checkApplied(place, loaded.loadPages + s.result.ok, problems);
+  // The windows' CPU only: the lookup phase after them is not the re-syncs' cost.
   const serverCpu = {
-    cpuMsPerPage: cpuMsPerPage(s.cpu.targetMs, s.result.ok),
-    databaseCpuMsPerPage: cpuMsPerPage(s.cpu.databaseMs, s.result.ok),
+    cpuMsPerPage: cpuMsPerPage(s.result.windowsCpu.targetMs, s.result.ok),
+    databaseCpuMsPerPage: cpuMsPerPage(s.result.windowsCpu.databaseMs, s.result.ok),
   };
+  const lookup = fromLoad(
+    { ...s, result: s.result.lookup.paced, cpu: s.result.lookup.pacedCpu },
+    0,
+  );
 
   const input = { shape, windows, windowSeconds, concurrency: connections };
   process.stderr.write('bench: grown: floor B (its own load, then windows)…\n');
@@ -888,6 +946,8 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
     `the server's store was loaded through Store.applyDelivery (its own process, ${shape.loadPageSize.toLocaleString('en-US')}-user pages, 2 in flight) with ${loaded.loadedMemberships.toLocaleString('en-US')} memberships in ${loaded.loadPages} pages in ${loaded.loadSeconds.toFixed(1)} s; floor B loaded its own in ${floorB.loadSeconds.toFixed(1)} s, floor ${sameLetter(samePlace)} in ${floorSame.loadSeconds.toFixed(1)} s`,
     `${index.toLocaleString('en-US')} re-sync pages were sent to the server, each built and signed as it was sent`,
     'floors B and C/P ran after the server, each on its own freshly loaded store; their windows are windows of apply time (pages are built outside the clock)',
+    `then user → segments lookups on the server's grown store over the admin API (bearer token), each for a random real member (a random segment, then one of its members as the generator holds them), paced at ${scenario.lookup.rate.toLocaleString('en-US')}/s for ${scenario.lookup.pacedSeconds} s after ${scenario.lookup.warmUpSeconds} s of the same not measured, as the lookup scenario paces them; the windows' CPU per page leaves the lookups out`,
+    ...lookupNotes,
   ];
   if (warmedMb !== undefined) {
     notes.push(
@@ -899,6 +959,7 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
     serverCpu,
     floorB,
     floorSame,
+    lookup,
     problems,
     notes,
   };
