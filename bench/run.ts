@@ -12,6 +12,8 @@ import {
   type Place,
 } from './backends';
 import type { FloorPostgresInput } from './floorPostgres';
+import type { FloorLookupInput } from './lookupFloor';
+import { activityLine, sampleActivity, settlePostgres } from './pgActivity';
 import type { FloorSqliteInput } from './floorSqlite';
 import type { ApplyFigures, FloorStoreInput, LookupFigures, MembershipFigures } from './floorStore';
 import os from 'node:os';
@@ -42,6 +44,7 @@ const FLOOR_HTTP_ENTRY = path.join(__dirname, 'floorHttp.js');
 const FLOOR_STORE_ENTRY = path.join(__dirname, 'floorStore.js');
 const FLOOR_SQLITE_ENTRY = path.join(__dirname, 'floorSqlite.js');
 const FLOOR_POSTGRES_ENTRY = path.join(__dirname, 'floorPostgres.js');
+const LOOKUP_FLOOR_ENTRY = path.join(__dirname, 'lookupFloor.js');
 /** Pages sent to floor A are cycled from this many: it stores nothing, so repeats cost the same. */
 const FLOOR_A_DISTINCT_PAGES = 2000;
 
@@ -101,6 +104,12 @@ export type ScenarioRun = {
    * as the server opens it (on SQLite: queries on this thread's read-only connection).
    */
   membership?: MembershipFigures;
+  /**
+   * Lookup on SQLite: the in-process target's floor (bench/lookupFloor.ts): the store's own
+   * statement on raw better-sqlite3, mapped as the server's reader, awaited, for the same users.
+   * On PostgreSQL floor P is that floor (raw pg, the same prepared statement, awaited).
+   */
+  membershipFloor?: MembershipFigures;
   /** Anything that means the harness or the server misbehaved (not a missed target). */
   problems: string[];
   notes: string[];
@@ -669,12 +678,29 @@ export async function runLookup(
       `segments) in ${filled.seconds.toFixed(1)} s; every lookup asks for a random member`,
   ];
 
-  const b = await measureFloorB<LookupFigures>({
-    mode: 'lookup',
-    place,
-    population,
-    queries: scenario.floorQueries,
-  });
+  const database = placeDatabase(place);
+  if ('databaseUrl' in database && scenario.settlePostgres) {
+    notes.push(await settlePostgres(database.databaseUrl));
+  }
+  /** On PostgreSQL, what the database itself did while `work` ran goes into the notes. */
+  const watched = async <T>(who: string, work: () => Promise<T>): Promise<T> => {
+    if (!('databaseUrl' in database)) return work();
+    const sampler = await sampleActivity(database.databaseUrl);
+    try {
+      return await work();
+    } finally {
+      notes.push(activityLine(who, await sampler.stop()));
+    }
+  };
+
+  const b = await watched('floor B', () =>
+    measureFloorB<LookupFigures>({
+      mode: 'lookup',
+      place,
+      population,
+      queries: scenario.floorQueries,
+    }),
+  );
   const fromLookups = (m: { figures: LookupFigures; cpu: CpuShares }): Measurement => ({
     pagesPerSec: m.figures.queries / m.figures.seconds,
     p50Ms: m.figures.p50Ms,
@@ -692,21 +718,22 @@ export async function runLookup(
   });
   const floorB = fromLookups(b);
   // Floor C or P: the store's own lookup SQL, raw, on the same data, for the same users.
-  const database = placeDatabase(place);
   const floorSame = fromLookups(
     'file' in database
       ? await measureFloorB<LookupFigures>(
           { mode: 'lookup', file: database.file, population, queries: scenario.floorQueries },
           FLOOR_SQLITE_ENTRY,
         )
-      : await measureFloorB<LookupFigures>(
-          {
-            mode: 'lookup',
-            databaseUrl: database.databaseUrl,
-            population,
-            queries: scenario.floorQueries,
-          },
-          FLOOR_POSTGRES_ENTRY,
+      : await watched('floor P', () =>
+          measureFloorB<LookupFigures>(
+            {
+              mode: 'lookup',
+              databaseUrl: database.databaseUrl,
+              population,
+              queries: scenario.floorQueries,
+            },
+            FLOOR_POSTGRES_ENTRY,
+          ),
         ),
   );
 
@@ -716,6 +743,14 @@ export async function runLookup(
     population,
     queries: scenario.floorQueries,
   } satisfies FloorStoreInput);
+  const membershipFloor =
+    'file' in database
+      ? await runJsonChild<MembershipFigures>(LOOKUP_FLOOR_ENTRY, {
+          file: database.file,
+          population,
+          queries: scenario.floorQueries,
+        } satisfies FloorLookupInput)
+      : undefined;
 
   let seed = 7;
   const randomUser = () => {
@@ -730,7 +765,9 @@ export async function runLookup(
    * busy. Both for floor A and the server.
    */
   const paceThenSaturate = async (target: Listening, who: string) => {
-    const { paced, pacedCpu } = await pacedLookups(target, who, scenario, next, notes, problems);
+    const { paced, pacedCpu } = await watched(`${who}, paced`, () =>
+      pacedLookups(target, who, scenario, next, notes, problems),
+    );
     const saturatedMeter = cpuMeter([target.pid]);
     const saturated = await runLoad({
       url: target.url,
@@ -783,6 +820,7 @@ export async function runLookup(
     floorB,
     floorSame,
     membership,
+    membershipFloor,
     problems,
     notes,
   };

@@ -27,6 +27,11 @@ export type LookupScenario = {
   amount?: number;
   /** Lookups floor B makes against the store directly. */
   floorQueries: number;
+  /**
+   * PostgreSQL: VACUUM (ANALYZE) and CHECKPOINT right after the fill (bench/pgActivity.ts), so
+   * server and floors measure a database in service, not autovacuum catching up on the fill.
+   */
+  settlePostgres: boolean;
 };
 
 /**
@@ -143,6 +148,7 @@ export const FULL: Scenarios = {
     connections: 10,
     durationSeconds: 10,
     floorQueries: 20_000,
+    settlePostgres: true,
   },
   grown: {
     name: 'grown',

@@ -169,6 +169,26 @@ describe('bench targets', () => {
     expect(only(slow, 'SQLite lookup in-process').pass).toBe(false);
   });
 
+  it('shows the in-process floor beside the in-process target: raw statement on SQLite, P on PostgreSQL', () => {
+    const sqlite = run({ p99Ms: 1 }, { p99Ms: 0.09 });
+    sqlite.membership = membership(30);
+    sqlite.membershipFloor = membership(12.5);
+    const postgres = run({ p99Ms: 1 }, { p99Ms: 1.7 });
+    postgres.membership = membership(1800);
+    const checks = checkTargets(
+      [report('SQLite', 'lookup', sqlite), report('PostgreSQL', 'lookup', postgres)],
+      [],
+    );
+    expect(only(checks, 'SQLite lookup in-process').measured).toBe(
+      '30.0 µs (p50 15.0 µs, 1,000 lookups) (floor, raw statement awaited: 12.5 µs)',
+    );
+    expect(only(checks, 'PostgreSQL lookup in-process').measured).toBe(
+      '1,800.0 µs (p50 900.0 µs, 1,000 lookups) (floor P: 1,700.0 µs)',
+    );
+    // The floor is context, not the judge: the server's own p99 still fails the target.
+    expect(only(checks, 'SQLite lookup in-process').pass).toBe(false);
+  });
+
   it('holds idle RSS to 70 MB on each backend', () => {
     const idle: IdleReport[] = [
       { backend: 'SQLite', figures: { startRssMb: 90, idleRssMb: 70, idleSeconds: 15 } },
