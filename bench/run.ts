@@ -933,6 +933,9 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
           `(${answer.status} ${answer.body.slice(0, 200)})`,
       );
     }
+    // On PostgreSQL, what the database did meanwhile (autovacuum after minutes of churn is its
+    // steady state here, so it is recorded, not prevented).
+    const sampler = place.databaseUrl ? await sampleActivity(place.databaseUrl) : undefined;
     const lookup = await pacedLookups(
       server,
       'server (grown store)',
@@ -941,6 +944,7 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
       lookupNotes,
       problems,
     );
+    if (sampler) lookupNotes.push(activityLine('server, lookups', await sampler.stop()));
     return { figures, ok: loads.reduce((sum, w) => sum + w.ok, 0), windowsCpu, lookup };
   });
   const non2xx = s.result.figures.reduce((sum, w) => sum + w.non2xx, 0);
