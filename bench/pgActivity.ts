@@ -51,15 +51,18 @@ const ACTIVITY_SQL = `SELECT backend_type, coalesce(wait_event_type || ':' || wa
     left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 40) AS query
   FROM pg_stat_activity
   WHERE pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'
+    AND (datname IS NULL OR datname = current_database())
     AND backend_type NOT IN ('background writer', 'walwriter', 'checkpointer', 'logical replication launcher', 'autovacuum launcher', 'archiver')`;
 const VACUUM_SQL = `SELECT coalesce(c.relname, p.relid::text) || ' (' || p.phase || ')' AS what
-  FROM pg_stat_progress_vacuum p LEFT JOIN pg_class c ON c.oid = p.relid`;
+  FROM pg_stat_progress_vacuum p LEFT JOIN pg_class c ON c.oid = p.relid
+  WHERE p.datname = current_database()`;
 const CHECKPOINTS_SQL =
   'SELECT (checkpoints_timed + checkpoints_req)::int AS n, buffers_checkpoint::int AS buffers FROM pg_stat_bgwriter';
 
 /**
  * Samples pg_stat_activity (every process but client backends idle and the fixed auxiliary
- * ones) and pg_stat_progress_vacuum every `intervalMs` on its own connection, and counts
+ * ones; only this database's, so a shared DATABASE_URL server's other statements never reach
+ * the notes) and pg_stat_progress_vacuum every `intervalMs` on its own connection, and counts
  * checkpoints over the window; `stop` ends it. For the notes: it names what the database was
  * busy with while a paced window was measured.
  */
