@@ -161,6 +161,19 @@ export class GrownWorkload {
     return this.members[g].length;
   }
 
+  /**
+   * A member of the store as the generator holds it now, for the lookup phase: a segment drawn
+   * at random, then one of its members; `random` is the caller's, so drawing members does not
+   * change the re-sync pages.
+   */
+  randomMember(random: () => number): { tenant: string; segmentId: number; userId: string } {
+    const g = Math.floor(random() * this.segments);
+    const list = this.members[g];
+    const t = Math.floor(g / this.shape.segmentsPerTenant);
+    const u = list.items[Math.floor(random() * list.length)];
+    return { tenant: grownTenant(t), segmentId: grownSegmentId(g), userId: this.userId(t, u) };
+  }
+
   /** The id of user u of tenant t. */
   userId(t: number, u: number): string {
     return emailId(this.shape.seed, t, u);

@@ -1,18 +1,26 @@
 // The in-process lookup's floor: raw better-sqlite3 on a lookup store's file, the store's query, awaited as Membership callers await it.
 import Database from 'better-sqlite3';
+import type { MembershipFigures } from './floorStore';
 import { percentile } from './load';
 import { BENCH_ID_TOKEN, lookupUsers, type LookupPopulation } from './workload';
+import { SEGMENTS_OF_USER_SQL } from '../src/store/sqlite/store';
+import { READER_MMAP_BYTES } from '../src/store/sqlite/workerStore';
 
 /**
- * node dist/bench/lookupFloor.js <store file> [queries]
- *
- * The file is a store the lookup scenario filled (`--only lookup --keep` leaves it in the bench's
- * temporary directory). Each variant is the statement a store could run, prepared once, on a
- * read-only connection mapped as the server maps its reader (256 MiB), each call wrapped in a
- * resolved promise and awaited: what Membership.segmentsOf costs with no store code around it.
- * As the bench's membership row: one pass over other users first, not measured, then the timed
- * pass; every lookup must find 5 segments.
+ * Two uses:
+ * - the lookup scenario runs it as a child (one JSON argument, FloorLookupInput) for the
+ *   in-process target's floor: the store's own statement (SEGMENTS_OF_USER_SQL), prepared once on
+ *   a read-only connection mapped as the server maps its reader (READER_MMAP_BYTES), each call
+ *   wrapped in a resolved promise and awaited, for the same users as Membership.segmentsOf in the
+ *   same run, after the same unmeasured pass: what Membership.segmentsOf costs with no store code
+ *   (and no worker store, no statement cache miss, no row copy) around it;
+ * - by hand, `node dist/bench/lookupFloor.js <store file> [queries]` compares statement variants
+ *   on a store the lookup scenario filled (`--only lookup --keep` leaves it in the bench's
+ *   temporary directory).
+ * Every lookup must find the population's segments per user.
  */
+export type FloorLookupInput = { file: string; population: LookupPopulation; queries: number };
+
 const POPULATION: LookupPopulation = {
   segments: 100,
   membersPerSegment: 10_000,
@@ -22,8 +30,14 @@ const POPULATION: LookupPopulation = {
 
 type Lookup = (tenant: string, userId: string) => unknown[];
 
-async function measure(name: string, lookup: Lookup, queries: number): Promise<void> {
-  const users = lookupUsers(POPULATION, queries * 2);
+/** Times `lookup` for `queries` users after as many others, awaited one at a time. */
+async function measure(
+  population: LookupPopulation,
+  lookup: Lookup,
+  queries: number,
+): Promise<MembershipFigures> {
+  const users = lookupUsers(population, queries * 2);
+  const expected = (population.segments * population.membersPerSegment) / population.users;
   const call = (userId: string): Promise<unknown[]> => {
     try {
       return Promise.resolve(lookup(BENCH_ID_TOKEN, userId));
@@ -38,21 +52,55 @@ async function measure(name: string, lookup: Lookup, queries: number): Promise<v
     const t0 = process.hrtime.bigint();
     const rows = await call(users[i]);
     latencies[i] = Number(process.hrtime.bigint() - t0) / 1000;
-    if (rows.length !== 5) throw new Error(`${name}: ${rows.length} segments for ${users[i]}`);
+    if (rows.length !== expected) {
+      throw new Error(`${rows.length} segments for ${users[i]}, not ${expected}`);
+    }
   }
   const cpu = process.cpuUsage(cpu0);
   const sorted = Array.from(latencies).sort((a, b) => a - b);
-  process.stdout.write(
-    `${name.padEnd(44)} p50 ${percentile(sorted, 50).toFixed(1)} µs  p99 ${percentile(sorted, 99).toFixed(1)} µs  ` +
-      `max ${sorted[sorted.length - 1].toFixed(0)} µs  CPU ${((cpu.user + cpu.system) / queries).toFixed(1)} µs/lookup\n`,
+  const usage = process.resourceUsage();
+  return {
+    lookups: queries,
+    p50Us: percentile(sorted, 50),
+    p99Us: percentile(sorted, 99),
+    maxUs: sorted[sorted.length - 1],
+    cpuUsPerLookup: (cpu.user + cpu.system) / queries,
+    cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+    peakRssKb: usage.maxRSS,
+  };
+}
+
+function openReader(file: string): Database.Database {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  db.pragma(`mmap_size = ${READER_MMAP_BYTES}`);
+  return db;
+}
+
+/** The lookup scenario's in-process floor: the store's statement, raw, awaited. */
+export async function runLookupFloor(input: FloorLookupInput): Promise<MembershipFigures> {
+  const db = openReader(input.file);
+  try {
+    const statement = db.prepare(SEGMENTS_OF_USER_SQL);
+    return await measure(
+      input.population,
+      (tenant, userId) => statement.all(tenant, userId),
+      input.queries,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+function line(name: string, f: MembershipFigures): string {
+  return (
+    `${name.padEnd(44)} p50 ${f.p50Us.toFixed(1)} µs  p99 ${f.p99Us.toFixed(1)} µs  ` +
+    `max ${f.maxUs.toFixed(0)} µs  CPU ${f.cpuUsPerLookup.toFixed(1)} µs/lookup\n`
   );
 }
 
-async function main(): Promise<void> {
-  const [file, count] = process.argv.slice(2);
-  const queries = Number(count ?? 20_000);
-  const db = new Database(file, { readonly: true, fileMustExist: true });
-  db.pragma('mmap_size = 268435456');
+/** The by-hand comparison of statement variants. */
+async function compareVariants(file: string, queries: number): Promise<void> {
+  const db = openReader(file);
   const userFirst =
     db
       .prepare("SELECT 1 FROM pragma_index_list('members') WHERE name = 'members_by_segment'")
@@ -107,12 +155,24 @@ async function main(): Promise<void> {
   ];
   // Twice round, so the first variant does not pay for warming the file alone.
   for (let round = 1; round <= 2; round++) {
-    for (const [name, lookup] of variants) await measure(`${round}: ${name}`, lookup, queries);
+    for (const [name, lookup] of variants) {
+      process.stdout.write(line(`${round}: ${name}`, await measure(POPULATION, lookup, queries)));
+    }
   }
   db.close();
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const [first, count] = process.argv.slice(2);
+  if (first.startsWith('{')) {
+    const figures = await runLookupFloor(JSON.parse(first) as FloorLookupInput);
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+  } else await compareVariants(first, Number(count ?? 20_000));
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  });
+}

@@ -12,6 +12,8 @@ import {
   type Place,
 } from './backends';
 import type { FloorPostgresInput } from './floorPostgres';
+import type { FloorLookupInput } from './lookupFloor';
+import { activityLine, sampleActivity, settlePostgres } from './pgActivity';
 import type { FloorSqliteInput } from './floorSqlite';
 import type { ApplyFigures, FloorStoreInput, LookupFigures, MembershipFigures } from './floorStore';
 import os from 'node:os';
@@ -23,7 +25,7 @@ import {
   type LoadResult,
   type NextRequest,
 } from './load';
-import { GrownWorkload, grownBody, windowFigures, type GrownFigures } from './grown';
+import { GrownWorkload, grownBody, prng, windowFigures, type GrownFigures } from './grown';
 import { signHeapHash } from '../src/webhook/signature';
 import { cpuMeter, cpuMsPerPage, type CpuShares } from './machine';
 import { procStatus, runJsonChild, startListening, type Listening } from './processes';
@@ -42,6 +44,7 @@ const FLOOR_HTTP_ENTRY = path.join(__dirname, 'floorHttp.js');
 const FLOOR_STORE_ENTRY = path.join(__dirname, 'floorStore.js');
 const FLOOR_SQLITE_ENTRY = path.join(__dirname, 'floorSqlite.js');
 const FLOOR_POSTGRES_ENTRY = path.join(__dirname, 'floorPostgres.js');
+const LOOKUP_FLOOR_ENTRY = path.join(__dirname, 'lookupFloor.js');
 /** Pages sent to floor A are cycled from this many: it stores nothing, so repeats cost the same. */
 const FLOOR_A_DISTINCT_PAGES = 2000;
 
@@ -101,6 +104,12 @@ export type ScenarioRun = {
    * as the server opens it (on SQLite: queries on this thread's read-only connection).
    */
   membership?: MembershipFigures;
+  /**
+   * Lookup on SQLite: the in-process target's floor (bench/lookupFloor.ts): the store's own
+   * statement on raw better-sqlite3, mapped as the server's reader, awaited, for the same users.
+   * On PostgreSQL floor P is that floor (raw pg, the same prepared statement, awaited).
+   */
+  membershipFloor?: MembershipFigures;
   /** Anything that means the harness or the server misbehaved (not a missed target). */
   problems: string[];
   notes: string[];
@@ -611,6 +620,44 @@ function getOnce(
   });
 }
 
+/** How a paced lookup window is run: its rate, its unmeasured warm-up, its measured length. */
+type PacedLookupPlan = { rate: number; warmUpSeconds: number; pacedSeconds: number };
+
+/**
+ * Lookup latency at `plan.rate`, paced (open loop), after a warm-up at that rate (a process in
+ * service has compiled its hot paths and filled its caches; a fresh one's first second says
+ * nothing else). The lookup scenario and the grown scenario's lookup phase share it.
+ *
+ * A paced window during which the hypervisor stole CPU from this virtual machine measures the
+ * host's other tenants (a stolen millisecond delays every request in flight), so it is repeated,
+ * up to PACED_ATTEMPTS in all; every discarded window is listed in the notes.
+ */
+async function pacedLookups(
+  target: Listening,
+  who: string,
+  plan: PacedLookupPlan,
+  next: () => { path: string; headers: Record<string, string> },
+  notes: string[],
+  problems: string[],
+): Promise<{ paced: LoadResult; pacedCpu: CpuShares }> {
+  const pace = (seconds: number) => runPaced({ url: target.url, rate: plan.rate, seconds, next });
+  loadProblems(`${who} (warm-up)`, await pace(plan.warmUpSeconds), problems);
+  let paced: LoadResult;
+  let pacedCpu: CpuShares;
+  for (let attempt = 1; ; attempt++) {
+    const pacedMeter = cpuMeter([target.pid]);
+    paced = await pace(plan.pacedSeconds);
+    pacedCpu = pacedMeter.stop();
+    if (pacedCpu.stolen <= STOLEN_LIMIT_LATENCY || attempt === PACED_ATTEMPTS) break;
+    notes.push(
+      `${who}: a paced window was discarded and repeated: p99 ${paced.p99Ms.toFixed(2)} ms while ` +
+        `the host stole ${pacedCpu.stolen.toFixed(3)} cores (limit ${STOLEN_LIMIT_LATENCY}; /proc/stat counts steal in 10 ms ticks)`,
+    );
+  }
+  loadProblems(`${who} (paced)`, paced, problems);
+  return { paced, pacedCpu };
+}
+
 export async function runLookup(
   context: RunContext,
   scenario: LookupScenario,
@@ -631,12 +678,29 @@ export async function runLookup(
       `segments) in ${filled.seconds.toFixed(1)} s; every lookup asks for a random member`,
   ];
 
-  const b = await measureFloorB<LookupFigures>({
-    mode: 'lookup',
-    place,
-    population,
-    queries: scenario.floorQueries,
-  });
+  const database = placeDatabase(place);
+  if ('databaseUrl' in database && scenario.settlePostgres) {
+    notes.push(await settlePostgres(database.databaseUrl));
+  }
+  /** On PostgreSQL, what the database itself did while `work` ran goes into the notes. */
+  const watched = async <T>(who: string, work: () => Promise<T>): Promise<T> => {
+    if (!('databaseUrl' in database)) return work();
+    const sampler = await sampleActivity(database.databaseUrl);
+    try {
+      return await work();
+    } finally {
+      notes.push(activityLine(who, await sampler.stop()));
+    }
+  };
+
+  const b = await watched('floor B', () =>
+    measureFloorB<LookupFigures>({
+      mode: 'lookup',
+      place,
+      population,
+      queries: scenario.floorQueries,
+    }),
+  );
   const fromLookups = (m: { figures: LookupFigures; cpu: CpuShares }): Measurement => ({
     pagesPerSec: m.figures.queries / m.figures.seconds,
     p50Ms: m.figures.p50Ms,
@@ -654,21 +718,22 @@ export async function runLookup(
   });
   const floorB = fromLookups(b);
   // Floor C or P: the store's own lookup SQL, raw, on the same data, for the same users.
-  const database = placeDatabase(place);
   const floorSame = fromLookups(
     'file' in database
       ? await measureFloorB<LookupFigures>(
           { mode: 'lookup', file: database.file, population, queries: scenario.floorQueries },
           FLOOR_SQLITE_ENTRY,
         )
-      : await measureFloorB<LookupFigures>(
-          {
-            mode: 'lookup',
-            databaseUrl: database.databaseUrl,
-            population,
-            queries: scenario.floorQueries,
-          },
-          FLOOR_POSTGRES_ENTRY,
+      : await watched('floor P', () =>
+          measureFloorB<LookupFigures>(
+            {
+              mode: 'lookup',
+              databaseUrl: database.databaseUrl,
+              population,
+              queries: scenario.floorQueries,
+            },
+            FLOOR_POSTGRES_ENTRY,
+          ),
         ),
   );
 
@@ -678,6 +743,14 @@ export async function runLookup(
     population,
     queries: scenario.floorQueries,
   } satisfies FloorStoreInput);
+  const membershipFloor =
+    'file' in database
+      ? await runJsonChild<MembershipFigures>(LOOKUP_FLOOR_ENTRY, {
+          file: database.file,
+          population,
+          queries: scenario.floorQueries,
+        } satisfies FloorLookupInput)
+      : undefined;
 
   let seed = 7;
   const randomUser = () => {
@@ -688,30 +761,13 @@ export async function runLookup(
   const next = () => ({ path: lookupPath(BENCH_ID_TOKEN, randomUser()), headers });
 
   /**
-   * Latency at the scenario's rate, paced, after a warm-up at that rate (a process in service
-   * has compiled its hot paths and filled its caches; a fresh one's first second says nothing
-   * else), then throughput with every connection busy. Both for floor A and the server.
-   *
-   * A paced window during which the hypervisor stole CPU from this virtual machine measures the
-   * host's other tenants (a stolen millisecond delays every request in flight), so it is repeated,
-   * up to PACED_ATTEMPTS in all; every discarded window is listed in the notes.
+   * Latency at the scenario's rate, paced (pacedLookups), then throughput with every connection
+   * busy. Both for floor A and the server.
    */
   const paceThenSaturate = async (target: Listening, who: string) => {
-    const pace = (seconds: number) =>
-      runPaced({ url: target.url, rate: scenario.rate, seconds, next });
-    loadProblems(`${who} (warm-up)`, await pace(scenario.warmUpSeconds), problems);
-    let paced: LoadResult;
-    let pacedCpu: CpuShares;
-    for (let attempt = 1; ; attempt++) {
-      const pacedMeter = cpuMeter([target.pid]);
-      paced = await pace(scenario.pacedSeconds);
-      pacedCpu = pacedMeter.stop();
-      if (pacedCpu.stolen <= STOLEN_LIMIT_LATENCY || attempt === PACED_ATTEMPTS) break;
-      notes.push(
-        `${who}: a paced window was discarded and repeated: p99 ${paced.p99Ms.toFixed(2)} ms while ` +
-          `the host stole ${pacedCpu.stolen.toFixed(3)} cores (limit ${STOLEN_LIMIT_LATENCY}; /proc/stat counts steal in 10 ms ticks)`,
-      );
-    }
+    const { paced, pacedCpu } = await watched(`${who}, paced`, () =>
+      pacedLookups(target, who, scenario, next, notes, problems),
+    );
     const saturatedMeter = cpuMeter([target.pid]);
     const saturated = await runLoad({
       url: target.url,
@@ -721,7 +777,6 @@ export async function runLookup(
       amount: scenario.amount,
       next,
     });
-    loadProblems(`${who} (paced)`, paced, problems);
     loadProblems(`${who} (saturated)`, saturated, problems);
     return { paced, pacedCpu, saturated, saturatedCpu: saturatedMeter.stop() };
   };
@@ -765,6 +820,7 @@ export async function runLookup(
     floorB,
     floorSame,
     membership,
+    membershipFloor,
     problems,
     notes,
   };
@@ -777,6 +833,11 @@ export type GrownRun = {
   serverCpu: { cpuMsPerPage: number; databaseCpuMsPerPage: number };
   floorB: GrownFigures;
   floorSame: GrownFigures;
+  /**
+   * User → segments over HTTP (the admin API) on the server's grown store after its windows,
+   * paced at the scenario's lookup rate; random real members. Missing from older result files.
+   */
+  lookup?: Measurement;
   problems: string[];
   notes: string[];
 };
@@ -815,7 +876,15 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
   process.stderr.write(`bench: grown: server, ${windows} windows of ${windowSeconds} s…\n`);
   const sampled: Promise<{ rssMb: number; bytes: number; memberships: number; load: number }>[] =
     [];
+  const lookupNotes: string[] = [];
+  const lookupRandom = prng(0x100c);
+  const lookupHeaders = { authorization: `Bearer ${context.adminToken}` };
+  const nextLookup = () => {
+    const member = workload.randomMember(lookupRandom);
+    return { path: lookupPath(member.tenant, member.userId), headers: lookupHeaders, member };
+  };
   const s = await measureServer(context, place, async (server) => {
+    const windowsMeter = cpuMeter([server.pid]);
     const loads = await runWindowedLoad({
       url: server.url,
       connections,
@@ -850,17 +919,48 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
         loadAverage: samples[i].load,
       }),
     );
-    return { figures, ok: loads.reduce((sum, w) => sum + w.ok, 0) };
+    const windowsCpu = windowsMeter.stop();
+    // Issue 15 item 2: the lookups on the grown store, once every re-sync page is answered.
+    process.stderr.write(
+      `bench: grown: server, lookups at ${scenario.lookup.rate.toLocaleString('en-US')}/s…\n`,
+    );
+    const probe = nextLookup();
+    const answer = await getOnce(server.url + probe.path, lookupHeaders);
+    const found = (JSON.parse(answer.body) as { segments?: { segment_id?: number }[] }).segments;
+    if (!found?.some((segment) => segment.segment_id === probe.member.segmentId)) {
+      problems.push(
+        `a lookup on the grown store did not find segment ${probe.member.segmentId} ` +
+          `(${answer.status} ${answer.body.slice(0, 200)})`,
+      );
+    }
+    // On PostgreSQL, what the database did meanwhile (autovacuum after minutes of churn is its
+    // steady state here, so it is recorded, not prevented).
+    const sampler = place.databaseUrl ? await sampleActivity(place.databaseUrl) : undefined;
+    const lookup = await pacedLookups(
+      server,
+      'server (grown store)',
+      scenario.lookup,
+      nextLookup,
+      lookupNotes,
+      problems,
+    );
+    if (sampler) lookupNotes.push(activityLine('server, lookups', await sampler.stop()));
+    return { figures, ok: loads.reduce((sum, w) => sum + w.ok, 0), windowsCpu, lookup };
   });
   const non2xx = s.result.figures.reduce((sum, w) => sum + w.non2xx, 0);
   const errors = s.result.figures.reduce((sum, w) => sum + w.errors, 0);
   if (non2xx > 0) problems.push(`server: ${non2xx} non-2xx answers`);
   if (errors > 0) problems.push(`server: ${errors} request errors`);
   await checkApplied(place, loaded.loadPages + s.result.ok, problems);
+  // The windows' CPU only: the lookup phase after them is not the re-syncs' cost.
   const serverCpu = {
-    cpuMsPerPage: cpuMsPerPage(s.cpu.targetMs, s.result.ok),
-    databaseCpuMsPerPage: cpuMsPerPage(s.cpu.databaseMs, s.result.ok),
+    cpuMsPerPage: cpuMsPerPage(s.result.windowsCpu.targetMs, s.result.ok),
+    databaseCpuMsPerPage: cpuMsPerPage(s.result.windowsCpu.databaseMs, s.result.ok),
   };
+  const lookup = fromLoad(
+    { ...s, result: s.result.lookup.paced, cpu: s.result.lookup.pacedCpu },
+    0,
+  );
 
   const input = { shape, windows, windowSeconds, concurrency: connections };
   process.stderr.write('bench: grown: floor B (its own load, then windows)…\n');
@@ -888,6 +988,8 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
     `the server's store was loaded through Store.applyDelivery (its own process, ${shape.loadPageSize.toLocaleString('en-US')}-user pages, 2 in flight) with ${loaded.loadedMemberships.toLocaleString('en-US')} memberships in ${loaded.loadPages} pages in ${loaded.loadSeconds.toFixed(1)} s; floor B loaded its own in ${floorB.loadSeconds.toFixed(1)} s, floor ${sameLetter(samePlace)} in ${floorSame.loadSeconds.toFixed(1)} s`,
     `${index.toLocaleString('en-US')} re-sync pages were sent to the server, each built and signed as it was sent`,
     'floors B and C/P ran after the server, each on its own freshly loaded store; their windows are windows of apply time (pages are built outside the clock)',
+    `then user → segments lookups on the server's grown store over the admin API (bearer token), each for a random real member (a random segment, then one of its members as the generator holds them), paced at ${scenario.lookup.rate.toLocaleString('en-US')}/s for ${scenario.lookup.pacedSeconds} s after ${scenario.lookup.warmUpSeconds} s of the same not measured, as the lookup scenario paces them; the windows' CPU per page leaves the lookups out`,
+    ...lookupNotes,
   ];
   if (warmedMb !== undefined) {
     notes.push(
@@ -899,6 +1001,7 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
     serverCpu,
     floorB,
     floorSame,
+    lookup,
     problems,
     notes,
   };

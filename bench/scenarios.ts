@@ -27,6 +27,11 @@ export type LookupScenario = {
   amount?: number;
   /** Lookups floor B makes against the store directly. */
   floorQueries: number;
+  /**
+   * PostgreSQL: VACUUM (ANALYZE) and CHECKPOINT right after the fill (bench/pgActivity.ts), so
+   * server and floors measure a database in service, not autovacuum catching up on the fill.
+   */
+  settlePostgres: boolean;
 };
 
 /**
@@ -40,6 +45,12 @@ export type GrownScenario = {
   connections: number;
   windows: number;
   windowSeconds: number;
+  /**
+   * Then user → segments lookups on the grown store over the admin API (issue 15 item 2: "lookup
+   * p99 ≤ 3 ms at 2,000/s on the grown store"), paced as the lookup scenario's: this many a
+   * second, after an unmeasured warm-up.
+   */
+  lookup: { rate: number; warmUpSeconds: number; pacedSeconds: number };
 };
 
 export type Scenarios = {
@@ -137,8 +148,16 @@ export const FULL: Scenarios = {
     connections: 10,
     durationSeconds: 10,
     floorQueries: 20_000,
+    settlePostgres: true,
   },
-  grown: { name: 'grown', shape: grownShape, connections: 10, windows: 6, windowSeconds: 30 },
+  grown: {
+    name: 'grown',
+    shape: grownShape,
+    connections: 10,
+    windows: 6,
+    windowSeconds: 30,
+    lookup: { rate: 2000, warmUpSeconds: 2, pacedSeconds: 10 },
+  },
 };
 
 /** Small enough for CI: proves every path of the harness works, measures nothing worth quoting. */
@@ -163,6 +182,7 @@ export const QUICK: Scenarios = {
     shape: { ...grownShape, tenants: 4, segmentsPerTenant: 5, usersPerTenant: 4200 },
     windows: 2,
     windowSeconds: 2,
+    lookup: { rate: 200, warmUpSeconds: 0.5, pacedSeconds: 1 },
   },
 };
 

@@ -180,6 +180,29 @@ describeEachStore('segments of a user', (backend) => {
     const weird = await adminGet(t, url('env-a', 'we/ird id?#'), spec);
     expect(weird.segments.map((s: { segment_id: number }) => s.segment_id)).toEqual([2]);
   });
+
+  it('answers with the headers of every admin answer though it writes its body itself', async () => {
+    await syncUsers(['carol'], { idToken: 'env-a', segmentId: 4 });
+    const path = '/api/connections/env-a/users/carol/segments';
+    const bearer = `Bearer ${t.config.admin.token}`;
+    const res = await request(t.app).get(path).set('Authorization', bearer);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.text)));
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['content-security-policy']).toEqual(expect.any(String));
+    expect(res.headers.etag).toBeUndefined();
+    expect(JSON.parse(res.text)).toEqual({
+      segments: [{ segment_id: 4, name: 'Test segment', added_at: expect.any(String) }],
+    });
+    const head = await request(t.app).head(path).set('Authorization', bearer);
+    expect(head.status).toBe(200);
+    expect(head.text ?? '').toBe('');
+    expect(head.headers['content-length']).toBe(res.headers['content-length']);
+    // Still behind the admin check.
+    expect((await request(t.app).get(path)).status).toBe(401);
+  });
 });
 
 describeEachStore('change feed', (backend) => {

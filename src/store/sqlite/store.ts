@@ -144,6 +144,16 @@ function createPrivateFile(file: string): void {
   }
 }
 
+/**
+ * User → segments (the toolkit's hot path and the admin lookup), positional (tenant, user id).
+ * Exported so the bench's in-process floor (bench/lookupFloor.ts) runs exactly this statement.
+ */
+export const SEGMENTS_OF_USER_SQL = `SELECT s.segment_id AS segmentId, s.name AS name, m.added_at AS addedAt
+  FROM tenants t CROSS JOIN users u CROSS JOIN members m CROSS JOIN segments s
+  WHERE t.tenant = ? AND u.tk = t.tk AND u.user_id = ? AND m.uk = u.uk
+    AND s.sid = m.sid AND s.tenant = t.tenant
+  ORDER BY s.segment_id`;
+
 /** Every statement the store runs but the retention deletes, prepared once. */
 function prepareStatements(db: Database.Database) {
   return {
@@ -342,13 +352,7 @@ function prepareStatements(db: Database.Database) {
     // (one key range of members, added_at included: migration 007), then their segments. Left to
     // itself the planner could probe the user in every segment of the tenant. Positional
     // parameters and columns named as UserSegment's fields: the rows are the answer as they are.
-    segmentsOfUser: db.prepare(
-      `SELECT s.segment_id AS segmentId, s.name AS name, m.added_at AS addedAt
-       FROM tenants t CROSS JOIN users u CROSS JOIN members m CROSS JOIN segments s
-       WHERE t.tenant = ? AND u.tk = t.tk AND u.user_id = ? AND m.uk = u.uk
-         AND s.sid = m.sid AND s.tenant = t.tenant
-       ORDER BY s.segment_id`,
-    ),
+    segmentsOfUser: db.prepare(SEGMENTS_OF_USER_SQL),
     syncTasks: db.prepare(
       `SELECT * FROM sync_tasks WHERE tenant = ? AND segment_id = ?
        ORDER BY last_delivery_at DESC, task_id LIMIT ?`,
