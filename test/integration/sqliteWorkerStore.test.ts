@@ -140,6 +140,33 @@ describe('SqliteWorkerStore', () => {
     }
   });
 
+  it('releases memory between writes without losing or blocking anything, and starts no worker for it', async () => {
+    const file = storeFile();
+    const store = await SqliteWorkerStore.open({ file });
+    try {
+      await store.applyDelivery(page(['ann']));
+      const worker = await store.thread;
+      // Queued behind a write in the worker's turn, as it would be under load.
+      const [applied] = await Promise.all([
+        store.applyDelivery(page(['bob'], 2)),
+        store.releaseMemory(),
+      ]);
+      expect(applied.status).toBe('applied');
+      expect(await store.thread).toBe(worker);
+      // The caches were emptied, not the data: both connections read it back from the file.
+      expect((await store.listMembers('', 7, { limit: 10 })).items).toEqual(['ann', 'bob']);
+      await store.releaseMemory();
+      expect((await store.applyDelivery(page(['carl'], 3))).status).toBe('applied');
+      // With the worker gone, a release empties the reader's cache only: no new worker for it.
+      await (await store.thread)?.terminate();
+      await store.releaseMemory();
+      expect(store.thread).toBeUndefined();
+      expect(await store.isMember('', 7, 'carl')).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses calls after close as unavailable', async () => {
     const store = await SqliteWorkerStore.open({ file: storeFile() });
     await store.close();

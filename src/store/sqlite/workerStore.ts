@@ -7,8 +7,10 @@ import { failedCheck } from '../health';
 import { RefusalBuffer } from '../refusalBuffer';
 import { SqliteStore, type SqliteStoreOptions } from './store';
 import {
+  RELEASE_MEMORY,
   type StoreCall,
   type StoreMethod,
+  type WorkerMethod,
   type WorkerError,
   type WorkerEvent,
   type WorkerReplies,
@@ -229,7 +231,7 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
     return this.send(method, args) as ReturnType<Store[M]>;
   }
 
-  private async send(method: StoreMethod, args: unknown[]): Promise<unknown> {
+  private async send(method: WorkerMethod, args: unknown[]): Promise<unknown> {
     if (this.closed) throw new StoreUnavailableError('SQLite store is closed');
     const worker = await this.worker();
     const id = this.nextId++;
@@ -267,6 +269,16 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
     );
     const reader = this.reader.probe(deadlineMs).then((checks) => checks.database);
     return { writer: await writer, reader: await reader };
+  }
+
+  /**
+   * Gives memory back while the server is quiet: the read-only connection's page cache here, and
+   * in the worker (if one is running: none is started for this) its connection's cache and a full
+   * collection of its V8 heap. This thread's heap is the caller's to collect.
+   */
+  async releaseMemory(): Promise<void> {
+    this.reader.releaseMemory();
+    if (this.current && !this.closed) await this.send(RELEASE_MEMORY, []);
   }
 
   async close(): Promise<void> {
