@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { loadSqliteMigrations } from '../../src/store/sqlite/migrations';
 import { StoreUnavailableError } from '../../src/store/errors';
 import { createMembership } from '../../src/store/membership';
-import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
+import { SqliteWorkerStore, WORKER_YOUNG_GENERATION_MB } from '../../src/store/sqlite/workerStore';
 import type { AcceptedDelivery } from '../../src/store/types';
 import { tempDir } from '../support/testApp';
 
@@ -146,6 +146,8 @@ describe('SqliteWorkerStore', () => {
     try {
       await store.applyDelivery(page(['ann']));
       const worker = await store.thread;
+      // Its young generation is capped, so a huge page does not leave it at V8's default size.
+      expect(worker?.resourceLimits?.maxYoungGenerationSizeMb).toBe(WORKER_YOUNG_GENERATION_MB);
       // Queued behind a write in the worker's turn, as it would be under load.
       const [applied] = await Promise.all([
         store.applyDelivery(page(['bob'], 2)),
