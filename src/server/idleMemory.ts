@@ -24,8 +24,8 @@ export type IdleMemoryOptions = {
 /**
  * Watches requests through `observe` (a 'request' listener) and calls `release` once per quiet
  * spell: after `quietMs` without a new request (and once after start-up, whose transient
- * allocations V8 otherwise keeps), and when the last request in flight finishes after one with a
- * large body. Its one timer is unref'd, runs only while requests come, and is not re-armed once a
+ * allocations V8 otherwise keeps), and when the last request in flight finishes after an answered
+ * (2xx) one with a large body. Its one timer is unref'd, runs only while requests come, and is not re-armed once a
  * quiet spell was released, so an idle server allocates nothing for it.
  */
 export class IdleMemory {
@@ -45,14 +45,19 @@ export class IdleMemory {
   }
 
   /** A 'request' listener. */
-  readonly observe = (req: IncomingMessage, res: { once(event: 'close', f: () => void): void }) => {
+  readonly observe = (
+    req: IncomingMessage,
+    res: { statusCode: number; once(event: 'close', f: () => void): void },
+  ) => {
     this.lastRequestAt = Date.now();
     this.inFlight++;
     const length = Number(req.headers['content-length']);
     const large = length >= this.largeBodyBytes;
     res.once('close', () => {
       this.inFlight--;
-      if (large) this.largeSeen = true;
+      // Only an accepted one: a full collection costs far more CPU than reading a forged 1 MiB
+      // body does, so anyone could otherwise make the server collect after every request.
+      if (large && res.statusCode >= 200 && res.statusCode < 300) this.largeSeen = true;
       if (this.inFlight > 0) return;
       if (this.largeSeen) {
         this.largeSeen = false;

@@ -8,9 +8,15 @@ import { IdleMemory } from '../../src/server/idleMemory';
 const QUIET = 20;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function request(contentLength?: number): { req: IncomingMessage; res: EventEmitter } {
+function request(
+  contentLength?: number,
+  statusCode = 200,
+): { req: IncomingMessage; res: EventEmitter & { statusCode: number } } {
   const headers = contentLength === undefined ? {} : { 'content-length': String(contentLength) };
-  return { req: { headers } as IncomingMessage, res: new EventEmitter() };
+  return {
+    req: { headers } as IncomingMessage,
+    res: Object.assign(new EventEmitter(), { statusCode }),
+  };
 }
 
 /** An IdleMemory whose releases are counted, with a promise for the next one. */
@@ -82,11 +88,17 @@ describe('IdleMemory', () => {
     }
   });
 
-  it('does not release for requests below the size, nor after stop()', async () => {
+  it('does not release for requests below the size, refused large ones, nor after stop()', async () => {
     const w = watched({ quietMs: 3_600_000, largeBodyBytes: 1000 });
     const small = request(999);
     w.idle.observe(small.req, small.res);
     small.res.emit('close');
+    // A forged large body (refused 401) must not buy a full collection.
+    for (const status of [401, 413, 503]) {
+      const forged = request(5000, status);
+      w.idle.observe(forged.req, forged.res);
+      forged.res.emit('close');
+    }
     const chunked = request();
     w.idle.observe(chunked.req, chunked.res);
     chunked.res.emit('close');
