@@ -226,13 +226,15 @@ async function serve(
     audit: (entry) => store.recordAudit(entry),
   });
   retention.start();
-  // Memory back to the OS once quiet (and after a very large page): the store's caches and
-  // worker heap first, then this thread's heap, which also drops what held the former.
+  // Memory back to the OS once quiet (and after a very large page). This thread's collection
+  // runs at once, before the next request is read; the store's (on SQLite: the reader's cache
+  // here, then the worker's cache and heap) is started first and finishes in the worker meanwhile.
   const { releaseMemory } = storeInstrumentation(store);
   const idleMemory = new IdleMemory({
     release: async () => {
-      await releaseMemory?.();
+      const storeReleased = releaseMemory?.();
       collectGarbage();
+      await storeReleased;
     },
     onError: (error) => logger.warn({ err: error }, 'could not release memory while idle'),
   });
