@@ -16,11 +16,13 @@ import {
 } from './httpServer';
 import { startMetricsServer, type MetricsListener } from './metricsServer';
 import { createSandboxEmulator } from './sandbox';
+import { collectGarbage } from './gc';
+import { IdleMemory } from './idleMemory';
 import { isStoreUnavailable } from '../store/errors';
 import { describeStore, openStore } from '../store';
 import { RetentionJob, retentionPolicy } from '../store/retention';
 import { AdminAudit } from '../admin/audit';
-import type { Store } from '../store/types';
+import { storeInstrumentation, type Store } from '../store/types';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -224,6 +226,19 @@ async function serve(
     audit: (entry) => store.recordAudit(entry),
   });
   retention.start();
+  // Memory back to the OS once quiet (and after a very large page). This thread's collection
+  // runs at once, before the next request is read; the store's (on SQLite: the reader's cache
+  // here, then the worker's cache and heap) is started first and finishes in the worker meanwhile.
+  const { releaseMemory } = storeInstrumentation(store);
+  const idleMemory = new IdleMemory({
+    release: async () => {
+      const storeReleased = releaseMemory?.();
+      collectGarbage();
+      await storeReleased;
+    },
+    onError: (error) => logger.warn({ err: error }, 'could not release memory while idle'),
+  });
+  server.on('request', idleMemory.observe);
   const metricsListener =
     metrics && config.metrics.port !== undefined
       ? await startMetricsServer(metrics, config.metrics, config.http).catch((error: Error) => {
@@ -262,6 +277,7 @@ async function serve(
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    idleMemory.stop();
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     const force = setTimeout(() => {
       logger.warn('in-flight requests did not finish in time; closing connections');

@@ -514,16 +514,22 @@ export interface StoreInstrumentation {
   observeCommits?(listener: (batchSize: number) => void): () => void;
   /** PostgreSQL: the pool's connections right now, and the callers waiting for one. */
   poolStats?(): PoolStats;
+  /**
+   * SQLite: gives memory back while the server is quiet (the connections' page caches; the
+   * worker thread's V8 heap). The server calls it; nothing depends on it having run.
+   */
+  releaseMemory?(): void | Promise<void>;
 }
 
 export type PoolStats = { total: number; idle: number; waiting: number };
 
 /** The instrumentation a store offers (none for a partner's own DeliveryStore). */
 export function storeInstrumentation(store: object): StoreInstrumentation {
-  const { observeCommits, poolStats } = store as StoreInstrumentation;
+  const { observeCommits, poolStats, releaseMemory } = store as StoreInstrumentation;
   return {
     ...(typeof observeCommits === 'function' ? { observeCommits: observeCommits.bind(store) } : {}),
     ...(typeof poolStats === 'function' ? { poolStats: poolStats.bind(store) } : {}),
+    ...(typeof releaseMemory === 'function' ? { releaseMemory: releaseMemory.bind(store) } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { loadSqliteMigrations } from '../../src/store/sqlite/migrations';
 import { StoreUnavailableError } from '../../src/store/errors';
 import { createMembership } from '../../src/store/membership';
-import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
+import { SqliteWorkerStore, WORKER_YOUNG_GENERATION_MB } from '../../src/store/sqlite/workerStore';
 import type { AcceptedDelivery } from '../../src/store/types';
 import { tempDir } from '../support/testApp';
 
@@ -135,6 +135,35 @@ describe('SqliteWorkerStore', () => {
       // A new worker's commit is visible to the same (mapped) reader at once.
       await store.applyDelivery(page(['carl'], 2));
       expect(await membership.isMember('', 7, 'carl')).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('releases memory between writes without losing or blocking anything, and starts no worker for it', async () => {
+    const file = storeFile();
+    const store = await SqliteWorkerStore.open({ file });
+    try {
+      await store.applyDelivery(page(['ann']));
+      const worker = await store.thread;
+      // Its young generation is capped, so a huge page does not leave it at V8's default size.
+      expect(worker?.resourceLimits?.maxYoungGenerationSizeMb).toBe(WORKER_YOUNG_GENERATION_MB);
+      // Queued behind a write in the worker's turn, as it would be under load.
+      const [applied] = await Promise.all([
+        store.applyDelivery(page(['bob'], 2)),
+        store.releaseMemory(),
+      ]);
+      expect(applied.status).toBe('applied');
+      expect(await store.thread).toBe(worker);
+      // The caches were emptied, not the data: both connections read it back from the file.
+      expect((await store.listMembers('', 7, { limit: 10 })).items).toEqual(['ann', 'bob']);
+      await store.releaseMemory();
+      expect((await store.applyDelivery(page(['carl'], 3))).status).toBe('applied');
+      // With the worker gone, a release empties the reader's cache only: no new worker for it.
+      await (await store.thread)?.terminate();
+      await store.releaseMemory();
+      expect(store.thread).toBeUndefined();
+      expect(await store.isMember('', 7, 'carl')).toBe(true);
     } finally {
       await store.close();
     }

@@ -1,8 +1,10 @@
 // Worker-thread entry: owns the SqliteStore and runs the Store calls the main thread posts to it.
 import { parentPort, workerData } from 'node:worker_threads';
+import { collectGarbage } from '../../server/gc';
 import { isStoreUnavailable } from '../errors';
 import { SqliteStore, type SqliteStoreOptions } from './store';
 import {
+  RELEASE_MEMORY,
   STORE_METHODS,
   type StoreCall,
   type StoreCalls,
@@ -45,6 +47,12 @@ function main(port: NonNullable<typeof parentPort>, options: SqliteStoreOptions)
     replies.push(answer);
   };
   const dispatch = (call: StoreCall) => {
+    if (call.method === RELEASE_MEMORY) {
+      // The caches first, so the collection also frees what held them.
+      store.releaseMemory();
+      reply({ id: call.id, ok: true, value: collectGarbage() });
+      return;
+    }
     if (!methods.has(call.method)) {
       const error = {
         name: 'Error',

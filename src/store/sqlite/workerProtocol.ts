@@ -47,7 +47,15 @@ export const STORE_METHODS = Object.keys({
   close: true,
 } satisfies Record<StoreMethod, true>) as StoreMethod[];
 
-export type StoreCall = { id: number; method: StoreMethod; args: unknown[] };
+/**
+ * Not a Store method: shrinks the worker's SQLite caches and collects its V8 heap (see
+ * SqliteWorkerStore.releaseMemory).
+ */
+export const RELEASE_MEMORY = 'releaseMemory';
+
+export type WorkerMethod = StoreMethod | typeof RELEASE_MEMORY;
+
+export type StoreCall = { id: number; method: WorkerMethod; args: unknown[] };
 
 /**
  * Calls and replies cross in batches: every call made in one turn of the main thread's event

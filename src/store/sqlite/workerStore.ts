@@ -7,8 +7,10 @@ import { failedCheck } from '../health';
 import { RefusalBuffer } from '../refusalBuffer';
 import { SqliteStore, type SqliteStoreOptions } from './store';
 import {
+  RELEASE_MEMORY,
   type StoreCall,
   type StoreMethod,
+  type WorkerMethod,
   type WorkerError,
   type WorkerEvent,
   type WorkerReplies,
@@ -43,12 +45,26 @@ function fromWorkerError(error: WorkerError): Error {
  */
 export const READER_MMAP_BYTES = 256 * 1024 * 1024;
 
+/**
+ * The worker's V8 young generation (both semi-spaces and the new large-object space), in MB:
+ * 2 MB semi-spaces instead of V8's 16 MB. The worker's garbage is short-lived (a delivery's
+ * arguments, statement results), and a 100,000-user page grew its young generation to 16-20 MB
+ * resident, kept empty afterwards: three such pages peaked at 186-190 MB RSS with the default, 173
+ * with this cap. Over 1,800 small pages the worker's scavenges went from 28 to 34, 40-65 ms in
+ * all (about 0.03 ms a page) either way.
+ */
+export const WORKER_YOUNG_GENERATION_MB = 6;
+
 type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
 
 /** Starts a worker and resolves once its store is open (or rejects with why it could not open). */
 function startWorker(options: SqliteStoreOptions): Promise<Worker> {
   const { file, execArgv } = workerEntry();
-  const worker = new Worker(file, { workerData: options, execArgv });
+  const worker = new Worker(file, {
+    workerData: options,
+    execArgv,
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+  });
   return new Promise((resolve, reject) => {
     const failed = (error: unknown) => {
       void worker.terminate();
@@ -229,7 +245,7 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
     return this.send(method, args) as ReturnType<Store[M]>;
   }
 
-  private async send(method: StoreMethod, args: unknown[]): Promise<unknown> {
+  private async send(method: WorkerMethod, args: unknown[]): Promise<unknown> {
     if (this.closed) throw new StoreUnavailableError('SQLite store is closed');
     const worker = await this.worker();
     const id = this.nextId++;
@@ -267,6 +283,16 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
     );
     const reader = this.reader.probe(deadlineMs).then((checks) => checks.database);
     return { writer: await writer, reader: await reader };
+  }
+
+  /**
+   * Gives memory back while the server is quiet: the read-only connection's page cache here, and
+   * in the worker (if one is running: none is started for this) its connection's cache and a full
+   * collection of its V8 heap. This thread's heap is the caller's to collect.
+   */
+  async releaseMemory(): Promise<void> {
+    this.reader.releaseMemory();
+    if (this.current && !this.closed) await this.send(RELEASE_MEMORY, []);
   }
 
   async close(): Promise<void> {
