@@ -12,7 +12,6 @@ import {
 import { WebhookBodyBudget, type BodyReservation } from './bodyBudget';
 import {
   parseWebhookBody,
-  specValidator,
   type DrainDelivery,
   type SyncDelivery,
   type UnknownDelivery,
@@ -230,8 +229,6 @@ export function createHeapWebhooks(options: HeapWebhooksOptions): HeapWebhooks {
   if (options.onDrain) handlers.drain.push(options.onDrain);
   if (options.onUnknown) handlers.unknown.push(options.onUnknown);
   if (options.onError) handlers.error.push(options.onError);
-  // Compile the spec's validator now, not on the first delivery (which would wait for it).
-  specValidator('WebhookRequest');
 
   const requestMeta = (path: string, body: Buffer | undefined): RequestMeta => ({
     receivedAt: Date.now(),

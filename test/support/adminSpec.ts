@@ -1,6 +1,6 @@
 // admin_api.yaml for tests: its operations, example paths, and checking real responses against its schemas.
 import { loadAdminApiSpec } from '../../src/admin/openapi';
-import { compileSpecSchema } from '../../src/webhook/payload';
+import { compileSpecSchema } from '../../src/webhook/specSchema';
 
 type Json = Record<string, unknown>;
 

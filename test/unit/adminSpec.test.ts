@@ -5,7 +5,7 @@ import { adminSessionRouter } from '../../api/adminSession';
 import { AdminAccess } from '../../src/admin/access';
 import { AdminService } from '../../src/admin/service';
 import { createLogger } from '../../src/server/logger';
-import { compileSpecSchema } from '../../src/webhook/payload';
+import { compileSpecSchema } from '../../src/webhook/specSchema';
 import type { Store } from '../../src/store/types';
 import { adminSpec, resolve, specOperations } from '../support/adminSpec';
 import { MemoryAdminSessions } from '../support/memoryAdminSessions';

@@ -1,7 +1,8 @@
 // The spec is the validator: every example in webhook_spec.yaml and every bin/data payload validates.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { compileSpecSchema, loadWebhookSpec, parseWebhookBody } from '../../src/webhook/payload';
+import { parseWebhookBody } from '../../src/webhook/payload';
+import { compileSpecSchema, loadWebhookSpec } from '../../src/webhook/specSchema';
 
 type Json = Record<string, unknown>;
 const spec = loadWebhookSpec() as Json;
