@@ -204,6 +204,18 @@ describe('SqliteGroupCommit', () => {
     expect(rows()).toEqual(['a', 'c']);
   });
 
+  it('takes the writes its late-arrivals hook queues into the open transaction, before its COMMIT', async () => {
+    let late: Promise<unknown> | undefined;
+    group.setLateArrivals(() => {
+      late ??= group.run(insert('late'));
+    });
+    await group.run(insert('first'));
+    // Already committed with the first: one commit, one frame for the table's page.
+    await late;
+    expect(walFrames(db)).toBe(1);
+    expect(rows()).toEqual(['first', 'late']);
+  });
+
   it('rolls back a lone write that threw, and the next write commits', async () => {
     const failing = () => {
       insert('half-done')();

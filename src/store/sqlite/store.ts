@@ -509,6 +509,11 @@ export class SqliteStore implements Store, StoreInstrumentation {
     return () => this.commitListeners.delete(listener);
   }
 
+  /** See SqliteGroupCommit.setLateArrivals (the worker thread's own messages). */
+  pullLateWrites(pull: () => void): void {
+    this.writes.setLateArrivals(pull);
+  }
+
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {
     return this.writes.run(() => runNow(applyDeliveryPlan(this.delivery, delivery)));
   }
