@@ -204,6 +204,47 @@ describe('SqliteGroupCommit', () => {
     expect(rows()).toEqual(['a', 'c']);
   });
 
+  it('takes the writes its late-arrivals hook queues into the open transaction, before its COMMIT', async () => {
+    let late: Promise<unknown> | undefined;
+    group.setLateArrivals(() => {
+      late ??= group.run(insert('late'));
+    });
+    await group.run(insert('first'));
+    // Already committed with the first: one commit, one frame for the table's page.
+    await late;
+    expect(walFrames(db)).toBe(1);
+    expect(rows()).toEqual(['first', 'late']);
+  });
+
+  it('rolls back a lone write that threw, and the next write commits', async () => {
+    const failing = () => {
+      insert('half-done')();
+      throw new Error('this write cannot be applied');
+    };
+    await expect(group.run(failing)).rejects.toThrow('this write cannot be applied');
+    expect(db.inTransaction).toBe(false);
+    expect(rows()).toEqual([]);
+    await group.run(insert('after'));
+    expect(rows()).toEqual(['after']);
+  });
+
+  it('runs a batch again with a savepoint per write when one throws: its work runs twice, the others commit once', async () => {
+    let runs = 0;
+    const failing = () => {
+      runs++;
+      insert('half-done')();
+      throw new Error('this write cannot be applied');
+    };
+    const results = await Promise.allSettled([
+      group.run(insert('a')),
+      group.run(failing),
+      group.run(insert('c')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(runs).toBe(2);
+    expect(rows()).toEqual(['a', 'c']);
+  });
+
   it('retries the others in a new transaction when SQLite abandons the shared one', async () => {
     // What an I/O error does to a transaction, done by hand: the whole transaction is gone.
     const abandon = () => {

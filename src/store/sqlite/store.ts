@@ -188,9 +188,13 @@ function prepareStatements(db: Database.Database) {
        CROSS JOIN users u ON u.tk = ? AND u.user_id = j.value`,
     ),
     // No RETURNING: the new users' keys are read back by addMembers' join, not as 100,000 rows.
+    // OR IGNORE, not ON CONFLICT DO NOTHING: a multi-row INSERT whose NOT NULL constraints could
+    // abort it opens a statement journal, and SQLite then copies every page it modifies (a
+    // temporary file past 64 KiB): on 2,000-user pages that doubled the statement's cost. The
+    // values are never NULL (our tenant key, the page's string ids), so IGNORE only skips the
+    // users already in the dictionary, as DO NOTHING did.
     insertUsers: db.prepare(
-      `INSERT INTO users (tk, user_id) SELECT ?, value FROM json_each(?) WHERE true
-       ON CONFLICT (tk, user_id) DO NOTHING`,
+      'INSERT OR IGNORE INTO users (tk, user_id) SELECT ?, value FROM json_each(?)',
     ),
     // A user whose last membership went leaves the dictionary in the same transaction, so it
     // never holds anyone who is in no segment (a returning user gets a new, appended key).
@@ -204,13 +208,12 @@ function prepareStatements(db: Database.Database) {
        RETURNING uk`,
     ),
     // The page's ids joined to the dictionary (every one is in it by then), in the page's order;
-    // plucked: the new members' keys come back as bare numbers, not one object a row.
+    // plucked: the new members' keys come back as bare numbers, not one object a row. OR IGNORE
+    // for the reason given at insertUsers (no value is ever NULL; existing members are skipped).
     addMembers: db
       .prepare(
-        `INSERT INTO members (sid, uk, added_at)
+        `INSERT OR IGNORE INTO members (sid, uk, added_at)
          SELECT ?, u.uk, ? FROM json_each(?) j CROSS JOIN users u ON u.tk = ? AND u.user_id = j.value
-         WHERE true
-         ON CONFLICT DO NOTHING
          RETURNING uk`,
       )
       .pluck(),
@@ -508,6 +511,11 @@ export class SqliteStore implements Store, StoreInstrumentation {
   observeCommits(listener: (batchSize: number) => void): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
+  }
+
+  /** See SqliteGroupCommit.setLateArrivals (the worker thread's own messages). */
+  pullLateWrites(pull: () => void): void {
+    this.writes.setLateArrivals(pull);
   }
 
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {

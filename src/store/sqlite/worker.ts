@@ -1,5 +1,5 @@
 // Worker-thread entry: owns the SqliteStore and runs the Store calls the main thread posts to it.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { collectGarbage } from '../../server/gc';
 import { isStoreUnavailable } from '../errors';
 import { SqliteStore, type SqliteStoreOptions } from './store';
@@ -14,6 +14,9 @@ import {
   type WorkerReply,
   type WorkerStarted,
 } from './workerProtocol';
+
+/** The calls that only queue a write in the group commit, so may join a transaction already open. */
+const LATE_JOINERS = new Set<string>(['applyDelivery', 'recordRejected']);
 
 function toWorkerError(error: unknown): WorkerError {
   const { name, message } =
@@ -73,6 +76,28 @@ function main(port: NonNullable<typeof parentPort>, options: SqliteStoreOptions)
   };
   port.on('message', (calls: StoreCalls) => {
     for (const call of calls) dispatch(call);
+  });
+  // Deliveries posted while a transaction ran join it before its COMMIT (see
+  // SqliteGroupCommit.setLateArrivals). A message holding any other call is kept, and the messages
+  // after it unread, until the commit is over: those calls run at once, outside the group commit,
+  // and must neither join an uncommitted transaction nor overtake the writes before them.
+  let held: StoreCalls | undefined;
+  store.pullLateWrites(() => {
+    while (!held) {
+      const received = receiveMessageOnPort(port);
+      if (!received) return;
+      const calls = received.message as StoreCalls;
+      if (!calls.every((call) => LATE_JOINERS.has(call.method))) {
+        held = calls;
+        queueMicrotask(() => {
+          const calls = held!;
+          held = undefined;
+          for (const call of calls) dispatch(call);
+        });
+        return;
+      }
+      for (const call of calls) dispatch(call);
+    }
   });
   port.postMessage({ started: true } satisfies WorkerStarted);
 }

@@ -22,7 +22,10 @@ import type { HealthCheck, Store, StoreInstrumentation } from '../types';
 /** The worker's code: the compiled file, or the TypeScript source when running under ts-node/jest. */
 function workerEntry(): { file: string; execArgv: string[] } {
   const compiled = path.join(__dirname, 'worker.js');
-  if (existsSync(compiled)) return { file: compiled, execArgv: [] };
+  // --cpu-prof and its options pass through, so `npm run bench -- --cpu-prof` profiles the writer
+  // thread too (Node writes one profile per thread); no other flag of the process does.
+  const profiling = process.execArgv.filter((flag) => flag.startsWith('--cpu-prof'));
+  if (existsSync(compiled)) return { file: compiled, execArgv: profiling };
   return {
     file: path.join(__dirname, 'worker.ts'),
     execArgv: ['--require', 'ts-node/register/transpile-only'],
