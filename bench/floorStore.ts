@@ -15,6 +15,7 @@ import {
 import type { AcceptedDelivery, Store } from '../src/store/types';
 import { GrownWorkload, type GrownShape } from './grown';
 import { loadGrown, runGrownFloor, type GrownRunInput } from './grownFloor';
+import { membershipFigures } from './lookupFloor';
 
 export type FloorStoreInput =
   | {
@@ -207,16 +208,7 @@ async function membershipLookups(
       throw new Error(`Membership.segmentsOf found ${segments.length} segments, not ${expected}`);
     }
   }
-  const cpu = process.cpuUsage(cpu0);
-  const sorted = Array.from(latencies).sort((a, b) => a - b);
-  return {
-    lookups: queries,
-    p50Us: percentile(sorted, 50),
-    p99Us: percentile(sorted, 99),
-    maxUs: sorted[sorted.length - 1],
-    cpuUsPerLookup: (cpu.user + cpu.system) / queries,
-    ...own(),
-  };
+  return membershipFigures(latencies, cpu0);
 }
 
 /** Applies one page through the store; anything but applied is a broken harness. */

@@ -19,6 +19,28 @@ import { READER_MMAP_BYTES } from '../src/store/sqlite/workerStore';
  *   temporary directory).
  * Every lookup must find the population's segments per user.
  */
+/**
+ * The figures of timed in-process lookups (µs each, in `latencies`), this process's CPU since
+ * `cpu0` per lookup, and its CPU and peak RSS over its life (floor B's membership mode too).
+ */
+export function membershipFigures(
+  latencies: Float64Array,
+  cpu0: NodeJS.CpuUsage,
+): MembershipFigures {
+  const cpu = process.cpuUsage(cpu0);
+  const sorted = Array.from(latencies).sort((a, b) => a - b);
+  const usage = process.resourceUsage();
+  return {
+    lookups: latencies.length,
+    p50Us: percentile(sorted, 50),
+    p99Us: percentile(sorted, 99),
+    maxUs: sorted[sorted.length - 1],
+    cpuUsPerLookup: (cpu.user + cpu.system) / latencies.length,
+    cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+    peakRssKb: usage.maxRSS,
+  };
+}
+
 export type FloorLookupInput = { file: string; population: LookupPopulation; queries: number };
 
 const POPULATION: LookupPopulation = {
@@ -56,18 +78,7 @@ async function measure(
       throw new Error(`${rows.length} segments for ${users[i]}, not ${expected}`);
     }
   }
-  const cpu = process.cpuUsage(cpu0);
-  const sorted = Array.from(latencies).sort((a, b) => a - b);
-  const usage = process.resourceUsage();
-  return {
-    lookups: queries,
-    p50Us: percentile(sorted, 50),
-    p99Us: percentile(sorted, 99),
-    maxUs: sorted[sorted.length - 1],
-    cpuUsPerLookup: (cpu.user + cpu.system) / queries,
-    cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
-    peakRssKb: usage.maxRSS,
-  };
+  return membershipFigures(latencies, cpu0);
 }
 
 function openReader(file: string): Database.Database {
