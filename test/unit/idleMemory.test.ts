@@ -20,7 +20,14 @@ function request(
 }
 
 /** An IdleMemory whose releases are counted, with a promise for the next one. */
-function watched(options: { quietMs?: number; largeBodyBytes?: number } = {}) {
+function watched(
+  options: {
+    quietMs?: number;
+    largeBodyBytes?: number;
+    largeGapMs?: number;
+    now?: () => number;
+  } = {},
+) {
   let releases = 0;
   let wake: (() => void) | undefined;
   const idle = new IdleMemory({
@@ -107,6 +114,31 @@ describe('IdleMemory', () => {
     w.idle.stop();
     await w.idle.releaseNow();
     expect(w.releases()).toBe(0);
+  });
+
+  it('spaces large-body releases: a replayed signed page answered 200 cannot buy one each time', async () => {
+    /** Accepted large bodies at these clock times, each answered and its release done before the next. */
+    const releasesFor = async (largeGapMs: number, times: number[]) => {
+      let clock = 0;
+      const w = watched({ quietMs: 3_600_000, largeBodyBytes: 1000, largeGapMs, now: () => clock });
+      try {
+        for (const at of times) {
+          clock = at;
+          const big = request(5000);
+          w.idle.observe(big.req, big.res);
+          big.res.emit('close');
+          await pause(QUIET);
+        }
+        return w.releases();
+      } finally {
+        w.idle.stop();
+      }
+    };
+    const times = [0, 10, 500, 999, 1000, 1500, 2500];
+    // Unspaced, every one of them releases (so the spacing below is what holds them back).
+    expect(await releasesFor(0, times)).toBe(times.length);
+    // Spaced by a second: at 0, 1000 and 2500 only.
+    expect(await releasesFor(1000, times)).toBe(3);
   });
 });
 
