@@ -94,6 +94,7 @@ describe('migration 006: deliveries counted per minute', () => {
     expect(migrateSqlite(db, undefined, { progress: () => undefined })).toEqual([
       '006_delivery_counts',
       '007_members_user_first',
+      '008_changes_by_segment_covering',
     ]);
     const total = db.prepare('SELECT sum(count) AS n FROM delivery_counts').get() as { n: number };
     expect(total.n).toBe(600);

@@ -7,7 +7,7 @@ import {
   migrateSqlite,
   sqliteSchemaVersion,
 } from '../../src/store/sqlite/migrations';
-import { SqliteStore } from '../../src/store/sqlite/store';
+import { SIZE_HISTORY_SQL, SqliteStore } from '../../src/store/sqlite/store';
 import { SqliteWorkerStore } from '../../src/store/sqlite/workerStore';
 import type { AcceptedDelivery, Store } from '../../src/store/types';
 import { tempDir } from '../support/testApp';
@@ -72,6 +72,7 @@ describe('SQLite migration files', () => {
       '005_user_keys',
       '006_delivery_counts',
       '007_members_user_first',
+      '008_changes_by_segment_covering',
     ]);
     expect(migrations[0].sql).toMatch(/CREATE TABLE IF NOT EXISTS segments/);
   });
@@ -110,6 +111,9 @@ describe('SQLite migration files', () => {
           pagesReceived: 2,
           complete: true,
         });
+        expect(
+          (await store.segmentSizeHistory('tenant-a', 11, { limit: 10 })).map((p) => p.memberCount),
+        ).toEqual([3, 3]);
         const changes = await store.listChanges({ after: 0, limit: 10 });
         expect(changes.map((c) => [c.seq, c.kind, c.added, c.removed])).toEqual([
           [1, 'sync', ['u1', 'u2', 'u3'], []],
@@ -176,6 +180,36 @@ describe('SQLite migration files', () => {
       }[];
       expect(tables.map((t) => t.name)).toContain('admin_sessions');
       expect(tables.map((t) => t.name)).not.toContain('half_done');
+    } finally {
+      db.close();
+    }
+  });
+
+  it("008: a segment's size history reads the index alone, not the changes' rows (their user lists)", () => {
+    const db = new Database(fixtureCopy());
+    try {
+      const plan = () =>
+        (
+          db.prepare(`EXPLAIN QUERY PLAN ${SIZE_HISTORY_SQL}`).all('t', 1, 0, 10) as {
+            detail: string;
+          }[]
+        )
+          .map((row) => row.detail)
+          .join('; ');
+      migrateSqlite(
+        db,
+        loadSqliteMigrations().filter((m) => m.version <= 7),
+        {
+          progress: () => undefined,
+        },
+      );
+      expect(plan()).toBe(
+        'SEARCH changes USING INDEX changes_by_segment (tenant=? AND segment_id=?)',
+      );
+      migrateSqlite(db, undefined, { progress: () => undefined });
+      expect(plan()).toBe(
+        'SEARCH changes USING COVERING INDEX changes_by_segment (tenant=? AND segment_id=?)',
+      );
     } finally {
       db.close();
     }
