@@ -13,6 +13,7 @@ import {
 import { runGrownFloor, type GrownRunInput } from './grownFloor';
 import { postgresBytes } from './postgresBytes';
 import type { AcceptedDelivery } from '../src/store/types';
+import { SEGMENTS_OF_USER_SQL } from '../src/store/postgres/store';
 
 export type FloorPostgresInput = FloorPostgresApply | FloorPostgresLookup | FloorPostgresGrown;
 
@@ -215,8 +216,7 @@ export async function runFloorPostgresLookup(input: FloorPostgresLookup): Promis
       const t0 = performance.now();
       const { rowCount } = await client.query({
         name: 'floor-p-lookup',
-        text: `SELECT s.segment_id, s.name, m.added_at FROM members m JOIN segments s ON s.sid = m.sid
-               WHERE m.user_id = $1 AND s.tenant = $2 ORDER BY s.segment_id`,
+        text: SEGMENTS_OF_USER_SQL,
         values: [userId, BENCH_ID_TOKEN],
       });
       latencies.push(performance.now() - t0);

@@ -10,6 +10,7 @@ import {
   type LookupPopulation,
   type Workload,
 } from './workload';
+import { SEGMENTS_OF_USER_SQL } from '../src/store/sqlite/store';
 import { encodeUserList } from '../src/store/sqlite/userLists';
 import type { AcceptedDelivery, SyncPage } from '../src/store/types';
 import { runGrownFloor, sqliteBytes, type GrownRunInput } from './grownFloor';
@@ -40,21 +41,13 @@ export type FloorSqliteLookup = {
   queries: number;
 };
 
-/**
- * The SQL the store runs for a lookup (src/store/sqlite/store.ts, segmentsOfUser), so floor C
- * times the engine and driver alone: no store method, no promise, no row mapping.
- */
-const LOOKUP_SQL = `SELECT s.segment_id AS segmentId, s.name AS name, m.added_at AS addedAt
-  FROM tenants t CROSS JOIN users u CROSS JOIN members m CROSS JOIN segments s
-  WHERE t.tenant = ? AND u.tk = t.tk AND u.user_id = ? AND m.uk = u.uk
-    AND s.sid = m.sid AND s.tenant = t.tenant
-  ORDER BY s.segment_id`;
-
 /** Random lookups one at a time (the same users as floor B's), each timed. */
 export function runFloorSqliteLookup(input: FloorSqliteLookup): LookupFigures {
   const db = new Database(input.file, { readonly: true, fileMustExist: true });
   try {
-    const statement = db.prepare(LOOKUP_SQL);
+    // The store's own statement, so floor C times the engine and driver alone: no store method,
+    // no promise, no row mapping.
+    const statement = db.prepare(SEGMENTS_OF_USER_SQL);
     const users = lookupUsers(input.population, input.queries);
     const latencies: number[] = [];
     const cpu0 = cpuNowMs();

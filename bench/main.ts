@@ -246,6 +246,11 @@ async function main(): Promise<number> {
       "Grown, then: user → segments lookups on the server's grown store over the admin API, paced " +
         'as the lookup scenario paces them, each for a random real member (issue 15: lookup p99 ≤ ' +
         "3 ms at 2,000/s on the grown store); the windows' CPU per page leaves them out.",
+      'Floors A+C and A+P, the lookup over HTTP with nothing in the way (bench/floorHttpLookup.ts): ' +
+        "bare node:http answering the admin API's lookup path with the store's own statement on the " +
+        "same store (SQLite: read-only on the main thread, mapped as the server's reader; " +
+        "PostgreSQL: a pool of the server's size, prepared) and the same JSON, no Express, no " +
+        'authentication, no headers; paced as the server, right after it (lookup and grown).',
       'Floors B, C and P run right before and right after the server (B outermost) and are reported ' +
         "as one figure each. CPU ms/page: the process's user + system CPU (/proc, every thread) over " +
         "the measured window per page applied; for a floor, only its timed work. PostgreSQL's own " +

@@ -208,7 +208,13 @@ function backendTargets(
   if (lookup) {
     add(
       `lookup over HTTP: p99 ≤ ${TARGETS.lookupP99Ms} ms at the paced rate`,
-      `${num(lookup.server.p99Ms, 2)} ms${floorAlso('floor A', lookup.floorA.p99Ms, 'ms', 2)}`,
+      `${num(lookup.server.p99Ms, 2)} ms${floorAlso('floor A', lookup.floorA.p99Ms, 'ms', 2)}` +
+        floorAlso(
+          `${floor.replace('floor ', 'floor A+')}, the same query over bare HTTP`,
+          lookup.floorHttpSame?.p99Ms,
+          'ms',
+          2,
+        ),
       (lookup.server.p99Ms ?? Infinity) <= TARGETS.lookupP99Ms,
     );
     const membership = lookup.membership;
@@ -258,7 +264,13 @@ function backendTargets(
     add(
       `grown: lookup over HTTP p99 ≤ ${TARGETS.lookupP99Ms} ms at the paced rate`,
       grown.lookup
-        ? `${num(grown.lookup.p99Ms, 2)} ms (p50 ${num(grown.lookup.p50Ms, 2)} ms, ${num(grown.lookup.completed)} lookups)`
+        ? `${num(grown.lookup.p99Ms, 2)} ms (p50 ${num(grown.lookup.p50Ms, 2)} ms, ${num(grown.lookup.completed)} lookups)` +
+            floorAlso(
+              `${floor.replace('floor ', 'floor A+')}, the same query over bare HTTP`,
+              grown.lookupFloor?.p99Ms,
+              'ms',
+              2,
+            )
         : 'not measured',
       (grown.lookup?.p99Ms ?? Infinity) <= TARGETS.lookupP99Ms,
     );
@@ -516,6 +528,10 @@ export function renderMarkdown(input: ReportInput): string {
       if (run.floorASaturated) {
         lines.push(figureRow(`floor A: bare node:http, ${busy}`, run.floorASaturated, true));
       }
+      if (run.floorHttpSame) {
+        const name = `floor A+${sameLetter(report.backend)}: the store's query over bare node:http ${paced}`;
+        lines.push(figureRow(name, run.floorHttpSame, true));
+      }
     } else {
       lines.push(
         figureRow('server', run.server, false),
@@ -555,6 +571,10 @@ export function renderSummary(
         `  ${grownSummary(`floor ${sameLetter(report.backend)}`, floorSame)}`,
       );
       if (report.grown.lookup) lines.push(`  ${grownLookupLine(report.grown.lookup)}`);
+      if (report.grown.lookupFloor) {
+        const who = `floor A+${sameLetter(report.backend)}`;
+        lines.push(`  ${grownLookupLine(report.grown.lookupFloor, who)}`);
+      }
       continue;
     }
     if (!report.run) {
@@ -612,10 +632,10 @@ export function grownSummary(who: string, figures: GrownFigures): string {
   );
 }
 
-/** The grown scenario's lookup phase (the server, paced), in one sentence. */
-export function grownLookupLine(m: Measurement): string {
+/** The grown scenario's lookup phase (the server's or its floor's, paced), in one sentence. */
+export function grownLookupLine(m: Measurement, who = 'server'): string {
   return (
-    `server, user → segments on the grown store at ${num(m.pagesPerSec)} lookups/s, paced: ` +
+    `${who}, user → segments on the grown store at ${num(m.pagesPerSec)} lookups/s, paced: ` +
     `p50 ${num(m.p50Ms, 2)} ms, p99 ${num(m.p99Ms, 2)} ms, max ${num(m.maxMs, 1)} ms, ` +
     `${num(m.completed)} lookups, ${m.non2xx} non-2xx, ${m.errors} errors, ` +
     `CPU ${num(m.cpuMsPerPage, 3)} ms per lookup` +
@@ -645,6 +665,11 @@ export function grownLines(backend: BackendLabel, run: GrownRun): string[] {
     `- ${grownSummary(same, run.floorSame)}`,
   );
   if (run.lookup) lines.push(`- ${grownLookupLine(run.lookup)}`);
+  if (run.lookupFloor) {
+    lines.push(
+      `- ${grownLookupLine(run.lookupFloor, `floor A+${sameLetter(backend)} (bare node:http, the store's query)`)}`,
+    );
+  }
   for (const note of run.notes) lines.push(`- ${note}`);
   for (const problem of run.problems) lines.push(`- **Problem:** ${problem}`);
   return lines;

@@ -41,6 +41,7 @@ import {
 
 const SERVER_ENTRY = path.join(__dirname, '..', 'src', 'server', 'main.js');
 const FLOOR_HTTP_ENTRY = path.join(__dirname, 'floorHttp.js');
+const FLOOR_HTTP_LOOKUP_ENTRY = path.join(__dirname, 'floorHttpLookup.js');
 const FLOOR_STORE_ENTRY = path.join(__dirname, 'floorStore.js');
 const FLOOR_SQLITE_ENTRY = path.join(__dirname, 'floorSqlite.js');
 const FLOOR_POSTGRES_ENTRY = path.join(__dirname, 'floorPostgres.js');
@@ -99,6 +100,12 @@ export type ScenarioRun = {
    * query run raw (better-sqlite3 or pg) on the scenario's data, one at a time.
    */
   floorSame?: Measurement;
+  /**
+   * Lookup: floor A+C (SQLite) or A+P (PostgreSQL), paced as the server: bare node:http running
+   * the store's own statement on the same store (bench/floorHttpLookup.ts). Missing from older
+   * result files.
+   */
+  floorHttpSame?: Measurement;
   /**
    * Lookup: user → segments through the toolkit's in-process Membership API, on the store opened
    * as the server opens it (on SQLite: queries on this thread's read-only connection).
@@ -167,6 +174,34 @@ async function measureFloorA<T>(
     FLOOR_HTTP_ENTRY,
     { WEBHOOK_SECRET: context.secret },
     path.join(dataDir, 'floor-a.log'),
+  );
+  try {
+    const startRssMb = rssMb(floor.pid, 'rssKb');
+    const meter = cpuMeter([floor.pid]);
+    const result = await work(floor);
+    return { result, cpu: meter.stop(), startRssMb, peakRssMb: rssMb(floor.pid, 'hwmKb') };
+  } finally {
+    await floor.stop();
+  }
+}
+
+/**
+ * Runs `work` against floor A+C / A+P (bench/floorHttpLookup.ts) on `place`'s store: the lookup
+ * over bare node:http with the store's own statement. On SQLite the file is read once first (into
+ * the OS page cache), as it is before the server's run.
+ */
+async function measureFloorHttpLookup<T>(
+  place: Place,
+  work: (floor: Listening) => Promise<T>,
+): Promise<Measured<T>> {
+  const database = placeDatabase(place);
+  warmSqliteFile(place);
+  const floor = await startListening(
+    FLOOR_HTTP_LOOKUP_ENTRY,
+    'file' in database
+      ? { FLOOR_LOOKUP_SQLITE_FILE: database.file }
+      : { FLOOR_LOOKUP_DATABASE_URL: database.databaseUrl },
+    path.join(place.dataDir, 'floor-http-lookup.log'),
   );
   try {
     const startRssMb = rssMb(floor.pid, 'rssKb');
@@ -812,6 +847,19 @@ export async function runLookup(
       return paceThenSaturate(server, 'server');
     }),
   );
+  // The same work over bare HTTP, on the same store, after the server (paced only: it is the
+  // latency target's floor).
+  const httpSameName = `floor A+${sameLetter(place)}`;
+  const httpSame = await measureFloorHttpLookup(place, async (floor) => {
+    const probe = await getOnce(floor.url + next().path, headers);
+    const found = (JSON.parse(probe.body) as { segments?: unknown[] }).segments?.length;
+    if (found !== memberships / population.users) {
+      problems.push(`${httpSameName}: a lookup found ${found} segments (${probe.status})`);
+    }
+    return watched(`${httpSameName}, paced`, () =>
+      pacedLookups(floor, httpSameName, scenario, next, notes, problems),
+    );
+  });
   return {
     server: s.paced,
     serverSaturated: s.saturated,
@@ -819,6 +867,10 @@ export async function runLookup(
     floorASaturated: a.saturated,
     floorB,
     floorSame,
+    floorHttpSame: fromLoad(
+      { ...httpSame, result: httpSame.result.paced, cpu: httpSame.result.pacedCpu },
+      0,
+    ),
     membership,
     membershipFloor,
     problems,
@@ -838,6 +890,11 @@ export type GrownRun = {
    * paced at the scenario's lookup rate; random real members. Missing from older result files.
    */
   lookup?: Measurement;
+  /**
+   * Floor A+C / A+P: the same lookups, paced, over bare node:http with the store's own statement,
+   * on the server's grown store after the server stopped. Missing from older result files.
+   */
+  lookupFloor?: Measurement;
   problems: string[];
   notes: string[];
 };
@@ -961,6 +1018,27 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
     { ...s, result: s.result.lookup.paced, cpu: s.result.lookup.pacedCpu },
     0,
   );
+  // The same lookups over bare HTTP with the store's own statement, on the server's grown store
+  // as the server left it: the target's floor.
+  const httpSameName = `floor A+${sameLetter(place)}`;
+  process.stderr.write(`bench: grown: ${httpSameName}, lookups…\n`);
+  const httpSame = await measureFloorHttpLookup(place, async (floor) => {
+    const sampler = place.databaseUrl ? await sampleActivity(place.databaseUrl) : undefined;
+    const paced = await pacedLookups(
+      floor,
+      `${httpSameName} (grown store)`,
+      scenario.lookup,
+      nextLookup,
+      lookupNotes,
+      problems,
+    );
+    if (sampler) lookupNotes.push(activityLine(`${httpSameName}, lookups`, await sampler.stop()));
+    return paced;
+  });
+  const lookupFloor = fromLoad(
+    { ...httpSame, result: httpSame.result.paced, cpu: httpSame.result.pacedCpu },
+    0,
+  );
 
   const input = { shape, windows, windowSeconds, concurrency: connections };
   process.stderr.write('bench: grown: floor B (its own load, then windows)…\n');
@@ -989,6 +1067,7 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
     `${index.toLocaleString('en-US')} re-sync pages were sent to the server, each built and signed as it was sent`,
     'floors B and C/P ran after the server, each on its own freshly loaded store; their windows are windows of apply time (pages are built outside the clock)',
     `then user → segments lookups on the server's grown store over the admin API (bearer token), each for a random real member (a random segment, then one of its members as the generator holds them), paced at ${scenario.lookup.rate.toLocaleString('en-US')}/s for ${scenario.lookup.pacedSeconds} s after ${scenario.lookup.warmUpSeconds} s of the same not measured, as the lookup scenario paces them; the windows' CPU per page leaves the lookups out`,
+    `then ${httpSameName}, the lookup's floor: the same lookups, paced the same way, against bare node:http running the store's own statement on the server's store as it left it (bench/floorHttpLookup.ts: no Express, no authentication, no headers)`,
     ...lookupNotes,
   ];
   if (warmedMb !== undefined) {
@@ -1002,6 +1081,7 @@ export async function runGrown(context: RunContext, scenario: GrownScenario): Pr
     floorB,
     floorSame,
     lookup,
+    lookupFloor,
     problems,
     notes,
   };

@@ -158,6 +158,13 @@ const PRUNE: Record<RetentionTarget, string> = {
     SELECT id FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 };
 
+/**
+ * User → segments (the toolkit's hot path and the admin lookup), ($1 user id, $2 tenant).
+ * Exported so the bench's floors (bench/floorPostgres.ts, bench/floorHttpLookup.ts) run exactly it.
+ */
+export const SEGMENTS_OF_USER_SQL = `SELECT s.segment_id, s.name, m.added_at FROM members m JOIN segments s ON s.sid = m.sid
+  WHERE m.user_id = $1 AND s.tenant = $2 ORDER BY s.segment_id`;
+
 export class PostgresStore implements Store, StoreInstrumentation {
   private readonly pool: pg.Pool;
   /** Refusals are counted in memory: a flood takes no pool connection, one upsert a minute. */
@@ -425,8 +432,7 @@ export class PostgresStore implements Store, StoreInstrumentation {
     return this.run(async (query) => {
       if (hasNul(tenant, userId)) return [];
       const { rows } = await query<{ segment_id: number; name: string | null; added_at: number }>(
-        `SELECT s.segment_id, s.name, m.added_at FROM members m JOIN segments s ON s.sid = m.sid
-         WHERE m.user_id = $1 AND s.tenant = $2 ORDER BY s.segment_id`,
+        SEGMENTS_OF_USER_SQL,
         [userId, tenant],
         // Prepared: parsing and planning it on every call nearly doubled what a lookup cost
         // PostgreSQL (0.43 ms of database CPU per lookup; 0.24 ms prepared).
