@@ -38,8 +38,9 @@ export type IdleMemoryOptions = {
  * Watches requests through `observe` (a 'request' listener) and calls `release` once per quiet
  * spell: after `quietMs` without a new request (and once after start-up, whose transient
  * allocations V8 otherwise keeps), and when the last request in flight finishes after an answered
- * (2xx) one with a large body (at most once per `largeGapMs`). Its one timer is unref'd, runs only while requests come, and is not re-armed once a
- * quiet spell was released, so an idle server allocates nothing for it.
+ * (2xx) one with a large body (at most once per `largeGapMs`). Its one timer is unref'd, runs only
+ * while requests come, and is not re-armed once a quiet spell was released, so an idle server
+ * allocates nothing for it.
  */
 export class IdleMemory {
   private readonly quietMs: number;
