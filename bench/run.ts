@@ -153,14 +153,21 @@ async function measureServer<T>(
   place: Place,
   work: (server: Listening) => Promise<T>,
 ): Promise<Measured<T>> {
-  const server = await startServer(context, place);
+  return measureListening(await startServer(context, place), work);
+}
+
+/** Runs `work` against a started process, measuring its CPU and memory, then stops it. */
+async function measureListening<T>(
+  target: Listening,
+  work: (target: Listening) => Promise<T>,
+): Promise<Measured<T>> {
   try {
-    const startRssMb = rssMb(server.pid, 'rssKb');
-    const meter = cpuMeter([server.pid]);
-    const result = await work(server);
-    return { result, cpu: meter.stop(), startRssMb, peakRssMb: rssMb(server.pid, 'hwmKb') };
+    const startRssMb = rssMb(target.pid, 'rssKb');
+    const meter = cpuMeter([target.pid]);
+    const result = await work(target);
+    return { result, cpu: meter.stop(), startRssMb, peakRssMb: rssMb(target.pid, 'hwmKb') };
   } finally {
-    await server.stop();
+    await target.stop();
   }
 }
 
@@ -175,14 +182,7 @@ async function measureFloorA<T>(
     { WEBHOOK_SECRET: context.secret },
     path.join(dataDir, 'floor-a.log'),
   );
-  try {
-    const startRssMb = rssMb(floor.pid, 'rssKb');
-    const meter = cpuMeter([floor.pid]);
-    const result = await work(floor);
-    return { result, cpu: meter.stop(), startRssMb, peakRssMb: rssMb(floor.pid, 'hwmKb') };
-  } finally {
-    await floor.stop();
-  }
+  return measureListening(floor, work);
 }
 
 /**
@@ -203,14 +203,7 @@ async function measureFloorHttpLookup<T>(
       : { FLOOR_LOOKUP_DATABASE_URL: database.databaseUrl },
     path.join(place.dataDir, 'floor-http-lookup.log'),
   );
-  try {
-    const startRssMb = rssMb(floor.pid, 'rssKb');
-    const meter = cpuMeter([floor.pid]);
-    const result = await work(floor);
-    return { result, cpu: meter.stop(), startRssMb, peakRssMb: rssMb(floor.pid, 'hwmKb') };
-  } finally {
-    await floor.stop();
-  }
+  return measureListening(floor, work);
 }
 
 /** Runs floor B's child process; it reports its own CPU and peak RSS before exiting. */
