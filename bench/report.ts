@@ -43,6 +43,8 @@ export function sameFloorName(backend: BackendLabel, scenario: ScenarioName): st
 }
 
 const sameLetter = (backend: BackendLabel) => (backend === 'SQLite' ? 'C' : 'P');
+/** The lookup's floor over HTTP: floor A's bare node:http with floor C's or P's query. */
+const httpFloorName = (backend: BackendLabel) => `floor A+${sameLetter(backend)}`;
 
 /** A share of a floor, for a figure where more is better. */
 function share(server: number | undefined, floor: number | undefined): number {
@@ -210,7 +212,7 @@ function backendTargets(
       `lookup over HTTP: p99 ≤ ${TARGETS.lookupP99Ms} ms at the paced rate`,
       `${num(lookup.server.p99Ms, 2)} ms${floorAlso('floor A', lookup.floorA.p99Ms, 'ms', 2)}` +
         floorAlso(
-          `${floor.replace('floor ', 'floor A+')}, the same query over bare HTTP`,
+          `${httpFloorName(backend)}, the same query over bare HTTP`,
           lookup.floorHttpSame?.p99Ms,
           'ms',
           2,
@@ -266,7 +268,7 @@ function backendTargets(
       grown.lookup
         ? `${num(grown.lookup.p99Ms, 2)} ms (p50 ${num(grown.lookup.p50Ms, 2)} ms, ${num(grown.lookup.completed)} lookups)` +
             floorAlso(
-              `${floor.replace('floor ', 'floor A+')}, the same query over bare HTTP`,
+              `${httpFloorName(backend)}, the same query over bare HTTP`,
               grown.lookupFloor?.p99Ms,
               'ms',
               2,
@@ -529,7 +531,7 @@ export function renderMarkdown(input: ReportInput): string {
         lines.push(figureRow(`floor A: bare node:http, ${busy}`, run.floorASaturated, true));
       }
       if (run.floorHttpSame) {
-        const name = `floor A+${sameLetter(report.backend)}: the store's query over bare node:http ${paced}`;
+        const name = `${httpFloorName(report.backend)}: the store's query over bare node:http ${paced}`;
         lines.push(figureRow(name, run.floorHttpSame, true));
       }
     } else {
@@ -572,7 +574,7 @@ export function renderSummary(
       );
       if (report.grown.lookup) lines.push(`  ${grownLookupLine(report.grown.lookup)}`);
       if (report.grown.lookupFloor) {
-        const who = `floor A+${sameLetter(report.backend)}`;
+        const who = httpFloorName(report.backend);
         lines.push(`  ${grownLookupLine(report.grown.lookupFloor, who)}`);
       }
       continue;
@@ -667,7 +669,7 @@ export function grownLines(backend: BackendLabel, run: GrownRun): string[] {
   if (run.lookup) lines.push(`- ${grownLookupLine(run.lookup)}`);
   if (run.lookupFloor) {
     lines.push(
-      `- ${grownLookupLine(run.lookupFloor, `floor A+${sameLetter(backend)} (bare node:http, the store's query)`)}`,
+      `- ${grownLookupLine(run.lookupFloor, `${httpFloorName(backend)} (bare node:http, the store's query)`)}`,
     );
   }
   for (const note of run.notes) lines.push(`- ${note}`);
