@@ -1,12 +1,13 @@
-// Where PostgreSQL's work per delivery goes: the statements, database CPU and wait events of the server against the store's own applyDelivery, same pages.
+// Where PostgreSQL's work per delivery goes: the statements, database CPU and wait events of the server, the store's own applyDelivery and floor P, same pages.
 //
 //   npm run build && node dist/bench/pgStatements.js [--pages 1500] [--warm 200] [--connections 10]
+//     [--modes store,server,floor]   (default: store,server)
 //
 // It starts a throwaway cluster (as the tests do) with pg_stat_statements (track = all, so the
 // statements inside apply_delivery() show too), then on a fresh database each: 'store' applies
 // the small scenario's pages through Store.applyDelivery with `connections` calls in flight (what
 // floor B does), 'server' sends the same pages to the built server over HTTP with as many
-// connections. Database CPU is read per client backend of that database from /proc (the
+// connections, 'floor' applies them through floor P's function (bench/floorPostgres.ts). Database CPU is read per client backend of that database from /proc (the
 // cluster's other processes, autovacuum or the checkpointer, are listed apart), over exactly the
 // measured pages; pg_stat_activity is sampled meanwhile for what the backends wait on.
 import { mkdtempSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { AUTOCANNON_SERVER_ENV, runLoad } from './load';
 import { cpuMsOf, startListening, treeCpuMsOf } from './processes';
 import { FULL } from './scenarios';
 import { acceptedPage, signedPage } from './workload';
+import { applyFloorPostgres, createFloorPostgres } from './floorPostgres';
 
 const SERVER_ENTRY = path.join(__dirname, '..', 'src', 'server', 'main.js');
 const SECRET = 'pg-statements-secret';
@@ -175,6 +177,42 @@ async function viaStore(
   }
 }
 
+/** Floor P's one PL/pgSQL call per delivery (bench/floorPostgres.ts), the same pages in flight. */
+async function viaFloor(
+  admin: pg.Client,
+  root: number,
+  place: Place,
+  database: string,
+  options: Options,
+): Promise<Result> {
+  const workload = FULL.small.workload;
+  const pool = new pg.Pool({ connectionString: place.databaseUrl, max: options.connections });
+  try {
+    await createFloorPostgres(pool);
+    const deliveries = Array.from({ length: options.warm + options.pages }, (_, i) =>
+      acceptedPage(workload, i),
+    );
+    const apply = async (from: number, to: number) => {
+      let next = from;
+      const worker = async () => {
+        while (next < to) await applyFloorPostgres(pool, deliveries[next++]);
+      };
+      await Promise.all(Array.from({ length: options.connections }, worker));
+      return to - from;
+    };
+    await apply(0, options.warm);
+    const measured = await metered(admin, root, database, options, ownCpuMs, () =>
+      apply(options.warm, options.warm + options.pages),
+    );
+    return {
+      mode: `floor P: one PL/pgSQL call a delivery, ${options.connections} in flight`,
+      ...measured,
+    };
+  } finally {
+    await pool.end();
+  }
+}
+
 async function viaServer(
   admin: pg.Client,
   root: number,
@@ -277,6 +315,10 @@ async function main(): Promise<void> {
       ? process.argv[process.argv.indexOf('--modes') + 1]
       : 'store,server'
   ).split(',');
+  const unknown = modes.filter((mode) => !['store', 'server', 'floor'].includes(mode));
+  if (unknown.length > 0) {
+    throw new Error(`--modes: unknown ${unknown.join(', ')} (store, server and floor are known)`);
+  }
   const bin = findPostgresBin();
   if (!bin) throw new Error('no PostgreSQL binaries (initdb, pg_ctl) found');
   const cluster = await startCluster(bin);
@@ -307,7 +349,9 @@ async function main(): Promise<void> {
       const result =
         mode === 'server'
           ? await viaServer(admin, root, place, database, options)
-          : await viaStore(admin, root, place, database, options);
+          : mode === 'floor'
+            ? await viaFloor(admin, root, place, database, options)
+            : await viaStore(admin, root, place, database, options);
       process.stdout.write(`${render(result)}\n\n`);
     }
     await admin.end();
