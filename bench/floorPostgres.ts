@@ -131,8 +131,9 @@ BEGIN
   INSERT INTO segments (tenant, segment_id, name) VALUES (p_tenant, p_segment, p_name)
     ON CONFLICT (tenant, segment_id) DO UPDATE SET name = coalesce(excluded.name, segments.name)
     RETURNING sid INTO v_sid;
-  WITH gone AS (DELETE FROM members WHERE sid = v_sid AND user_id = ANY (p_remove) RETURNING user_id)
-    SELECT coalesce(array_agg(user_id), '{}') INTO v_removed FROM gone;
+  -- Planned per call, as the store's (its migration 006): a cached generic plan scans the segment.
+  EXECUTE 'WITH gone AS (DELETE FROM members WHERE sid = $1 AND user_id = ANY ($2) RETURNING user_id)
+    SELECT coalesce(array_agg(user_id), ''{}'') FROM gone' INTO v_removed USING v_sid, p_remove;
   WITH came AS (INSERT INTO members SELECT v_sid, u, p_at FROM unnest(p_add) AS u
                 ON CONFLICT DO NOTHING RETURNING user_id)
     SELECT coalesce(array_agg(user_id), '{}') INTO v_added FROM came;

@@ -142,7 +142,7 @@ describePostgres('PostgreSQL migrations', (baseUrl) => {
       },
     });
     try {
-      expect(migrations.applied).toEqual(['005_apply_delivery']);
+      expect(migrations.applied).toEqual(['005_apply_delivery', '006_apply_delivery_removal_plan']);
       expect(await store.applyDelivery(page(2, 'new-sig', ['z@x'], []))).toMatchObject({
         status: 'duplicate',
         duplicateOf: 'page',
