@@ -21,6 +21,7 @@ import {
 } from '../rows';
 import { encodeCustomerConfig, keysetPage, rejectedRow, type NewDeliveryRow } from '../delivery';
 import { RefusalBuffer } from '../refusalBuffer';
+import { SegmentTurns } from './segmentTurns';
 import { auditCountValues, auditEntryValues, toAuditRecord, type AuditRow } from '../audit';
 import {
   FRESHNESS_COUNT_SQL,
@@ -169,8 +170,8 @@ export class PostgresStore implements Store, StoreInstrumentation {
   private readonly pool: pg.Pool;
   /** Refusals are counted in memory: a flood takes no pool connection, one upsert a minute. */
   private readonly refusals: RefusalBuffer;
-  /** Per segment, the turn of the latest delivery from this process (see inSegmentTurn). */
-  private readonly segmentTurns = new Map<string, Promise<void>>();
+  /** A segment's deliveries from this process: at most two in the database at once. */
+  private readonly segmentTurns = new SegmentTurns();
 
   constructor(options: PostgresStoreOptions) {
     const statementTimeoutMs = options.statementTimeoutMs ?? 15_000;
@@ -217,7 +218,7 @@ export class PostgresStore implements Store, StoreInstrumentation {
    * one autocommit statement, a prepared one, so nothing holds a lock across network hops.
    */
   applyDelivery(delivery: AcceptedDelivery): Promise<ApplyOutcome> {
-    return this.inSegmentTurn(segmentKeyOf(delivery), () =>
+    return this.segmentTurns.run(segmentKeyOf(delivery), () =>
       this.run(async (query) => {
         const { rows } = await query<ApplyDeliveryRow>(
           APPLY_DELIVERY,
@@ -227,30 +228,6 @@ export class PostgresStore implements Store, StoreInstrumentation {
         return toApplyOutcome(rows[0]);
       }),
     );
-  }
-
-  /**
-   * Runs a segment's deliveries from this process one after another (each waits for the one
-   * before, at most SEGMENT_TURN_MS). apply_delivery serialises them on the segment's row lock
-   * anyway; waiting for it inside PostgreSQL instead cost the database CPU (measured with
-   * bench/pgStatements.ts: 7 of 10 backends waiting on that lock in the small scenario): each
-   * commit woke every waiter to retry its upsert, and each waiter held a pool connection and an
-   * old snapshot. Only an optimisation: the row lock still orders other instances' deliveries,
-   * and the bound keeps a hung call from queueing a segment's deliveries behind one another.
-   */
-  private async inSegmentTurn<T>(key: string | undefined, work: () => Promise<T>): Promise<T> {
-    if (key === undefined) return work();
-    const previous = this.segmentTurns.get(key);
-    let finished!: () => void;
-    const turn = new Promise<void>((resolve) => (finished = resolve));
-    this.segmentTurns.set(key, turn);
-    try {
-      if (previous) await settledWithin(previous, SEGMENT_TURN_MS);
-      return await work();
-    } finally {
-      finished();
-      if (this.segmentTurns.get(key) === turn) this.segmentTurns.delete(key);
-    }
   }
 
   recordRejected(rejection: RejectedDelivery): Promise<void> {
@@ -815,27 +792,10 @@ export class PostgresStore implements Store, StoreInstrumentation {
   }
 }
 
-/**
- * Longest a delivery waits for the previous one to the same segment before it goes to the
- * database anyway: far above a healthy delivery's turn (milliseconds), far below the answer bounds.
- */
-export const SEGMENT_TURN_MS = 1000;
-
 /** The segment whose row apply_delivery locks, or undefined for an action it does not apply. */
 function segmentKeyOf(delivery: AcceptedDelivery): string | undefined {
   const { work } = delivery;
   return work.kind === 'unknown' ? undefined : JSON.stringify([work.tenant, work.segmentId]);
-}
-
-/** Resolves when `promise` settles or after `ms`, whichever comes first. */
-function settledWithin(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    // The delivery's own connection keeps the process alive while it matters; this never should.
-    timer.unref();
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 // The whole delivery in one call (migration 005); its OUT columns are what ApplyOutcome needs.
