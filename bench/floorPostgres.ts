@@ -120,7 +120,8 @@ RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   v_sid bigint;
   v_added text[];
-  v_removed text[];
+  v_removed text[] := '{}';
+  v_user text;
   v_count bigint;
   v_seq bigint;
 BEGIN
@@ -131,9 +132,11 @@ BEGIN
   INSERT INTO segments (tenant, segment_id, name) VALUES (p_tenant, p_segment, p_name)
     ON CONFLICT (tenant, segment_id) DO UPDATE SET name = coalesce(excluded.name, segments.name)
     RETURNING sid INTO v_sid;
-  -- Planned per call, as the store's (its migration 006): a cached generic plan scans the segment.
-  EXECUTE 'WITH gone AS (DELETE FROM members WHERE sid = $1 AND user_id = ANY ($2) RETURNING user_id)
-    SELECT coalesce(array_agg(user_id), ''{}'') FROM gone' INTO v_removed USING v_sid, p_remove;
+  -- One index probe per removed user, as the store's apply_delivery does (its migration 006).
+  FOREACH v_user IN ARRAY p_remove LOOP
+    DELETE FROM members WHERE sid = v_sid AND user_id = v_user;
+    IF FOUND THEN v_removed := v_removed || v_user; END IF;
+  END LOOP;
   WITH came AS (INSERT INTO members SELECT v_sid, u, p_at FROM unnest(p_add) AS u
                 ON CONFLICT DO NOTHING RETURNING user_id)
     SELECT coalesce(array_agg(user_id), '{}') INTO v_added FROM came;

@@ -1,15 +1,18 @@
--- 006: apply_delivery() plans its member removal for the values of each call.
+-- 006: apply_delivery() removes members with one index probe per removed user.
 --
--- PL/pgSQL caches a statement's plan, and after five calls may keep a generic one (planned
--- without the values) until the table is analyzed again. For the removal, that generic plan was
--- built while the store was new and its segments small, and kept: a scan of the whole segment by
--- sid, comparing every member with every removed user. In the small benchmark (auto_explain)
--- that was up to 7,450 rows filtered, 2-4.6 ms per call, growing with the segment; on a 10,000-
--- member segment 50 removes took 10 ms and 1,000 removes 222 ms, against 0.7 ms and 5.7 ms planned
--- per call (each in a transaction rolled back). EXECUTE plans it for each call's values on the
--- table as it is then, so the removed users are the index condition once the table is more than
--- a few thousand rows (test/integration/postgresRemovalPlan.test.ts). Nothing else changes: the
--- same statements, rules, locks and outputs as 005, whose comments hold.
+-- 005 removed them with one statement, DELETE ... WHERE sid = v_sid AND user_id = ANY (p_remove),
+-- whose plan depends on the statistics. PL/pgSQL caches a generic plan (planned without the
+-- values) until the table is next analyzed, and in a new store it was a scan of the whole segment
+-- by sid comparing every member with every removed user: in the small benchmark (auto_explain) up
+-- to 7,450 rows filtered per call, 3.5-4.7 ms of each page, on the segment's row lock, growing
+-- with the segment; on a 10,000-member segment 50 removes took 10 ms and 1,000 removes 222 ms.
+-- Planning it per call (EXECUTE) did not cure it: while the table has not been analyzed yet the
+-- planner guesses a segment at a few dozen rows and picks the same scan (large benchmark pages:
+-- 6,000-11,000 rows filtered per call). The loop below cannot pick it: a delete by both keys
+-- is always one probe of an index on both, (sid, user_id) or (user_id, sid). Removing 50 users costs 0.26 ms; 1,000 about 6-9 ms
+-- (5-7 with a good plan for the ANY statement); test/integration/postgresRemovalPlan.test.ts reads
+-- the plans back. The removed users are listed in the page's order. Nothing else changes: the
+-- same rules, locks and outputs as 005, whose comments hold.
 
 CREATE OR REPLACE FUNCTION apply_delivery(
   p_signature_key text,
@@ -49,6 +52,7 @@ DECLARE
   v_removed_count bigint := 0;
   v_completed_at bigint;
   v_seq bigint;
+  v_user text;
 BEGIN
   added := 0;
   removed := 0;
@@ -98,12 +102,13 @@ BEGIN
       RETURNING s.sid INTO v_sid;
     IF p_kind = 'sync' THEN
       IF cardinality(p_remove) > 0 THEN
-        -- Planned for these values on every call (EXECUTE), so it is always one index descent
-        -- per removed user: see the header.
-        EXECUTE 'WITH gone AS (
-            DELETE FROM members m WHERE m.sid = $1 AND m.user_id = ANY ($2) RETURNING m.user_id)
-          SELECT coalesce(array_agg(gone.user_id), ''{}'') FROM gone'
-          INTO v_removed USING v_sid, p_remove;
+        -- One index probe on both keys per removed user, whatever the statistics say (header).
+        FOREACH v_user IN ARRAY p_remove LOOP
+          DELETE FROM members m WHERE m.sid = v_sid AND m.user_id = v_user;
+          IF FOUND THEN
+            v_removed := v_removed || v_user;
+          END IF;
+        END LOOP;
       END IF;
       IF cardinality(p_add) > 0 THEN
         WITH came AS (
