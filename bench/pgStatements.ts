@@ -23,6 +23,7 @@ import { cpuMsOf, startListening, treeCpuMsOf } from './processes';
 import { FULL } from './scenarios';
 import { acceptedPage, signedPage } from './workload';
 import { applyFloorPostgres, createFloorPostgres } from './floorPostgres';
+import type { AcceptedDelivery } from '../src/store/types';
 
 const SERVER_ENTRY = path.join(__dirname, '..', 'src', 'server', 'main.js');
 const SECRET = 'pg-statements-secret';
@@ -143,6 +144,35 @@ const ownCpuMs = () => {
   return (usage.user + usage.system) / 1000;
 };
 
+/**
+ * The small scenario's warm-up and measured pages, applied in process by `applyOne` with
+ * `connections` calls in flight (the store alone, or floor P): the warm-up unmetered.
+ */
+async function inProcess(
+  admin: pg.Client,
+  root: number,
+  database: string,
+  options: Options,
+  applyOne: (delivery: AcceptedDelivery) => Promise<void>,
+): Promise<Omit<Result, 'mode'>> {
+  const workload = FULL.small.workload;
+  const deliveries = Array.from({ length: options.warm + options.pages }, (_, i) =>
+    acceptedPage(workload, i),
+  );
+  const apply = async (from: number, to: number) => {
+    let next = from;
+    const worker = async () => {
+      while (next < to) await applyOne(deliveries[next++]);
+    };
+    await Promise.all(Array.from({ length: options.connections }, worker));
+    return to - from;
+  };
+  await apply(0, options.warm);
+  return metered(admin, root, database, options, ownCpuMs, () =>
+    apply(options.warm, options.warm + options.pages),
+  );
+}
+
 async function viaStore(
   admin: pg.Client,
   root: number,
@@ -150,27 +180,12 @@ async function viaStore(
   database: string,
   options: Options,
 ): Promise<Result> {
-  const workload = FULL.small.workload;
   const store = await openBenchStore(place);
   try {
-    const deliveries = Array.from({ length: options.warm + options.pages }, (_, i) =>
-      acceptedPage(workload, i),
-    );
-    const apply = async (from: number, to: number) => {
-      let next = from;
-      const worker = async () => {
-        while (next < to) {
-          const outcome = await store.applyDelivery(deliveries[next++]);
-          if (outcome.status !== 'applied') throw new Error(`not applied: ${outcome.status}`);
-        }
-      };
-      await Promise.all(Array.from({ length: options.connections }, worker));
-      return to - from;
-    };
-    await apply(0, options.warm);
-    const measured = await metered(admin, root, database, options, ownCpuMs, () =>
-      apply(options.warm, options.warm + options.pages),
-    );
+    const measured = await inProcess(admin, root, database, options, async (delivery) => {
+      const outcome = await store.applyDelivery(delivery);
+      if (outcome.status !== 'applied') throw new Error(`not applied: ${outcome.status}`);
+    });
     return { mode: `store: Store.applyDelivery, ${options.connections} in flight`, ...measured };
   } finally {
     await store.close();
@@ -185,24 +200,11 @@ async function viaFloor(
   database: string,
   options: Options,
 ): Promise<Result> {
-  const workload = FULL.small.workload;
   const pool = new pg.Pool({ connectionString: place.databaseUrl, max: options.connections });
   try {
     await createFloorPostgres(pool);
-    const deliveries = Array.from({ length: options.warm + options.pages }, (_, i) =>
-      acceptedPage(workload, i),
-    );
-    const apply = async (from: number, to: number) => {
-      let next = from;
-      const worker = async () => {
-        while (next < to) await applyFloorPostgres(pool, deliveries[next++]);
-      };
-      await Promise.all(Array.from({ length: options.connections }, worker));
-      return to - from;
-    };
-    await apply(0, options.warm);
-    const measured = await metered(admin, root, database, options, ownCpuMs, () =>
-      apply(options.warm, options.warm + options.pages),
+    const measured = await inProcess(admin, root, database, options, (delivery) =>
+      applyFloorPostgres(pool, delivery),
     );
     return {
       mode: `floor P: one PL/pgSQL call a delivery, ${options.connections} in flight`,
