@@ -31,7 +31,7 @@ function removalPlans(notices: string[]): string[] {
  * without an ANALYZE (autovacuum is off for the table, as a burst outruns it), then one page that
  * removes 20 of them. Returns auto_explain's plans of that page's removal statements.
  */
-async function lastRemovalPlan(upTo: number): Promise<string[]> {
+async function lastRemovalPlan(baseUrl: string, upTo: number): Promise<string[]> {
   const url = await createDatabase(baseUrl);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -65,15 +65,9 @@ async function lastRemovalPlan(upTo: number): Promise<string[]> {
   }
 }
 
-let baseUrl = '';
-
-describePostgres('apply_delivery: the member removal plan (migration 006)', (url) => {
-  beforeAll(() => {
-    baseUrl = url;
-  });
-
+describePostgres('apply_delivery: the member removal plan (migration 006)', (baseUrl) => {
   it('probes an index on both keys once per removed user after the segment grew', async () => {
-    const plans = await lastRemovalPlan(Infinity);
+    const plans = await lastRemovalPlan(baseUrl, Infinity);
     expect(plans).toHaveLength(20);
     for (const plan of plans) {
       // Either index on (sid, user_id) or (user_id, sid): both keys are its condition.
@@ -86,7 +80,7 @@ describePostgres('apply_delivery: the member removal plan (migration 006)', (url
   });
 
   it('(at 005, the plan it replaces: the cached generic plan scans the whole segment)', async () => {
-    const plans = await lastRemovalPlan(5);
+    const plans = await lastRemovalPlan(baseUrl, 5);
     expect(plans).toHaveLength(1);
     expect(plans[0]).toMatch(/Filter: \(user_id = ANY/);
     expect(plans[0]).toMatch(/Rows Removed by Filter: 29\d\d/);
