@@ -76,6 +76,32 @@ describe('SqliteWorkerStore', () => {
     }
   });
 
+  it('posts the first call to an idle worker at once, and the calls made while it owes answers in one message', async () => {
+    const store = await SqliteWorkerStore.open({ file: storeFile() });
+    try {
+      await store.applyDelivery(page(['a'], 1));
+      const worker = (await store.thread)!;
+      const messages: number[] = [];
+      const post = worker.postMessage.bind(worker);
+      worker.postMessage = ((calls: unknown[]) => {
+        messages.push(calls.length);
+        post(calls);
+      }) as typeof worker.postMessage;
+      // Three deliveries in one turn: the first goes alone (the worker starts on it while this
+      // thread would be reading the others), the two made after it together at the turn's end.
+      const outcomes = await Promise.all([
+        store.applyDelivery(page(['b'], 2)),
+        store.applyDelivery(page(['c'], 3)),
+        store.applyDelivery(page(['d'], 4)),
+      ]);
+      expect(messages).toEqual([1, 2]);
+      expect(outcomes.map((o) => o.status)).toEqual(['applied', 'applied', 'applied']);
+      expect((await store.getSegment('', 7))?.memberCount).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('answers "unavailable" while the file is locked, and applies the retry afterwards', async () => {
     const file = storeFile();
     const store = await SqliteWorkerStore.open({ file, busyTimeoutMs: 50 });

@@ -9,6 +9,7 @@ import { SqliteStore, type SqliteStoreOptions } from './store';
 import {
   RELEASE_MEMORY,
   type StoreCall,
+  type StoreCalls,
   type StoreMethod,
   type WorkerMethod,
   type WorkerError,
@@ -248,17 +249,31 @@ export class SqliteWorkerStore implements Store, StoreInstrumentation {
     return this.send(method, args) as ReturnType<Store[M]>;
   }
 
+  /**
+   * Calls made in one turn of this thread's event loop go to the worker in one message, posted at
+   * the turn's end (see StoreCalls), except the first call to a worker that owes no answer: that
+   * worker is waiting for work, so the call goes at once and the worker applies it while this
+   * thread reads the rest of the turn's requests, which join its transaction as late arrivals.
+   * Batched alone, 2,000-user pages from 4 connections came back from a commit together and the
+   * worker idled while this thread read, verified and parsed all four (about 8 ms of every
+   * 4-page commit cycle, 14 % of the writer's time in the large benchmark).
+   */
   private async send(method: WorkerMethod, args: unknown[]): Promise<unknown> {
     if (this.closed) throw new StoreUnavailableError('SQLite store is closed');
     const worker = await this.worker();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      const idle = this.pending.size === 0;
       this.pending.set(id, { resolve, reject });
       // Keep the process alive while an answer is owed, not longer.
       worker.ref();
       // A batch for a worker that has since been replaced goes to it now (lost() has already
       // failed its calls), so this one starts a batch of its own for the new worker.
       if (this.outbox && this.outbox.worker !== worker) this.post();
+      if (idle && !this.outbox) {
+        worker.postMessage([{ id, method, args }] satisfies StoreCalls);
+        return;
+      }
       if (!this.outbox) {
         this.outbox = { worker, calls: [] };
         setImmediate(() => this.post());
