@@ -1,9 +1,11 @@
 // The SQLite store across a worker thread: start-up errors, errors as values, a lost worker, durability.
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { loadSqliteMigrations } from '../../src/store/sqlite/migrations';
 import { StoreUnavailableError } from '../../src/store/errors';
 import { createMembership } from '../../src/store/membership';
+import { SqliteStore, WAL_AUTOCHECKPOINT_PAGES } from '../../src/store/sqlite/store';
 import { SqliteWorkerStore, WORKER_YOUNG_GENERATION_MB } from '../../src/store/sqlite/workerStore';
 import type { AcceptedDelivery } from '../../src/store/types';
 import { tempDir } from '../support/testApp';
@@ -97,6 +99,29 @@ describe('SqliteWorkerStore', () => {
       expect(messages).toEqual([1, 2]);
       expect(outcomes.map((o) => o.status)).toEqual(['applied', 'applied', 'applied']);
       expect((await store.getSegment('', 7))?.memberCount).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("lets the WAL grow past SQLite's default 1,000 pages before checkpointing (WAL_AUTOCHECKPOINT_PAGES)", async () => {
+    const file = storeFile();
+    const store = new SqliteStore({ file });
+    try {
+      const walPages = () => (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size / 4096 : 0);
+      // One commit each, a few dozen WAL pages each: at the default the writer checkpointed once
+      // the WAL reached 1,000 pages and the next commit wrote from its start again, so the file
+      // never grew much past that.
+      for (let n = 0; n < 400 && walPages() < 2000; n++) {
+        await store.applyDelivery(
+          page(
+            Array.from({ length: 400 }, (_, i) => `wal-${n}-${i}@example.com`),
+            n + 1,
+          ),
+        );
+      }
+      expect(walPages()).toBeGreaterThanOrEqual(2000);
+      expect(walPages()).toBeLessThan(WAL_AUTOCHECKPOINT_PAGES + 200);
     } finally {
       await store.close();
     }
