@@ -58,8 +58,9 @@ export type WorkerMethod = StoreMethod | typeof RELEASE_MEMORY;
 export type StoreCall = { id: number; method: WorkerMethod; args: unknown[] };
 
 /**
- * Calls and replies cross in batches: every call made in one turn of the main thread's event
- * loop goes in one message, every answer ready in one turn of the worker's in one message. Each
+ * Calls and replies cross in batches: the calls made in one turn of the main thread's event loop
+ * go in one message (except the first call to an idle worker, which goes alone at once; see
+ * SqliteWorkerStore.send), every answer ready in one turn of the worker's in one message. Each
  * message wakes the other thread (a system call and a context switch on each side), which cost
  * more CPU per delivery than copying the delivery itself.
  */
