@@ -268,3 +268,10 @@ export function runWindowedLoad(options: WindowedLoadOptions): Promise<WindowLoa
 export function windowIndex(elapsedMs: number, windowSeconds: number, windows: number): number {
   return Math.min(windows - 1, Math.max(0, Math.floor(elapsedMs / (windowSeconds * 1000))));
 }
+
+/** Of paced windows, the one whose p99 is the median (the upper one of an even count). */
+export function medianByP99<T extends { paced: { p99Ms: number } }>(windows: T[]): T {
+  if (windows.length === 0) throw new Error('no paced window to take the median of');
+  const sorted = [...windows].sort((a, b) => a.paced.p99Ms - b.paced.p99Ms);
+  return sorted[Math.floor(sorted.length / 2)];
+}

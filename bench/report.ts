@@ -78,7 +78,7 @@ export function describeScenario(name: ScenarioName, scenarios: Scenarios): stri
         `non-members added), tasks of ${shape.pagesPerTask} pages on a random segment, ` +
         `${connections} connections, ${windows} windows of ${windowSeconds} s; then user → segments ` +
         `lookups on that store over the admin API at ${lookup.rate.toLocaleString('en-US')}/s, paced, ` +
-        `for ${lookup.pacedSeconds} s`
+        `in ${lookup.pacedWindows} window(s) of ${lookup.pacedSeconds} s, the median one by p99 reported`
       );
     }
     case 'huge': {
@@ -93,7 +93,8 @@ export function describeScenario(name: ScenarioName, scenarios: Scenarios): stri
       const length = s.amount ? `${s.amount} lookups` : `${s.durationSeconds} s`;
       return (
         `user → segments over HTTP (the admin API, bearer token) against a store holding ${members} members: ` +
-        `latency at ${s.rate.toLocaleString('en-US')} lookups/s sent on schedule for ${s.pacedSeconds} s ` +
+        `latency at ${s.rate.toLocaleString('en-US')} lookups/s sent on schedule in ${s.pacedWindows} window(s) of ${s.pacedSeconds} s, ` +
+        `the median one by p99 reported ` +
         `(after ${s.warmUpSeconds} s of the same, not measured), ` +
         `then throughput with ${s.connections} connections kept busy for ${length}`
       );

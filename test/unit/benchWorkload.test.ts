@@ -13,6 +13,7 @@ import {
   type GrownShape,
   type WindowFigures,
 } from '../../bench/grown';
+import { medianByP99 } from '../../bench/load';
 import { pageBody, type Workload } from '../../bench/workload';
 
 const SHAPE: GrownShape = {
@@ -200,6 +201,15 @@ describe('the grown workload', () => {
 });
 
 describe('window arithmetic', () => {
+  it('reports the paced window with the median p99, whatever order they ran in', () => {
+    const w = (p99Ms: number, cpu: string) => ({ paced: { p99Ms }, cpu });
+    expect(medianByP99([w(3.9, 'a'), w(1.7, 'b'), w(2.8, 'c')])).toEqual(w(2.8, 'c'));
+    expect(medianByP99([w(2.2, 'only')])).toEqual(w(2.2, 'only'));
+    // An even count takes the upper middle: never the better of two halves.
+    expect(medianByP99([w(1, 'a'), w(4, 'b'), w(2, 'c'), w(3, 'd')]).cpu).toBe('d');
+    expect(() => medianByP99([])).toThrow(/no paced window/);
+  });
+
   it('puts an event in the window of its moment, the tail in the last one', () => {
     expect(windowIndex(0, 30, 6)).toBe(0);
     expect(windowIndex(29_999, 30, 6)).toBe(0);
