@@ -257,9 +257,10 @@ async function main(): Promise<number> {
         'processes are not in it (they are "others").',
       'Steal time (the hypervisor running other virtual machines on our CPUs) is measured for every ' +
         'run. Lookup latency is judged on open-loop paced windows (requests sent on schedule, ' +
-        'answered or not), three of 10 s each after the warm-up, the one with the median p99 ' +
-        'reported (every window in the notes); a window with more than 0.003 cores of steal (30 ms ' +
-        'in 10 s) is measured again, and an ingest server run with more than 0.02 cores of steal is run again on a new ' +
+        `answered or not), ${scenarios.lookup.pacedWindows} of ${scenarios.lookup.pacedSeconds} s ` +
+        'each after the warm-up, the one with the median p99 reported (every window in the notes); ' +
+        `a window with more than 0.003 cores of steal (${Math.round(3 * scenarios.lookup.pacedSeconds)} ms ` +
+        `in ${scenarios.lookup.pacedSeconds} s) is measured again, and an ingest server run with more than 0.02 cores of steal is run again on a new ` +
         "store: at most 3 in all, the last kept, every discarded one listed in the scenario's notes.",
       postgres.backend
         ? `${postgres.description}. Its own processes are "database" in the CPU column when the bench ` +
