@@ -1,7 +1,7 @@
 // Compiles schemas of webhook_spec.yaml (and admin_api.yaml, in tests) with ajv, and generates the webhook validator's code.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Ajv2020, { type Options, type ValidateFunction } from 'ajv/dist/2020';
+import Ajv, { type Options, type ValidateFunction } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
 import { parse as parseYaml } from 'yaml';
 import { projectRoot, webhookSpecPath } from '../config/paths';
@@ -18,6 +18,16 @@ export function loadWebhookSpec(): OpenApiDocument {
   cachedSpec ??= parseYaml(readFileSync(webhookSpecPath, 'utf8')) as OpenApiDocument;
   return cachedSpec;
 }
+
+/*
+ * Ajv's default class (JSON Schema draft-07 keywords), not its 2020-12 one, although OpenAPI 3.1
+ * names 2020-12: the specs use no keyword whose meaning differs between the two (no
+ * `prefixItems`, `$dynamicRef` or `unevaluated*`; strict mode rejects a keyword the class does
+ * not know, so adding one fails loudly here). The 2020 class always tracks what each `anyOf`
+ * branch evaluated, so it ran every branch: each string user id also went through the integer
+ * branch, which built an error object and threw it away. On a 100,000-user page that was 11-14 MB
+ * of garbage and 72-135 ms of validation (now ~0 MB and 15 ms).
+ */
 
 /** How every spec schema is compiled, the generated webhook validator included. */
 const AJV_OPTIONS: Options = {
@@ -44,7 +54,7 @@ export function compileSpecSchema(
   schema: unknown,
   schemas: Record<string, unknown> = loadWebhookSpec().components.schemas,
 ): ValidateFunction {
-  return new Ajv2020(AJV_OPTIONS).compile(withDefs(schema, schemas));
+  return new Ajv(AJV_OPTIONS).compile(withDefs(schema, schemas));
 }
 
 /** Where the generated webhook validator lives (payload.ts imports it). */
@@ -60,7 +70,7 @@ export const WEBHOOK_VALIDATOR_FILE = path.join(
  * compiled with the options above, so it behaves exactly as compileSpecSchema's validator.
  */
 export function webhookValidatorSource(): string {
-  const ajv = new Ajv2020({ ...AJV_OPTIONS, code: { source: true, esm: true, lines: true } });
+  const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: true, lines: true } });
   const validate = ajv.compile(
     withDefs({ $ref: '#/components/schemas/WebhookRequest' }, loadWebhookSpec().components.schemas),
   );
