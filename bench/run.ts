@@ -413,12 +413,12 @@ export async function measureIdle(
  * Steal time (cores) above which a measurement is taken again. A paced latency window is hurt by
  * any stolen slice (it delays every request in flight), a throughput run only in proportion.
  */
-const STOLEN_LIMIT_LATENCY = 0.003;
-const STOLEN_LIMIT_THROUGHPUT = 0.02;
+export const STOLEN_LIMIT_LATENCY = 0.003;
+export const STOLEN_LIMIT_THROUGHPUT = 0.02;
 /** Paced latency windows at most, the last one kept whatever the host did during it. */
-const PACED_ATTEMPTS = 3;
+export const PACED_ATTEMPTS = 3;
 /** Server runs of an ingest scenario at most, likewise. */
-const RUN_ATTEMPTS = 3;
+export const RUN_ATTEMPTS = 3;
 
 export async function runIngest(
   context: RunContext,
